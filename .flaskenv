@@ -1,0 +1,3 @@
+# Read by the flask command (python-dotenv) in this checkout only; the environment wins.
+FLASK_APP=app
+APP_ENV=development

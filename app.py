@@ -1,0 +1,143 @@
+"""Specialist Handoff: the application factory."""
+import logging
+
+from flask import Flask, render_template, request
+from flask_login import current_user
+
+from config import DEFAULT_SECRET_KEY, Config, config_from_env
+from extensions import csrf, htmx, limiter, login_manager, migrate
+from models import User, db
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'"
+)
+
+
+class InsecureConfiguration(RuntimeError):
+    """The app was asked to run outside development with settings only fit for it."""
+
+
+def create_app(config: type[Config] | dict | None = None) -> Flask:
+    """Build the app from a settings class, a dict of overrides, or the environment."""
+    app = Flask(__name__, instance_relative_config=True)
+    load_config(app, config)
+    check_production_settings(app)
+    configure_logging(app)
+    init_extensions(app)
+    register_blueprints(app)
+    register_hooks(app)
+    register_cli(app)
+    return app
+
+
+def load_config(app: Flask, config) -> None:
+    base = config if isinstance(config, type) else config_from_env()
+    app.config.from_object(base)
+    if isinstance(config, dict):
+        app.config.update(config)
+    app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+
+
+def check_production_settings(app: Flask) -> None:
+    """Refuse to start outside development with the well-known development secret."""
+    if app.config["ENV_NAME"] in ("development", "testing"):
+        return
+    if not app.config.get("SECRET_KEY") or app.config["SECRET_KEY"] == DEFAULT_SECRET_KEY:
+        raise InsecureConfiguration(
+            "SECRET_KEY is not set (or is the development default). Outside development the app "
+            "refuses to start with it, because anyone could forge session cookies. Set SECRET_KEY "
+            "to a long random value, e.g. python -c 'import secrets; print(secrets.token_hex(32))', "
+            "or set APP_ENV=development for a local run."
+        )
+
+
+def configure_logging(app: Flask) -> None:
+    from services.log_redaction import install_redaction
+
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_redaction(app)
+
+
+def init_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to open that page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    from services.database import configure_engine
+
+    with app.app_context():
+        configure_engine(db.engine)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """Find the session's user; a bumped session version ends old sessions."""
+    try:
+        ident, version = (int(part) for part in user_id.split(":"))
+    except ValueError:
+        return None
+    user = db.session.get(User, ident)
+    if user is None or user.session_version != version or not user.active:
+        return None
+    return user
+
+
+def register_blueprints(app: Flask) -> None:
+    from views import BLUEPRINTS
+
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+
+
+def register_hooks(app: Flask) -> None:
+    from views.access import enforce_access
+    from views.errors import register_error_handlers
+    from views.navigation import register_template_helpers
+
+    app.before_request(enforce_access)
+    register_template_helpers(app)
+    app.after_request(add_security_headers)
+    register_error_handlers(app)
+
+    @app.context_processor
+    def inject_globals():
+        return {"current_user": current_user, "emulated_channel": not app.config["ONEMSG_API_URL"]
+                or app.config.get("ONEMSG_EMULATED", False)}
+
+
+def add_security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    # One URL serves the page and its htmx fragment: caches must keep them apart.
+    response.vary.add("HX-Request")
+    return response
+
+
+def register_cli(app: Flask) -> None:
+    from cli import register_commands
+
+    register_commands(app)
+
+
+def __getattr__(name: str):
+    """`app`, built from the environment on first use, for `flask --app app` and gunicorn.
+
+    Built lazily so that importing create_app (as the tests do) builds nothing.
+    """
+    if name == "app":
+        globals()["app"] = create_app()
+        return globals()["app"]
+    raise AttributeError(name)

@@ -1,0 +1,44 @@
+"""The database and its entities. Imports nothing of ours but models/."""
+from datetime import datetime, timezone
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+# Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+def utcnow() -> datetime:
+    """Naive UTC: the one time representation stored on SQLite and PostgreSQL alike."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+from models.user import User, ROLES  # noqa: E402
+from models.specialist import Specialist  # noqa: E402
+from models.ticket import Ticket, TICKET_STATUSES  # noqa: E402
+from models.inbound_message import InboundMessage  # noqa: E402
+from models.handoff import Handoff, HANDOFF_STATUSES, STATUS_RANK, FINAL_STATUSES  # noqa: E402
+from models.webhook_event import WebhookEvent  # noqa: E402
+from models.status_event import StatusEvent  # noqa: E402
+from models.audit_entry import AuditEntry  # noqa: E402
+from models.app_setting import AppSetting  # noqa: E402
+
+__all__ = [
+    "db", "utcnow", "User", "ROLES", "Specialist", "Ticket", "TICKET_STATUSES",
+    "InboundMessage", "Handoff", "HANDOFF_STATUSES", "STATUS_RANK", "FINAL_STATUSES",
+    "WebhookEvent", "StatusEvent", "AuditEntry", "AppSetting",
+]

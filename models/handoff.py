@@ -1,0 +1,74 @@
+"""One attempt to send a specialist's card (or a reopening template) to a customer."""
+from datetime import datetime
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models import db, utcnow
+
+HANDOFF_STATUSES = ("sending", "unknown", "accepted", "sent", "failed", "delivered", "read")
+# The current status only moves up this order. A failure outranks "sent" but not
+# "delivered": a late failure after delivery is recorded in failed_at, not shown as the status.
+STATUS_RANK = {status: rank for rank, status in enumerate(HANDOFF_STATUSES)}
+FINAL_STATUSES = ("read", "failed")
+KINDS = ("card", "template")
+
+
+class Handoff(db.Model):
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('sending', 'unknown', 'accepted', 'sent', 'failed', 'delivered', 'read')",
+            name="status",
+        ),
+        CheckConstraint("kind IN ('card', 'template')", name="kind"),
+        Index("ix_handoffs_created_id", "created_at", "id"),
+        Index("ix_handoffs_agent_created", "agent_id", "created_at"),
+        Index("ix_handoffs_specialist_created", "specialist_id", "created_at"),
+        Index("ix_handoffs_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), default="card")
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    specialist_id: Mapped[int] = mapped_column(ForeignKey("specialists.id"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # A double click, a resubmit or an API retry carries the same key: the unique
+    # constraint is what makes the send happen once.
+    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
+    request_fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    retry_of_id: Mapped[int | None] = mapped_column(ForeignKey("handoffs.id"))
+    customer_phone: Mapped[str] = mapped_column(String(16))
+    card_snapshot: Mapped[dict] = mapped_column(JSON)
+    template_name: Mapped[str | None] = mapped_column(String(120))
+    intro_text: Mapped[str | None] = mapped_column(Text)
+    intro_message_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    message_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    status: Mapped[str] = mapped_column(String(10), default="sending")
+    status_rank: Mapped[int] = mapped_column(default=0)
+    ready_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    accepted_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    read_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    failure_code: Mapped[str | None] = mapped_column(String(40))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    failure_meta_code: Mapped[int | None]
+    last_checked_at: Mapped[datetime | None]
+    stuck_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    ticket = relationship("Ticket", backref="handoffs")
+    specialist = relationship("Specialist")
+    agent = relationship("User")
+    retry_of = relationship("Handoff", remote_side=[id])
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def specialist_name(self) -> str:
+        return (self.card_snapshot or {}).get("name", {}).get("formatted_name", "")

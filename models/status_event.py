@@ -1,0 +1,24 @@
+"""One delivery status reported by 1MSG for one message, kept as received."""
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models import db, utcnow
+
+
+class StatusEvent(db.Model):
+    __tablename__ = "status_events"
+    # Duplicated webhooks insert nothing new: one row per message and status.
+    __table_args__ = (UniqueConstraint("message_id", "status", name="uq_status_events_message_status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(128), index=True)
+    status: Mapped[str] = mapped_column(String(10))
+    occurred_at: Mapped[datetime | None]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    error: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[int | None]
+    webhook_event_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_events.id"))
+    # False while no handoff carries this message id yet (the webhook beat the send's answer).
+    applied: Mapped[bool] = mapped_column(default=False, index=True)

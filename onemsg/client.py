@@ -1,0 +1,375 @@
+"""A small client for the 1MSG WhatsApp Business API (see shared/onemsg-contract.md)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_result
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+
+from .errors import (
+    AuthenticationFailed,
+    InvalidRecipient,
+    OneMsgError,
+    RateLimited,
+    UnknownOutcome,
+    UpstreamError,
+    UpstreamUnavailable,
+    error_from_refusal,
+    error_text,
+)
+
+log = logging.getLogger("onemsg")
+
+MAX_WEBHOOKS = 5
+RETRY_LATER_STATUSES = frozenset({429, 503})
+_DIGITS = re.compile(r"^\d{6,15}$")
+_TEMPLATE_PARAM_BREAKS = re.compile(r"[\r\n\t]+")
+_LONG_SPACE_RUN = re.compile(r" {5,}")
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """1MSG accepted a message for sending (not yet delivered); `id` correlates the acks."""
+
+    id: str
+    message: str = ""
+    raw: dict = field(default_factory=dict, repr=False)
+
+
+def channel_id_from_token(token: str) -> str | None:
+    """Return the channel id inside a JWT channel key (`instanceId: "instance371267300"`)."""
+    parts = (token or "").split(".")
+    if len(parts) != 3:
+        return None
+    padded = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(padded))
+    except (binascii.Error, ValueError):
+        return None
+    instance = payload.get("instanceId") if isinstance(payload, dict) else None
+    if not isinstance(instance, str) or not instance:
+        return None
+    return instance.removeprefix("instance") or None
+
+
+def recipient_digits(recipient: str) -> str:
+    """Return the digits 1MSG wants for "+14155552671", "14155552671" or "...@c.us"."""
+    text = str(recipient or "").strip().removesuffix("@c.us")
+    digits = re.sub(r"[\s\-().]", "", text).removeprefix("+")
+    if not _DIGITS.match(digits):
+        raise InvalidRecipient(f"Not a WhatsApp number: {recipient!r}")
+    return digits
+
+
+def clean_template_param(text: str) -> str:
+    """Make a template parameter acceptable to Meta: no newlines/tabs, no runs of >4 spaces."""
+    flat = _TEMPLATE_PARAM_BREAKS.sub(" ", str(text))
+    return _LONG_SPACE_RUN.sub("    ", flat).strip()
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Parse a Retry-After header given as seconds or as an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def never_reached_server(exc: BaseException) -> bool:
+    """Tell whether a requests error happened before the request could reach 1MSG."""
+    if isinstance(exc, (requests.ConnectTimeout, requests.exceptions.SSLError)):
+        return True
+    if not isinstance(exc, requests.ConnectionError):
+        return False
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    # NewConnectionError covers refused connections and failed DNS lookups; a dropped
+    # connection after sending (ProtocolError) is not here: the request may have been read.
+    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
+
+
+def _asks_to_retry_later(response: requests.Response) -> bool:
+    """Tell whether 1MSG refused with a Retry-After (429/503): the request was not processed."""
+    return (response.status_code in RETRY_LATER_STATUSES
+            and retry_after_seconds(response.headers.get("Retry-After")) is not None)
+
+
+def _last_outcome(retry_state: RetryCallState) -> Any:
+    """Hand back the last response, or re-raise the last error, once retries are spent."""
+    return retry_state.outcome.result()
+
+
+class OneMsgClient:
+    """Talks to one 1MSG channel; settings come in as arguments, the token only in a header."""
+
+    def __init__(self, base_url: str, channel_id: str | None, token: str, *,
+                 connect_timeout: float = 3.0, read_timeout: float = 10.0,
+                 max_retries: int = 2, max_retry_wait: float = 10.0):
+        if not token:
+            raise ValueError("A 1MSG token is required")
+        self.channel_id = str(channel_id or channel_id_from_token(token) or "")
+        if not self.channel_id:
+            raise ValueError("A 1MSG channel id is required (none found in the token either)")
+        self.base_url = base_url.rstrip("/")
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.max_retries = max_retries
+        self.max_retry_wait = max_retry_wait
+        self._token = token
+        self._session = self._build_session(token)
+
+    def __repr__(self) -> str:
+        return f"OneMsgClient(base_url={self.base_url!r}, channel_id={self.channel_id!r})"
+
+    @staticmethod
+    def _build_session(token: str) -> requests.Session:
+        """Build the one session this client reuses; urllib3 itself never retries."""
+        session = requests.Session()
+        adapter = HTTPAdapter(max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        return session
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._session.close()
+
+    # ----- sends (never retried once they may have reached 1MSG) -----
+
+    def send_contact(self, recipient: str, card: dict) -> SendResult:
+        """Send one contact card (a `contacts[]` item, see cards.contact_payload)."""
+        payload = {"phone": recipient_digits(recipient), "contacts": [card]}
+        return self._send("sendContact", payload)
+
+    def send_message(self, recipient: str, text: str) -> SendResult:
+        """Send a plain session text (1–4096 characters)."""
+        if not text or len(text) > 4096:
+            raise ValueError("A message body must be 1 to 4096 characters")
+        return self._send("sendMessage", {"phone": recipient_digits(recipient), "body": text})
+
+    def send_template(self, recipient: str, template: str, language: str,
+                      params: Iterable[str] = ()) -> SendResult:
+        """Send an approved template; it may go out while the window is closed."""
+        parameters = [{"type": "text", "text": clean_template_param(p)} for p in params]
+        payload = {
+            "phone": recipient_digits(recipient),
+            "template": template,
+            "language": {"policy": "deterministic", "code": language},
+            "params": [{"type": "body", "parameters": parameters}] if parameters else [],
+        }
+        return self._send("sendTemplate", payload)
+
+    def _send(self, method: str, payload: dict) -> SendResult:
+        """POST a send and turn the answer into a SendResult or a typed error."""
+        response = self._request("POST", method, json_body=payload, is_send=True)
+        body = self._json(response, is_send=True)
+        if not isinstance(body, dict):
+            raise UnknownOutcome("1MSG answered a send with an unexpected body",
+                                 status_code=response.status_code, raw=body)
+        accepted = body.get("sent") is True or ("sent" not in body and body.get("id"))
+        if not accepted or "error" in body:
+            raise self._scrub_error(error_from_refusal(body, status_code=response.status_code))
+        if not body.get("id"):
+            raise UnknownOutcome("1MSG accepted the send without a message id",
+                                 status_code=response.status_code, raw=body)
+        return SendResult(id=str(body["id"]), message=str(body.get("message") or ""), raw=body)
+
+    # ----- reads and settings (safe to repeat) -----
+
+    def templates(self) -> list[dict]:
+        """List the channel's templates."""
+        body = self._get_json("templates")
+        return body.get("templates", []) if isinstance(body, dict) else list(body or [])
+
+    def hook_info(self, message_id: str) -> list[dict]:
+        """Return the status hooks 1MSG holds for one message (to reconcile an unknown outcome)."""
+        body = self._get_json("hookInfo", params={"messageId": message_id})
+        return list(body.get("hooks") or []) if isinstance(body, dict) else []
+
+    def messages(self, chat_id: str, last: bool = True, limit: int = 100) -> list[dict]:
+        """Return a chat's message history, newest first."""
+        params = {"chatId": f"{recipient_digits(chat_id)}@c.us",
+                  "last": "true" if last else "false", "limit": limit}
+        body = self._get_json("messages", params=params)
+        return list(body.get("messages") or []) if isinstance(body, dict) else list(body or [])
+
+    def channel_status(self) -> dict:
+        """Return the channel's health, e.g. {"status": "connected"}."""
+        return self._get_json("status")
+
+    def get_webhooks(self) -> list[str]:
+        """Return the registered webhook URLs."""
+        urls = self._get_json("webhook").get("webhookUrl")
+        if isinstance(urls, str):
+            return [urls] if urls else []
+        return [str(u) for u in urls or []]
+
+    def set_webhooks(self, urls: Iterable[str] | str) -> list[str]:
+        """Add webhook URLs, keeping those already registered (1MSG's call replaces the list)."""
+        wanted = [urls] if isinstance(urls, str) else list(urls)
+        merged = list(dict.fromkeys(self.get_webhooks() + wanted))
+        if len(merged) > MAX_WEBHOOKS:
+            raise ValueError(f"1MSG keeps at most {MAX_WEBHOOKS} webhooks; the merged list "
+                             f"would be {len(merged)}: {', '.join(merged)}")
+        response = self._request("POST", "webhook", json_body={"webhookUrl": merged})
+        body = self._json(response, is_send=False)
+        saved = body.get("webhookUrl", merged) if isinstance(body, dict) else merged
+        return [saved] if isinstance(saved, str) else list(saved)
+
+    def settings(self) -> dict:
+        """Return the channel settings (ackNotificationsOn, rawHooks, ...)."""
+        return self._get_json("settings")
+
+    def update_settings(self, **fields: Any) -> dict:
+        """Change some channel settings and return what 1MSG answered."""
+        response = self._request("POST", "settings", json_body=fields)
+        return self._json(response, is_send=False)
+
+    def _get_json(self, method: str, params: dict | None = None) -> Any:
+        """GET a read-only method and return its JSON body."""
+        response = self._request("GET", method, params=params)
+        return self._json(response, is_send=False)
+
+    # ----- transport -----
+
+    def _request(self, http_method: str, method: str, *, json_body: Any = None,
+                 params: dict | None = None, is_send: bool = False) -> requests.Response:
+        """Call 1MSG with safe retries and return a 2xx response, or raise a typed error."""
+        retrying = Retrying(
+            retry=retry_if_exception(never_reached_server) | retry_if_result(_asks_to_retry_later),
+            wait=self._retry_wait,
+            stop=self._retry_stop,
+            retry_error_callback=_last_outcome,
+        )
+        try:
+            response = retrying(self._attempt, http_method, method, json_body, params)
+        except requests.RequestException as exc:
+            raise self._transport_error(exc, is_send) from None
+        return self._check_status(response, is_send)
+
+    def _attempt(self, http_method: str, method: str, json_body: Any,
+                 params: dict | None) -> requests.Response:
+        """Make one HTTP call and log it (method, path, status; never the token)."""
+        path = f"/{self.channel_id}/{method}"
+        try:
+            response = self._session.request(
+                http_method, self.base_url + path, json=json_body, params=params,
+                timeout=(self.connect_timeout, self.read_timeout))
+        except requests.RequestException as exc:
+            log.warning("1MSG %s %s failed: %s", http_method, path, type(exc).__name__)
+            raise
+        log.info("1MSG %s %s -> %s", http_method, path, response.status_code)
+        return response
+
+    def _retry_wait(self, retry_state: RetryCallState) -> float:
+        """Wait what 1MSG asked for (Retry-After), else back off briefly for a connection error."""
+        outcome = retry_state.outcome
+        if outcome is not None and not outcome.failed:
+            return retry_after_seconds(outcome.result().headers.get("Retry-After")) or 0.0
+        return min(0.1 * 2 ** (retry_state.attempt_number - 1), 1.0)
+
+    def _retry_stop(self, retry_state: RetryCallState) -> bool:
+        """Stop after max_retries, or when the next wait would overrun max_retry_wait."""
+        if retry_state.attempt_number > self.max_retries:
+            return True
+        return retry_state.seconds_since_start + retry_state.upcoming_sleep > self.max_retry_wait
+
+    def _transport_error(self, exc: requests.RequestException, is_send: bool) -> OneMsgError:
+        """Map a requests error: never reached → unavailable; else unknown for a send."""
+        name = type(exc).__name__
+        if never_reached_server(exc):
+            return UpstreamUnavailable(f"1MSG could not be reached ({name}); nothing was sent")
+        if is_send:
+            return UnknownOutcome(f"No answer from 1MSG after sending ({name}); "
+                                  "the message may have been sent")
+        return UpstreamError(f"1MSG did not answer ({name})")
+
+    def _check_status(self, response: requests.Response, is_send: bool) -> requests.Response:
+        """Return a 2xx response; raise the typed error for anything else."""
+        status = response.status_code
+        if 200 <= status < 300:
+            return response
+        body = self._json_or_text(response)
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        if status in (401, 403):
+            raise self._scrub_error(AuthenticationFailed(
+                error_text_or(body, "1MSG refused the token"), status_code=status, raw=body))
+        if status == 429:
+            raise self._scrub_error(RateLimited(
+                error_text_or(body, "Rate limited by 1MSG"), retry_after=retry_after,
+                status_code=status, raw=body))
+        if status == 503 and retry_after is not None:
+            # 503 with Retry-After is a refusal before processing: nothing was sent.
+            raise self._scrub_error(UpstreamUnavailable(
+                error_text_or(body, "1MSG is unavailable"), status_code=status, raw=body))
+        if status >= 500:
+            raise self._scrub_error(self._server_error(status, body, is_send))
+        raise self._scrub_error(error_from_refusal(body, status_code=status))
+
+    @staticmethod
+    def _server_error(status: int, body: Any, is_send: bool) -> OneMsgError:
+        """A 5xx on a send leaves the outcome unknown; on a read it is plain upstream trouble."""
+        text = error_text_or(body, f"HTTP {status}")
+        if is_send:
+            return UnknownOutcome(f"1MSG failed after the send left us ({text}); "
+                                  "the message may have been sent", status_code=status, raw=body)
+        return UpstreamError(f"1MSG failed ({text})", status_code=status, raw=body)
+
+    def _json(self, response: requests.Response, *, is_send: bool) -> Any:
+        """Decode a 2xx JSON body; garbage after a send means we cannot know what happened."""
+        try:
+            return response.json()
+        except ValueError:
+            error = UnknownOutcome if is_send else UpstreamError
+            raise error(f"1MSG answered HTTP {response.status_code} with a body that is not JSON",
+                        status_code=response.status_code,
+                        raw=self._redact(response.text[:500])) from None
+
+    def _json_or_text(self, response: requests.Response) -> Any:
+        """Decode an error body, falling back to its first characters."""
+        try:
+            return response.json()
+        except ValueError:
+            return {"error": response.text[:500]}
+
+    def _redact(self, value: Any) -> Any:
+        """Remove the token from text 1MSG sent back (its 401 text may quote it)."""
+        if isinstance(value, str):
+            return value.replace(self._token, "***")
+        if isinstance(value, dict):
+            return {k: self._redact(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._redact(v) for v in value]
+        return value
+
+    def _scrub_error(self, error: OneMsgError) -> OneMsgError:
+        """Return the same error with the token removed from its message and raw body."""
+        error.message = self._redact(error.message)
+        error.args = (error.message,)
+        error.raw = self._redact(error.raw)
+        return error
+
+
+def error_text_or(body: Any, default: str) -> str:
+    """Return the error text of a body, or a default when it has none."""
+    return error_text(body) or default

@@ -1,0 +1,598 @@
+"""An emulator of the 1MSG API over real HTTP, for tests and the demo (shared/onemsg-contract.md).
+
+Scripted faults are chosen by the LAST FOUR DIGITS of the recipient number (see FAULTS).
+Order of checks on a send: channel (404) → token (401) → body validation (400) →
+transport faults 0002/0003/0012 (nothing is recorded) → 24-hour window (sendContact and
+sendMessage only; sendTemplate ignores it) → recipient faults 0007/0009/0010 → the message is
+recorded and its acks scheduled (0001/0005/0006/0011 shape them) → 0004 delays the answer and
+0008 garbles it. So to reach a recipient fault, open the window first via `_emulator/inbound`.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+from typing import Any, Callable
+
+import requests
+from flask import Flask, Response, jsonify, request
+from werkzeug.serving import make_server, run_simple
+
+FAULTS = {
+    "0001": "Accepted; after the sent ack comes a failed ack with error "
+            "\"User's number is part of an experiment\".",
+    "0002": "Always 429 with Retry-After: 1 (nothing is sent).",
+    "0003": "Always 500 {\"error\": \"Internal error\"} (nothing is sent).",
+    "0004": "The message IS recorded and acks flow, but the HTTP answer comes only after "
+            "slow_seconds (longer than the client's read timeout).",
+    "0005": "Accepted; every ack is delivered twice.",
+    "0006": "Accepted; acks arrive out of order: read, then sent, then delivered.",
+    "0007": "400 {\"error\": \"Phone number is not a valid WhatsApp number\"}.",
+    "0008": "200 with a malformed (non-JSON) body; if the window was open the message WAS sent.",
+    "0009": "200 {\"sent\": false, \"jobId\": \"job-...\"}: queued, no message id.",
+    "0010": "400 with Meta's error object, code 131026 \"Message undeliverable\".",
+    "0011": "Accepted; sent ack, then a raw Meta statuses[] webhook: failed, code 131047 "
+            "\"Re-engagement message\".",
+    "0012": "Always 503 with Retry-After: 1 (nothing is sent).",
+}
+
+WINDOW_SECONDS = 24 * 3600
+MAX_WEBHOOKS = 5
+PHONE_TYPES = frozenset({"CELL", "MAIN", "IPHONE", "HOME", "WORK"})
+NAME_FIELDS = ("first_name", "last_name", "middle_name", "suffix", "prefix")
+STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3}
+TEMPLATE_REPLY = "Yes, please send it"
+DEFAULT_SETTINGS = {"ackNotificationsOn": True, "rawHooks": False, "chatHistoryOn": True}
+_DIGITS = re.compile(r"^\d{6,15}$")
+_CHAT_ID = re.compile(r"^(\d{6,15})@c\.us$")
+_BAD_TEMPLATE_PARAM = re.compile(r"[\n\t]| {5,}")
+
+TEMPLATES = [
+    {"name": "specialist_intro", "language": "en", "status": "approved", "category": "UTILITY",
+     "components": [{"type": "BODY", "text": "Hello {{1}}, our specialist {{2}} can help you: "
+                                             "call {{3}}."}], "params": 3},
+    {"name": "reopen_chat", "language": "en", "status": "approved", "category": "UTILITY",
+     "components": [{"type": "BODY", "text": "We have an update on your request. Reply to this "
+                                             "message to continue the conversation."}],
+     "params": 0},
+    {"name": "handoff_followup", "language": "en", "status": "approved", "category": "UTILITY",
+     "components": [{"type": "BODY", "text": "Hi {{1}}, did you manage to reach {{2}}? "
+                                             "Reply to let us know."}], "params": 2},
+]
+
+
+def _error(status: int, message: Any, **headers: str) -> Response:
+    """Return a JSON error answer in 1MSG's `{"error": ...}` shape."""
+    response = jsonify({"error": message})
+    response.status_code = status
+    response.headers.update(headers)
+    return response
+
+
+def _new_id(prefix: str) -> str:
+    """Return a fresh id that looks like 1MSG's."""
+    return prefix + secrets.token_hex(12).upper()
+
+
+def _digits_of(value: Any) -> str | None:
+    """Return the digits of "+14155552671", "14155552671" or "...@c.us", or None."""
+    text = str(value or "").strip().removesuffix("@c.us").removeprefix("+")
+    return text if _DIGITS.match(text) else None
+
+
+# ----- request validation (like the real service: strict, with readable errors) -----
+
+def recipient_problem(body: dict) -> str | None:
+    """Check the recipient: exactly one of phone (digits) or chatId (<digits>@c.us)."""
+    has_phone = body.get("phone") not in (None, "")
+    has_chat = body.get("chatId") not in (None, "")
+    if has_phone == has_chat:
+        return "Give exactly one of phone or chatId"
+    if has_phone and not _DIGITS.match(str(body["phone"])):
+        return "Invalid phone: digits only with country code (no +), 6 to 15 digits"
+    if has_chat and not _CHAT_ID.match(str(body["chatId"])):
+        return "Invalid chatId: expected <digits>@c.us"
+    return None
+
+
+def _contact_item_problem(index: int, item: Any) -> str | None:
+    """Check one `contacts[]` item against WhatsApp's contacts message rules."""
+    name = item.get("name") if isinstance(item, dict) else None
+    if not isinstance(name, dict) or not str(name.get("formatted_name") or "").strip():
+        return f"contacts[{index}].name.formatted_name is required"
+    if not any(str(name.get(f) or "").strip() for f in NAME_FIELDS):
+        return f"contacts[{index}].name needs a field besides formatted_name"
+    for phone in item.get("phones") or []:
+        if not isinstance(phone, dict) or not isinstance(phone.get("phone"), str):
+            return f"contacts[{index}].phones[].phone must be a string"
+        if phone.get("type", "CELL") not in PHONE_TYPES:
+            return f"contacts[{index}].phones[].type must be one of {sorted(PHONE_TYPES)}"
+    return None
+
+
+def contacts_problem(body: dict) -> str | None:
+    """Check the card(s): strict `contacts[]`, or the legacy `contact`, never both."""
+    if "contacts" in body and "contact" in body:
+        return "Send either contacts or contact, not both"
+    if "contact" in body:
+        legacy = body["contact"]
+        if not isinstance(legacy, dict) or not legacy.get("name") or not legacy.get("phone"):
+            return "contact needs name and phone"
+        return None
+    contacts = body.get("contacts")
+    if not isinstance(contacts, list) or not contacts:
+        return "contacts must be a non-empty list"
+    for index, item in enumerate(contacts):
+        problem = _contact_item_problem(index, item)
+        if problem:
+            return problem
+    return None
+
+
+def template_problem(body: dict, templates: list[dict]) -> dict | str | None:
+    """Check a template send: known name and language, right parameter count, clean params."""
+    template = next((t for t in templates if t["name"] == body.get("template")), None)
+    language = (body.get("language") or {}).get("code") if isinstance(
+        body.get("language"), dict) else body.get("language")
+    if template is None or language != template["language"]:
+        return {"message": "Template name does not exist in the translation", "code": 132001}
+    params = _template_params(body)
+    if len(params) != template["params"]:
+        return {"message": "Number of parameters does not match the expected number of params",
+                "code": 132000}
+    if any(_BAD_TEMPLATE_PARAM.search(p) for p in params):
+        return {"message": "Param text cannot have new-line/tab characters or more than "
+                           "4 consecutive spaces", "code": 132018}
+    return None
+
+
+def _template_params(body: dict) -> list[str]:
+    """Return the body parameters' texts of a sendTemplate request."""
+    texts = []
+    for component in body.get("params") or []:
+        if isinstance(component, dict) and component.get("type", "body") == "body":
+            texts += [str(p.get("text", "")) for p in component.get("parameters") or []]
+    return texts
+
+
+def _render_template(template: dict, params: list[str]) -> str:
+    """Fill a template's {{n}} placeholders."""
+    text = template["components"][0]["text"]
+    for number, value in enumerate(params, start=1):
+        text = text.replace("{{%d}}" % number, value)
+    return text
+
+
+def _ack_plan(fault: str) -> list[tuple[str, str | None]]:
+    """Return the (status, error) acks a message gets, shaped by its fault number."""
+    if fault == "0001":
+        return [("sent", None), ("failed", "User's number is part of an experiment")]
+    if fault == "0005":
+        return [(s, None) for s in ("sent", "sent", "delivered", "delivered", "read", "read")]
+    if fault == "0006":
+        return [("read", None), ("sent", None), ("delivered", None)]
+    if fault == "0011":
+        return [("sent", None), ("failed", "Re-engagement message")]
+    return [("sent", None), ("delivered", None), ("read", None)]
+
+
+def _derived_status(events: list[str]) -> str | None:
+    """A status never moves backwards; a failed event wins."""
+    if "failed" in events:
+        return "failed"
+    return max(events, key=lambda s: STATUS_RANK.get(s, 0), default=None)
+
+
+class Emulator:
+    """In-memory 1MSG channel; every state change happens under one lock."""
+
+    def __init__(self, channel_id: str, token: str, *, ack_delay: float, slow_seconds: float,
+                 webhook_retry_delays: tuple[float, ...]):
+        self.channel_id = str(channel_id)
+        self.token = token
+        self.ack_delay = ack_delay
+        self.slow_seconds = slow_seconds
+        self.webhook_retry_delays = tuple(webhook_retry_delays)
+        self.lock = threading.RLock()
+        self.generation = 0
+        self._clear()
+
+    def _clear(self) -> None:
+        """Forget everything (called under the lock, or before any thread exists)."""
+        self.request_log: list[dict] = []
+        self.deliveries: list[dict] = []
+        self.messages: list[dict] = []
+        self.statuses: dict[str, dict] = {}
+        self.last_inbound: dict[str, int] = {}
+        self.webhooks: list[str] = []
+        self.settings = dict(DEFAULT_SETTINGS)
+
+    def reset(self) -> None:
+        """Clear state; pending ack threads see the new generation and stop."""
+        with self.lock:
+            self.generation += 1
+            self._clear()
+
+    # ----- authentication and the request log -----
+
+    def token_placement(self, body: Any) -> tuple[str, str | None]:
+        """Find the token in the header, the query or the JSON body (in that order)."""
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            return "header", header.removeprefix("Bearer ").strip()
+        if "token" in request.args:
+            return "query", request.args["token"]
+        if isinstance(body, dict) and "token" in body:
+            return "body", str(body["token"])
+        return "none", None
+
+    def log_request(self, placement: str, body: Any) -> None:
+        """Remember what arrived, so tests can check what the client really sent."""
+        entry = {"method": request.method, "path": request.path, "query": dict(request.args),
+                 "json": body, "auth": placement, "time": time.time()}
+        with self.lock:
+            self.request_log.append(entry)
+
+    def refusal(self, channel: str, body: Any, *, log: bool) -> Response | None:
+        """Return the 404/401 answer for a wrong channel or token, else None."""
+        placement, token = self.token_placement(body)
+        if log:
+            self.log_request(placement, body)
+        if channel != self.channel_id:
+            return _error(404, f"Channel {channel} not found")
+        if token is None or not secrets.compare_digest(token, self.token):
+            # The real text quotes the token; ours does not, so it cannot leak from logs.
+            return _error(401, f"Wrong token ... for channel {channel}")
+        return None
+
+    # ----- the 24-hour window and chat history -----
+
+    def window_open(self, phone: str) -> bool:
+        """The window is open for 24 h after the customer's last inbound message."""
+        with self.lock:
+            last = self.last_inbound.get(phone)
+        return last is not None and time.time() - last < WINDOW_SECONDS
+
+    def record_inbound(self, phone: str, text: str, when: int | None = None,
+                       sender_name: str | None = None) -> dict:
+        """Store a customer's message (it opens the window) and post it to the webhooks."""
+        message = {"id": _new_id("wamid.HBgN"), "body": text, "type": "chat", "fromMe": False,
+                   "self": 0, "time": int(when if when is not None else time.time()),
+                   "chatId": f"{phone}@c.us", "author": f"{phone}@c.us",
+                   "senderName": sender_name or f"+{phone}", "chatName": sender_name or f"+{phone}"}
+        with self.lock:
+            self.messages.append(message)
+            self.last_inbound[phone] = max(message["time"], self.last_inbound.get(phone, 0))
+            generation = self.generation
+        self.in_background(self.deliver_all, {"instanceId": self.channel_id,
+                                              "messages": [message]}, generation)
+        return message
+
+    def record_outgoing(self, phone: str, kind: str, text: str) -> dict:
+        """Store our own message in the chat history (fromMe true: it opens nothing)."""
+        message = {"id": _new_id("wamid.HBgL"), "body": text, "type": kind, "fromMe": True,
+                   "self": 1, "time": int(time.time()), "chatId": f"{phone}@c.us"}
+        with self.lock:
+            self.messages.append(message)
+            self.statuses[message["id"]] = {"events": [], "timestamp": None, "phone": phone}
+        return message
+
+    def chat_history(self, chat_id: str, limit: int) -> list[dict]:
+        """Return a chat's messages, newest first."""
+        with self.lock:
+            chat = [m for m in self.messages if m["chatId"] == chat_id]
+        return list(reversed(chat))[:limit]
+
+    # ----- webhooks -----
+
+    def in_background(self, target: Callable, *args: Any) -> None:
+        """Run webhook work off the request thread, as 1MSG does."""
+        threading.Thread(target=target, args=args, daemon=True, name="onemsg-emulator-hook").start()
+
+    def is_current(self, generation: int) -> bool:
+        """Tell whether the state a background job belongs to still exists (no reset since)."""
+        with self.lock:
+            return generation == self.generation
+
+    def deliver_all(self, body: dict, generation: int) -> None:
+        """POST one webhook body to every registered URL."""
+        with self.lock:
+            urls = list(self.webhooks)
+        for url in urls:
+            self.deliver(url, body, generation)
+
+    def deliver(self, url: str, body: dict, generation: int) -> None:
+        """POST to one URL, retrying a failure per webhook_retry_delays."""
+        for attempt, delay in enumerate((0.0,) + self.webhook_retry_delays, start=1):
+            time.sleep(delay)
+            if not self.is_current(generation):
+                return
+            status, error = None, None
+            try:
+                status = requests.post(url, json=body, timeout=5).status_code
+            except requests.RequestException as exc:
+                error = type(exc).__name__
+            with self.lock:
+                self.deliveries.append({"url": url, "body": body, "status": status,
+                                        "error": error, "attempt": attempt, "time": time.time()})
+            if status is not None and 200 <= status < 300:
+                return
+
+    # ----- acks -----
+
+    def run_acks(self, message: dict, fault: str, generation: int, is_template: bool) -> None:
+        """Echo the message, then post its acks one by one, ack_delay apart."""
+        phone = message["chatId"].removesuffix("@c.us")
+        echo = {**message, "fromMe": 1}  # 1MSG echoes our own messages with fromMe as 1
+        self.deliver_all({"instanceId": self.channel_id, "messages": [echo]}, generation)
+        for status, error in _ack_plan(fault):
+            time.sleep(self.ack_delay)
+            if not self.is_current(generation):
+                return
+            self.apply_status(message["id"], status)
+            self.post_status(message, status, error, generation, raw=fault == "0011")
+        if is_template and self.current_status(message["id"]) == "read":
+            # The customer answers the template, which opens the window.
+            time.sleep(self.ack_delay)
+            if self.is_current(generation):
+                self.record_inbound(phone, TEMPLATE_REPLY)
+
+    def apply_status(self, message_id: str, status: str) -> None:
+        """Record one status event for hookInfo."""
+        with self.lock:
+            record = self.statuses.get(message_id)
+            if record is not None:
+                record["events"].append(status)
+                record["timestamp"] = int(time.time())
+
+    def current_status(self, message_id: str) -> str | None:
+        """Return the derived status of a message."""
+        with self.lock:
+            record = self.statuses.get(message_id)
+            return _derived_status(record["events"]) if record else None
+
+    def post_status(self, message: dict, status: str, error: str | None, generation: int,
+                    *, raw: bool) -> None:
+        """POST one status event, as normalized ack[] or (rawHooks / 0011) raw Meta format."""
+        with self.lock:
+            settings = dict(self.settings)
+        if not settings.get("ackNotificationsOn"):
+            return
+        phone = message["chatId"].removesuffix("@c.us")
+        if (raw and status == "failed") or settings.get("rawHooks"):
+            body = self.raw_status_body(message["id"], phone, status, error)
+        else:
+            ack = {"id": message["id"], "status": status, "chatId": message["chatId"],
+                   "phone": phone}
+            if error:
+                ack["error"] = error
+            body = {"instanceId": self.channel_id, "ack": [ack]}
+        self.deliver_all(body, generation)
+
+    def raw_status_body(self, message_id: str, phone: str, status: str,
+                        error: str | None) -> dict:
+        """Build Meta's entry[].changes[].value.statuses[] webhook."""
+        item: dict = {"id": message_id, "status": status, "timestamp": str(int(time.time())),
+                      "recipient_id": phone}
+        if error:
+            code = 131047 if "engagement" in error else 130472
+            item["errors"] = [{"code": code, "title": error, "message": error}]
+        value = {"messaging_product": "whatsapp",
+                 "metadata": {"display_phone_number": "12025550100",
+                              "phone_number_id": self.channel_id},
+                 "statuses": [item]}
+        return {"object": "whatsapp_business_account",
+                "entry": [{"id": self.channel_id,
+                           "changes": [{"field": "messages", "value": value}]}]}
+
+    # ----- sends -----
+
+    def send(self, body: dict, kind: str, text: str, *, is_template: bool = False) -> Response:
+        """Run a validated send through faults, the window, recording and acks."""
+        phone = _digits_of(body.get("phone") or body.get("chatId"))
+        fault = phone[-4:]
+        if fault == "0002":
+            return _error(429, "Too many requests", **{"Retry-After": "1"})
+        if fault == "0012":
+            return _error(503, "Service temporarily unavailable", **{"Retry-After": "1"})
+        if fault == "0003":
+            return _error(500, "Internal error")
+        started = time.monotonic()
+        answer = self.decide(phone, fault, kind, text, is_template)
+        if fault == "0004":
+            time.sleep(max(0.0, self.slow_seconds - (time.monotonic() - started)))
+        if fault == "0008":
+            return Response('{"sent": true, "id": "wamid.', status=200,
+                            mimetype="application/json")
+        return answer
+
+    def decide(self, phone: str, fault: str, kind: str, text: str,
+               is_template: bool) -> Response:
+        """Answer a send: window closed, a recipient fault, or accepted."""
+        if not is_template and not self.window_open(phone):
+            return jsonify({"sent": False, "message": "Dialog window is closed"})
+        if fault == "0007":
+            return _error(400, "Phone number is not a valid WhatsApp number")
+        if fault == "0010":
+            return _error(400, {"message": "Message undeliverable", "code": 131026,
+                                "error_user_title": "Message undeliverable",
+                                "error_user_msg": "This number cannot receive the message."})
+        if fault == "0009":
+            return jsonify({"sent": False, "jobId": _new_id("job-")})
+        message = self.record_outgoing(phone, kind, text)
+        with self.lock:
+            generation = self.generation
+        self.in_background(self.run_acks, message, fault, generation, is_template)
+        return jsonify({"sent": True, "id": message["id"], "message": f"Sent to {phone}@c.us",
+                        "description": "Message has been sent to the provider"})
+
+
+def _json_body() -> Any:
+    """Return the JSON body, or None when there is none or it is not JSON."""
+    return request.get_json(silent=True)
+
+
+def _api_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Response]]:
+    """Map (HTTP method, 1MSG method) to handlers taking the JSON body."""
+
+    def send_contact(body: dict) -> Response:
+        problem = recipient_problem(body) or contacts_problem(body)
+        if problem:
+            return _error(400, problem)
+        return emu.send(body, "contacts", "")
+
+    def send_message(body: dict) -> Response:
+        problem = recipient_problem(body)
+        text = body.get("body")
+        if not problem and (not isinstance(text, str) or not 1 <= len(text) <= 4096):
+            problem = "body must be 1 to 4096 characters"
+        return _error(400, problem) if problem else emu.send(body, "chat", text)
+
+    def send_template(body: dict) -> Response:
+        problem = recipient_problem(body) or template_problem(body, TEMPLATES)
+        if problem:
+            return _error(400, problem)
+        template = next(t for t in TEMPLATES if t["name"] == body["template"])
+        text = _render_template(template, _template_params(body))
+        return emu.send(body, "template", text, is_template=True)
+
+    def get_webhook(_body: dict) -> Response:
+        with emu.lock:
+            return jsonify({"webhookUrl": list(emu.webhooks)})
+
+    def set_webhook(body: dict) -> Response:
+        urls = body.get("webhookUrl")
+        urls = [urls] if isinstance(urls, str) and urls else urls or []
+        if not isinstance(urls, list) or not all(
+                isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
+            return _error(400, "webhookUrl must be an http(s) URL or a list of them")
+        urls = list(dict.fromkeys(urls))
+        if len(urls) > MAX_WEBHOOKS:
+            return _error(400, f"At most {MAX_WEBHOOKS} webhook URLs")
+        with emu.lock:
+            emu.webhooks = urls  # replaces the list, as 1MSG does
+        return jsonify({"set": True, "webhookUrl": urls})
+
+    def get_settings(_body: dict) -> Response:
+        with emu.lock:
+            return jsonify(dict(emu.settings))
+
+    def set_settings(body: dict) -> Response:
+        fields = {k: v for k, v in body.items() if k != "token"}
+        with emu.lock:
+            emu.settings.update(fields)
+            return jsonify(dict(emu.settings))
+
+    def hook_info(_body: dict) -> Response:
+        message_id = request.args.get("messageId", "")
+        with emu.lock:
+            record = emu.statuses.get(message_id)
+            status = _derived_status(record["events"]) if record else None
+            hooks = [] if status is None else [
+                {"id": message_id, "type": "message", "status": status,
+                 "timestamp": str(record["timestamp"]), "recipient_id": record["phone"]}]
+        return jsonify({"hooks": hooks})
+
+    def messages(_body: dict) -> Response:
+        chat = _digits_of(request.args.get("chatId"))
+        if chat is None:
+            return _error(400, "chatId is required: <digits>@c.us")
+        limit = request.args.get("limit", 100, type=int)
+        return jsonify({"messages": emu.chat_history(f"{chat}@c.us", limit)})
+
+    return {
+        ("POST", "sendContact"): send_contact,
+        ("POST", "sendMessage"): send_message,
+        ("POST", "sendTemplate"): send_template,
+        ("GET", "templates"): lambda _body: jsonify({"templates": TEMPLATES}),
+        ("GET", "webhook"): get_webhook,
+        ("POST", "webhook"): set_webhook,
+        ("GET", "settings"): get_settings,
+        ("POST", "settings"): set_settings,
+        ("GET", "status"): lambda _body: jsonify({"status": "connected"}),
+        ("GET", "hookInfo"): hook_info,
+        ("GET", "messages"): messages,
+    }
+
+
+def _control_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Response]]:
+    """Map the emulator's own test/demo endpoints (`/<channel>/_emulator/<action>`)."""
+
+    def inbound(body: dict) -> Response:
+        phone = _digits_of(body.get("phone") or body.get("chatId"))
+        if phone is None or not isinstance(body.get("body"), str):
+            return _error(400, "inbound needs phone (+E.164 or digits) and body")
+        message = emu.record_inbound(phone, body["body"], body.get("time"),
+                                     body.get("senderName"))
+        return jsonify(message)
+
+    def reset(_body: dict) -> Response:
+        emu.reset()
+        return jsonify({"reset": True})
+
+    def request_log(_body: dict) -> Response:
+        with emu.lock:
+            return jsonify(list(emu.request_log))
+
+    def deliveries(_body: dict) -> Response:
+        with emu.lock:
+            return jsonify(list(emu.deliveries))
+
+    return {
+        ("POST", "inbound"): inbound,
+        ("POST", "reset"): reset,
+        ("GET", "requests"): request_log,
+        ("GET", "deliveries"): deliveries,
+    }
+
+
+def create_emulator(channel_id: str = "100000", token: str = "dev-token", *,
+                    ack_delay: float = 1.0, slow_seconds: float = 12.0,
+                    webhook_retry_delays: tuple[float, ...] = (0.5, 1, 2)) -> Flask:
+    """Build the emulator as its own Flask app (state in memory, per app)."""
+    app = Flask("onemsg.emulator")
+    emu = Emulator(channel_id, token, ack_delay=ack_delay, slow_seconds=slow_seconds,
+                   webhook_retry_delays=webhook_retry_delays)
+    app.extensions["onemsg_emulator"] = emu
+    api, control = _api_routes(emu), _control_routes(emu)
+
+    @app.route("/<channel>/<method>", methods=["GET", "POST"])
+    def api_call(channel: str, method: str) -> Response:
+        body = _json_body()
+        refused = emu.refusal(channel, body, log=True)
+        handler = api.get((request.method, method))
+        if refused is not None or handler is None:
+            return refused or _error(404, f"Unknown method {request.method} {method}")
+        if request.method == "POST" and not isinstance(body, dict):
+            return _error(400, "The body must be a JSON object")
+        return handler(body or {})
+
+    @app.route("/<channel>/_emulator/<action>", methods=["GET", "POST"])
+    def control_call(channel: str, action: str) -> Response:
+        body = _json_body()
+        handler = control.get((request.method, action))
+        refused = emu.refusal(channel, body, log=False)
+        if refused is not None or handler is None:
+            return refused or _error(404, f"Unknown emulator action {action}")
+        return handler(body if isinstance(body, dict) else {})
+
+    return app
+
+
+def serve_in_thread(app: Flask, host: str = "127.0.0.1", port: int = 0) -> tuple[Any, str]:
+    """Serve an app on a real port in a daemon thread; returns (server, base_url)."""
+    server = make_server(host, port, app, threaded=True)
+    # A short poll interval keeps shutdown() quick for test fixtures.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True, name="onemsg-emulator")
+    thread.start()
+    return server, f"http://{host}:{server.server_port}"
+
+
+def run_emulator(host: str = "127.0.0.1", port: int = 5001, channel_id: str = "100000",
+                 token: str = "dev-token", **options: Any) -> None:
+    """Run the emulator in the foreground (for `flask onemsg emulator`)."""
+    app = create_emulator(channel_id, token, **options)
+    run_simple(host, port, app, threaded=True)

@@ -1,0 +1,36 @@
+"""Engine settings that make SQLite safe under concurrent workers."""
+from flask import g, has_request_context
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+
+def read_only_transactions() -> None:
+    """Declare that this request only reads (SQLite: BEGIN DEFERRED, no write lock)."""
+    g.read_only_transactions = True
+
+
+def _wants_read_only() -> bool:
+    return has_request_context() and g.get("read_only_transactions", False)
+
+
+def configure_engine(engine: Engine) -> None:
+    """SQLite: WAL, a busy timeout, and write transactions that take the lock up front."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        # IMMEDIATE takes the write lock at BEGIN, so two writers wait for each other
+        # (busy_timeout) instead of failing with "database is locked" on upgrade.
+        connection.exec_driver_sql("BEGIN" if _wants_read_only() else "BEGIN IMMEDIATE")

@@ -1,0 +1,75 @@
+"""Accounts: creation, role changes, deactivation and login checks."""
+from sqlalchemy import func, select
+
+from models import ROLES, User, db, utcnow
+from services import audit
+from services.passwords import hash_password, password_problem, verify_password
+
+
+class UserError(ValueError):
+    """A user change that cannot be made, with a message for the person asking."""
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def find_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == normalise_email(email)))
+
+
+def create_user(email: str, name: str, role: str, password: str, *, actor=None) -> User:
+    """Create an account; raises UserError for a duplicate email, bad role or weak password."""
+    email = normalise_email(email)
+    if not email or "@" not in email:
+        raise UserError("Enter a valid email address.")
+    if role not in ROLES:
+        raise UserError(f"Role must be one of: {', '.join(ROLES)}.")
+    if problem := password_problem(password):
+        raise UserError(problem)
+    if find_by_email(email):
+        raise UserError(f"A user with the email {email} already exists.")
+    user = User(email=email, name=name.strip() or email, role=role,
+                password_hash=hash_password(password))
+    db.session.add(user)
+    db.session.flush()
+    audit.record("user.create", "user", user.id, actor=actor,
+                 label=None if actor else "cli", summary=f"created {email} as {role}",
+                 after={"email": email, "name": user.name, "role": role, "active": True})
+    return user
+
+
+def update_user(user: User, *, name: str, role: str, active: bool, actor) -> None:
+    """Change name, role or active flag; deactivation ends the user's sessions."""
+    if role not in ROLES:
+        raise UserError(f"Role must be one of: {', '.join(ROLES)}.")
+    if actor is not None and actor.id == user.id and (role != user.role or not active):
+        raise UserError("You cannot change your own role or deactivate yourself.")
+    before = {"name": user.name, "role": user.role, "active": user.active}
+    if user.active and not active:
+        user.session_version += 1
+    user.name, user.role, user.active = name.strip() or user.name, role, active
+    after = {"name": user.name, "role": user.role, "active": user.active}
+    b, a = audit.changed_fields(before, after)
+    if a:
+        audit.record("user.update", "user", user.id, actor=actor,
+                     summary=f"changed {user.email}", before=b, after=a)
+
+
+def set_password(user: User, password: str, *, actor) -> None:
+    """Set a new password and end every existing session of the user."""
+    if problem := password_problem(password):
+        raise UserError(problem)
+    user.password_hash = hash_password(password)
+    user.session_version += 1
+    audit.record("user.password", "user", user.id, actor=actor,
+                 summary=f"password changed for {user.email}")
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with this email and password, or None."""
+    user = find_by_email(email)
+    if user is None or not user.active or not verify_password(user.password_hash, password):
+        return None
+    user.last_login_at = utcnow()
+    return user

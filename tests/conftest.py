@@ -1,0 +1,184 @@
+"""Shared fixtures: the app on a real database, clients, an auth helper and factories.
+
+SQLite (a temporary file) by default; PostgreSQL when TEST_DATABASE_URL is set.
+"""
+import itertools
+import os
+
+import pytest
+from flask import has_app_context
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from app import create_app
+from config import TestingConfig, normalise_database_url
+from models import Base, Specialist, Ticket, User, db
+from services.passwords import hash_password
+
+pytest_plugins = ["tests.emulator_fixtures"]
+
+DEFAULT_PASSWORD = "correct-horse-battery"
+_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """The test database, migrated once per session from an empty schema."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        url = normalise_database_url(url)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    app = create_app({**_testing_settings(url)})
+    with app.app_context():
+        _drop_everything()
+        upgrade(directory=os.path.join(app.root_path, "migrations"))
+    return url
+
+
+def _testing_settings(url: str) -> dict:
+    settings = {k: getattr(TestingConfig, k) for k in dir(TestingConfig) if k.isupper()}
+    settings["SQLALCHEMY_DATABASE_URI"] = url
+    return settings
+
+
+def _drop_everything() -> None:
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    else:
+        Base.metadata.drop_all(db.engine)
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+class FreshContextClient(FlaskClient):
+    """A test client whose every request gets its own app context, as in production.
+
+    Without this, requests would share the test's app context: its `g` (and so the
+    logged-in user) and its database session would leak from one request to the next.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            # End the test's own transaction first: on SQLite it may hold the write lock.
+            db.session.commit()
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def make_app(database_url):
+    """Build an app on the test database with extra settings; tables are emptied after."""
+    apps = []
+
+    def factory(**overrides):
+        app = create_app({**_testing_settings(database_url), **overrides})
+        app.test_client_class = FreshContextClient
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+        with app.app_context():
+            db.engine.dispose()
+    if apps:
+        cleaner = create_app(_testing_settings(database_url))
+        with cleaner.app_context():
+            _empty_tables()
+            db.engine.dispose()
+
+
+def _empty_tables() -> None:
+    with db.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def app(make_app):
+    app = make_app()
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_user(app):
+    """Create a user: make_user(role="lead", email=..., password=...)."""
+
+    def factory(role: str = "agent", password: str = DEFAULT_PASSWORD, **overrides) -> User:
+        n = next(_counter)
+        user = User(email=overrides.pop("email", f"{role}{n}@example.com"),
+                    name=overrides.pop("name", f"{role.title()} {n}"), role=role,
+                    password_hash=hash_password(password), **overrides)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def make_specialist(app):
+    def factory(**overrides) -> Specialist:
+        n = next(_counter)
+        fields = dict(display_name=f"Spec {n} Person", first_name=f"Spec{n}", last_name="Person",
+                      phone=f"+1202555{n % 10000:04d}", tags="billing")
+        fields.update(overrides)
+        specialist = Specialist(**fields)
+        db.session.add(specialist)
+        db.session.commit()
+        return specialist
+
+    return factory
+
+
+@pytest.fixture
+def make_ticket(app):
+    def factory(**overrides) -> Ticket:
+        n = next(_counter)
+        fields = dict(external_ref=f"T-{n}", subject=f"Subject {n}", customer_name=f"Customer {n}",
+                      customer_phone=f"+1415555{(2000 + n) % 10000:04d}", status="ready")
+        fields.update(overrides)
+        ticket = Ticket(**fields)
+        db.session.add(ticket)
+        db.session.commit()
+        return ticket
+
+    return factory
+
+
+class AuthActions:
+    """Log a test client in as a user of a role (created on demand)."""
+
+    def __init__(self, client, make_user):
+        self._client = client
+        self._make_user = make_user
+        self.user: User | None = None
+
+    def login(self, role: str = "agent", user: User | None = None, password: str = DEFAULT_PASSWORD):
+        self.user = user or self._make_user(role=role, password=password)
+        response = self._client.post("/login", data={"email": self.user.email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return self.user
+
+    def logout(self):
+        return self._client.post("/logout")
+
+
+@pytest.fixture
+def auth(client, make_user):
+    return AuthActions(client, make_user)

@@ -1,0 +1,48 @@
+"""Deny by default: every view declares who may use it, or nobody can."""
+from flask import abort, current_app, request
+from flask_login import current_user
+
+from extensions import login_manager
+
+PUBLIC = "public"
+
+
+def public(view):
+    """Mark a view as open to anyone, logged in or not."""
+    view.access_rule = PUBLIC
+    return view
+
+
+def requires_role(role: str):
+    """Mark a view as open to users with `role` or a higher one."""
+
+    def mark(view):
+        view.access_rule = role
+        return view
+
+    return mark
+
+
+def access_rule_for(endpoint: str | None) -> str | None:
+    view = current_app.view_functions.get(endpoint) if endpoint else None
+    if endpoint == "static":
+        return PUBLIC
+    return getattr(view, "access_rule", None)
+
+
+def enforce_access():
+    """before_request hook: refuse any request the view's rule does not allow."""
+    if request.endpoint is None:
+        return None  # no such route: let the 404 handler answer
+    rule = access_rule_for(request.endpoint)
+    if rule == PUBLIC or rule == "api":
+        return None  # the API authenticates by key in its own blueprint
+    if rule is None:
+        current_app.logger.error("route %s has no access rule; refused", request.endpoint)
+        abort(403)
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not current_user.has_role(rule):
+        abort(403)
+    return None
+

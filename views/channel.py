@@ -1,0 +1,14 @@
+"""The 1MSG channel's health, shown in every page's header."""
+from flask import Blueprint, render_template
+
+from services.onemsg_gateway import channel_status
+from views.access import requires_role
+
+bp = Blueprint("channel", __name__)
+
+
+@bp.route("/channel/status")
+@requires_role("agent")
+def status_badge():
+    """The channel status badge (an htmx fragment loaded by every page)."""
+    return render_template("partials/channel_status.html", status=channel_status())
