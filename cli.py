@@ -46,6 +46,45 @@ def seed_command(handoffs: int, force: bool) -> None:
         click.echo(seed_history(handoffs))
 
 
+handoffs_cli = AppGroup("handoffs", help="Settle and follow handoffs.")
+
+
+@handoffs_cli.command("reconcile")
+def reconcile_command() -> None:
+    """One pass: ask 1MSG about handoffs with no news, flag stuck ones (for cron)."""
+    from services.reconcile import reconcile
+
+    click.echo(str(reconcile()))
+
+
+@handoffs_cli.command("worker")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between passes.")
+@click.option("--once", is_flag=True, help="Run one pass and stop.")
+def worker_command(interval: float, once: bool) -> None:
+    """Background jobs: reconciliation and stuck detection, every few seconds."""
+    from services.worker import run_worker
+
+    run_worker(interval=interval, once=once)
+
+
+@click.command("connect")
+@click.option("--wait", default=0, help="Seconds to wait for the app to answer /healthz first.")
+def connect_command(wait: int) -> None:
+    """Register this app's webhook URL with 1MSG (merged with the URLs already there)."""
+    from services.channel_setup import connect
+
+    try:
+        for line in connect(wait_seconds=wait):
+            click.echo(line)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def register_commands(app) -> None:
+    from onemsg.cli import onemsg_cli
+
+    onemsg_cli.add_command(connect_command)
+    app.cli.add_command(onemsg_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(handoffs_cli)

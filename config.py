@@ -42,6 +42,8 @@ class Config:
     ONEMSG_API_URL = os.environ.get("ONEMSG_API_URL", "")
     ONEMSG_CHANNEL_ID = os.environ.get("ONEMSG_CHANNEL_ID", "")
     ONEMSG_TOKEN = os.environ.get("ONEMSG_TOKEN", "")
+    # Where the built-in emulator listens when ONEMSG_API_URL is empty (set by scripts/run).
+    ONEMSG_EMULATOR_URL = os.environ.get("ONEMSG_EMULATOR_URL", "http://127.0.0.1:5001")
     ONEMSG_WEBHOOK_SECRET = os.environ.get("ONEMSG_WEBHOOK_SECRET", "")
     # A second secret is accepted while the webhook URL is being rotated.
     ONEMSG_WEBHOOK_SECRET_PREVIOUS = os.environ.get("ONEMSG_WEBHOOK_SECRET_PREVIOUS", "")

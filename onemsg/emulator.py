@@ -315,6 +315,8 @@ class Emulator:
             except requests.RequestException as exc:
                 error = type(exc).__name__
             with self.lock:
+                if generation != self.generation:
+                    return  # a reset happened mid-POST: keep the new log clean
                 self.deliveries.append({"url": url, "body": body, "status": status,
                                         "error": error, "attempt": attempt, "time": time.time()})
             if status is not None and 200 <= status < 300:
@@ -438,12 +440,16 @@ def _api_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Respons
     """Map (HTTP method, 1MSG method) to handlers taking the JSON body."""
 
     def send_contact(body: dict) -> Response:
+
+        """POST sendContact: validate, then send a card."""
         problem = recipient_problem(body) or contacts_problem(body)
         if problem:
             return _error(400, problem)
         return emu.send(body, "contacts", "")
 
     def send_message(body: dict) -> Response:
+
+        """POST sendMessage: validate, then send a session text."""
         problem = recipient_problem(body)
         text = body.get("body")
         if not problem and (not isinstance(text, str) or not 1 <= len(text) <= 4096):
@@ -451,6 +457,8 @@ def _api_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Respons
         return _error(400, problem) if problem else emu.send(body, "chat", text)
 
     def send_template(body: dict) -> Response:
+
+        """POST sendTemplate: validate against TEMPLATES, then send (window not needed)."""
         problem = recipient_problem(body) or template_problem(body, TEMPLATES)
         if problem:
             return _error(400, problem)
@@ -459,10 +467,14 @@ def _api_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Respons
         return emu.send(body, "template", text, is_template=True)
 
     def get_webhook(_body: dict) -> Response:
+
+        """GET webhook: the registered URLs."""
         with emu.lock:
             return jsonify({"webhookUrl": list(emu.webhooks)})
 
     def set_webhook(body: dict) -> Response:
+
+        """POST webhook: replace the URL list (at most 5)."""
         urls = body.get("webhookUrl")
         urls = [urls] if isinstance(urls, str) and urls else urls or []
         if not isinstance(urls, list) or not all(
@@ -476,16 +488,22 @@ def _api_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Respons
         return jsonify({"set": True, "webhookUrl": urls})
 
     def get_settings(_body: dict) -> Response:
+
+        """GET settings."""
         with emu.lock:
             return jsonify(dict(emu.settings))
 
     def set_settings(body: dict) -> Response:
+
+        """POST settings: change the fields given."""
         fields = {k: v for k, v in body.items() if k != "token"}
         with emu.lock:
             emu.settings.update(fields)
             return jsonify(dict(emu.settings))
 
     def hook_info(_body: dict) -> Response:
+
+        """GET hookInfo: the latest status of one message."""
         message_id = request.args.get("messageId", "")
         with emu.lock:
             record = emu.statuses.get(message_id)
@@ -496,6 +514,8 @@ def _api_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Respons
         return jsonify({"hooks": hooks})
 
     def messages(_body: dict) -> Response:
+
+        """GET messages: a chat's history, newest first."""
         chat = _digits_of(request.args.get("chatId"))
         if chat is None:
             return _error(400, "chatId is required: <digits>@c.us")
@@ -521,6 +541,8 @@ def _control_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Res
     """Map the emulator's own test/demo endpoints (`/<channel>/_emulator/<action>`)."""
 
     def inbound(body: dict) -> Response:
+
+        """Simulate the customer writing (opens the window) and post it to the webhooks."""
         phone = _digits_of(body.get("phone") or body.get("chatId"))
         if phone is None or not isinstance(body.get("body"), str):
             return _error(400, "inbound needs phone (+E.164 or digits) and body")
@@ -529,14 +551,20 @@ def _control_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Res
         return jsonify(message)
 
     def reset(_body: dict) -> Response:
+
+        """Forget everything."""
         emu.reset()
         return jsonify({"reset": True})
 
     def request_log(_body: dict) -> Response:
+
+        """The API requests received, for tests to inspect."""
         with emu.lock:
             return jsonify(list(emu.request_log))
 
     def deliveries(_body: dict) -> Response:
+
+        """The webhook POSTs made, for tests to inspect."""
         with emu.lock:
             return jsonify(list(emu.deliveries))
 
@@ -560,6 +588,7 @@ def create_emulator(channel_id: str = "100000", token: str = "dev-token", *,
 
     @app.route("/<channel>/<method>", methods=["GET", "POST"])
     def api_call(channel: str, method: str) -> Response:
+        """Route a 1MSG method call after checking channel and token."""
         body = _json_body()
         refused = emu.refusal(channel, body, log=True)
         handler = api.get((request.method, method))
@@ -571,6 +600,7 @@ def create_emulator(channel_id: str = "100000", token: str = "dev-token", *,
 
     @app.route("/<channel>/_emulator/<action>", methods=["GET", "POST"])
     def control_call(channel: str, action: str) -> Response:
+        """Route an emulator control call after checking channel and token."""
         body = _json_body()
         handler = control.get((request.method, action))
         refused = emu.refusal(channel, body, log=False)

@@ -10,6 +10,14 @@ EMULATOR_CHANNEL_ID = "100000"
 EMULATOR_TOKEN = "dev-token"
 
 
+def connection_settings() -> tuple[str, str, str]:
+    """(base URL, channel id, token): the real service, or the emulator's defaults."""
+    config = current_app.config
+    return (config["ONEMSG_API_URL"] or config.get("ONEMSG_EMULATOR_URL") or "http://127.0.0.1:5001",
+            config["ONEMSG_CHANNEL_ID"] or EMULATOR_CHANNEL_ID,
+            config["ONEMSG_TOKEN"] or EMULATOR_TOKEN)
+
+
 def client() -> OneMsgClient:
     """The client for this app, created on first use."""
     app = current_app._get_current_object()
@@ -17,9 +25,7 @@ def client() -> OneMsgClient:
     if existing is None:
         config = app.config
         existing = OneMsgClient(
-            config["ONEMSG_API_URL"] or config.get("ONEMSG_EMULATOR_URL", "http://127.0.0.1:5001"),
-            config["ONEMSG_CHANNEL_ID"] or EMULATOR_CHANNEL_ID,
-            config["ONEMSG_TOKEN"] or EMULATOR_TOKEN,
+            *connection_settings(),
             connect_timeout=config["ONEMSG_CONNECT_TIMEOUT"],
             read_timeout=config["ONEMSG_READ_TIMEOUT"],
         )

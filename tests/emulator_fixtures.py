@@ -107,6 +107,7 @@ class WebhookReceiver:
 
         @app.post("/hooks/<path:_rest>")
         def receive(_rest: str):
+            """Record one webhook body (or fail on purpose while fail_next > 0)."""
             with self._condition:
                 if self.fail_next > 0:
                     self.fail_next -= 1

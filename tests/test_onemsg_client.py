@@ -77,6 +77,24 @@ def scripted():
     stand_in.server.server_close()
 
 
+@pytest.fixture
+def logs(caplog):
+    """caplog at DEBUG, with the onemsg and urllib3 loggers enabled.
+
+    Alembic's fileConfig (run by the app's migrations) disables loggers that already exist,
+    which would make a "no token in the logs" test pass vacuously.
+    """
+    loggers = [logging.getLogger(name) for name in ("onemsg", "urllib3",
+                                                    "urllib3.connectionpool")]
+    was_disabled = [logger.disabled for logger in loggers]
+    for logger in loggers:
+        logger.disabled = False
+    caplog.set_level(logging.DEBUG)
+    yield caplog
+    for logger, disabled in zip(loggers, was_disabled):
+        logger.disabled = disabled
+
+
 # ----- sending -----
 
 @pytest.mark.parametrize("recipient", [CUSTOMER, "14155552671", "14155552671@c.us",
@@ -252,14 +270,14 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_connection_refused_is_upstream_unavailable_after_retries(caplog):
+def test_connection_refused_is_upstream_unavailable_after_retries(logs):
     client = OneMsgClient(f"http://127.0.0.1:{closed_port()}", "100000", "t0k3n-secret",
                           connect_timeout=0.5, max_retries=2)
-    caplog.set_level(logging.WARNING, logger="onemsg")
     with pytest.raises(UpstreamUnavailable) as caught:
         client.send_contact(CUSTOMER, CARD)
     assert caught.value.code == "upstream_unavailable"
-    assert caplog.text.count("sendContact failed") == 3  # max_retries + 1 attempts
+    assert logs.text.count("sendContact failed") == 3  # max_retries + 1 attempts
+    assert "t0k3n-secret" not in logs.text
 
 
 @pytest.fixture
@@ -341,8 +359,7 @@ def test_wrong_token_raises_authentication_failed(emulator):
     assert "wrong-token-value" not in str(caught.value)
 
 
-def test_the_token_never_appears_in_repr_errors_or_logs(emulator, caplog):
-    caplog.set_level(logging.DEBUG)  # includes urllib3's request lines
+def test_the_token_never_appears_in_repr_errors_or_logs(emulator, logs):
     client = make_client(emulator, max_retries=0)
     assert emulator.token not in repr(client) and emulator.token not in str(client)
     emulator.open_window(faulty("0007"))
@@ -355,8 +372,9 @@ def test_the_token_never_appears_in_repr_errors_or_logs(emulator, caplog):
     assert len(errors) == 5
     for exc in errors:
         assert emulator.token not in str(exc) and emulator.token not in repr(exc)
-    assert "sendContact" in caplog.text  # the log does show the calls...
-    assert emulator.token not in caplog.text  # ...but never the token
+    assert "POST /371267300/sendContact -> 200" in logs.text  # the log shows the calls...
+    assert "connectionpool" in logs.text  # ...urllib3's request lines included...
+    assert emulator.token not in logs.text  # ...but never the token
     assert all(r["auth"] == "header" for r in emulator.requests())
 
 
@@ -443,3 +461,34 @@ def test_client_takes_the_channel_from_a_jwt_key():
     assert client.channel_id == "42000"
     with pytest.raises(ValueError):
         OneMsgClient("http://127.0.0.1:1", None, "plain-token")
+
+
+# ----- the `onemsg` command group -----
+
+def test_cli_status_and_set_webhook_use_the_given_client(emulator, onemsg_client):
+    from click.testing import CliRunner
+
+    from onemsg.cli import onemsg_cli
+
+    emulator.post("webhook", {"webhookUrl": "https://other.example/hook"})
+    runner = CliRunner()
+    result = runner.invoke(onemsg_cli, ["set-webhook", "https://ours.example/hook"],
+                           obj=onemsg_client)
+    assert result.exit_code == 0, result.output
+    assert "https://other.example/hook, https://ours.example/hook" in result.output
+    result = runner.invoke(onemsg_cli, ["status"], obj=onemsg_client)
+    assert "status: connected" in result.output
+    assert "webhook: https://ours.example/hook" in result.output
+
+
+def test_cli_reads_the_environment_when_no_client_is_given(emulator, monkeypatch):
+    from click.testing import CliRunner
+
+    from onemsg.cli import onemsg_cli
+
+    monkeypatch.setenv("ONEMSG_API_URL", emulator.base_url)
+    monkeypatch.setenv("ONEMSG_CHANNEL_ID", emulator.channel_id)
+    monkeypatch.setenv("ONEMSG_TOKEN", "wrong-token")
+    result = CliRunner().invoke(onemsg_cli, ["status"])
+    assert result.exit_code == 1
+    assert "auth_failed" in result.output and "wrong-token" not in result.output

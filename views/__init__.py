@@ -2,8 +2,12 @@
 from views.admin import bp as admin_bp
 from views.auth import bp as auth_bp
 from views.channel import bp as channel_bp
+from views.directory import bp as directory_bp
+from views.handoffs import bp as handoffs_bp
 from views.health import bp as health_bp
 from views.home import bp as home_bp
 from views.tickets import bp as tickets_bp
+from views.webhooks import bp as webhooks_bp
 
-BLUEPRINTS = [auth_bp, health_bp, home_bp, channel_bp, tickets_bp, admin_bp]
+BLUEPRINTS = [auth_bp, health_bp, home_bp, channel_bp, tickets_bp, directory_bp, handoffs_bp,
+              webhooks_bp, admin_bp]

@@ -1,17 +1,139 @@
-"""Agents' ticket queue and ticket pages."""
-from flask import Blueprint, render_template
+"""Agents' ticket queue and ticket pages: window state, specialist picker, send."""
+import uuid
+
+import requests
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import case, select
 
-from models import Ticket, db
+from extensions import htmx
+from forms.tickets import SendCardForm, SimulateInboundForm, TicketForm
+from models import Ticket, User, db
+from services import directory, emulated, handoffs, settings, tickets, window
+from onemsg.cards import contact_payload
+from services.cards import card_for
+from services.database import read_only_transactions
 from views.access import requires_role
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 
 
+def _load(ticket_id: int) -> Ticket:
+    return db.session.get(Ticket, ticket_id) or abort(404)
+
+
+def _assignee_choices() -> list[tuple[int, str]]:
+    people = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name))
+    return [(0, "Nobody")] + [(u.id, u.name) for u in people]
+
+
 @bp.route("/")
 @requires_role("agent")
 def index():
-    """Tickets, those ready for escalation first."""
-    ready_first = case((Ticket.status == "ready", 0), (Ticket.status == "open", 1), else_=2)
-    tickets = db.session.scalars(select(Ticket).order_by(ready_first, Ticket.updated_at.desc())).all()
-    return render_template("tickets/index.html", tickets=tickets)
+    """Tickets, those ready for escalation first, with each customer's window."""
+    ready_first = case((Ticket.status == "ready", 0), (Ticket.status == "open", 1),
+                       (Ticket.status == "handed_off", 2), else_=3)
+    statement = select(Ticket).order_by(ready_first, Ticket.updated_at.desc()).limit(200)
+    if request.args.get("mine"):
+        statement = statement.where(Ticket.assignee_id == current_user.id)
+    rows = db.session.scalars(statement).all()
+    last = window.last_inbound_by_phone([t.customer_phone for t in rows])
+    windows = {t.id: window.window_from(t.customer_phone, last.get(t.customer_phone)) for t in rows}
+    return render_template("tickets/index.html", tickets=rows, windows=windows)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires_role("agent")
+def new():
+    """Create a ticket by hand (the helpdesk can also push them through the API)."""
+    form = TicketForm()
+    form.assignee_id.choices = _assignee_choices()
+    return _save_ticket(form, None)
+
+
+@bp.route("/<int:ticket_id>/edit", methods=["GET", "POST"])
+@requires_role("agent")
+def edit(ticket_id: int):
+    """Edit a ticket's details or status."""
+    ticket = _load(ticket_id)
+    form = TicketForm(obj=ticket)
+    form.assignee_id.choices = _assignee_choices()
+    if request.method == "GET":
+        form.assignee_id.data = ticket.assignee_id or 0
+    return _save_ticket(form, ticket)
+
+
+def _save_ticket(form: TicketForm, ticket: Ticket | None):
+    if form.validate_on_submit():
+        try:
+            ticket = tickets.save(ticket, form.data, actor=current_user._get_current_object())
+        except tickets.TicketError as exc:
+            db.session.rollback()
+            getattr(form, exc.field).errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(f"Saved ticket {ticket.external_ref}.", "success")
+            return redirect(url_for("tickets.show", ticket_id=ticket.id))
+    return render_template("tickets/form.html", form=form, ticket=ticket), 400 if form.errors else 200
+
+
+@bp.route("/<int:ticket_id>/ready", methods=["POST"])
+@requires_role("agent")
+def mark_ready(ticket_id: int):
+    """Mark the ticket ready for escalation."""
+    ticket = _load(ticket_id)
+    tickets.mark_ready(ticket, current_user._get_current_object())
+    db.session.commit()
+    flash(f"Ticket {ticket.external_ref} is ready for escalation.", "success")
+    return redirect(url_for("tickets.show", ticket_id=ticket.id))
+
+
+@bp.route("/<int:ticket_id>")
+@requires_role("agent")
+def show(ticket_id: int):
+    """The ticket page: window, specialist, card preview, send, and every attempt."""
+    ticket = _load(ticket_id)
+    specialists = directory.search(request.args.get("q", ""))
+    form = SendCardForm(data={"idempotency_key": uuid.uuid4().hex,
+                              "intro_text": settings.get("intro_text", handoffs.DEFAULT_INTRO)})
+    form.specialist_id.choices = [(s.id, s.display_name) for s in specialists]
+    attempts = handoffs.attempts_for(ticket)
+    return render_template(
+        "tickets/show.html", ticket=ticket, form=form, specialists=specialists,
+        preview=contact_payload(card_for(specialists[0])) if specialists else None,
+        window=window.session_window(ticket.customer_phone), attempts=attempts,
+        triages={h.id: handoffs.triage_for(h) for h in attempts},
+        emulated=emulated.is_emulated(), inbound_form=SimulateInboundForm())
+
+
+@bp.route("/<int:ticket_id>/window")
+@requires_role("agent")
+def window_state(ticket_id: int):
+    """The customer's window (htmx fragment that refreshes itself; full page otherwise)."""
+    read_only_transactions()
+    ticket = _load(ticket_id)
+    if not htmx:
+        return redirect(url_for("tickets.show", ticket_id=ticket.id))
+    return render_template("partials/window_state.html", ticket=ticket,
+                           window=window.session_window(ticket.customer_phone))
+
+
+@bp.route("/<int:ticket_id>/simulate-inbound", methods=["POST"])
+@requires_role("agent")
+def simulate_inbound(ticket_id: int):
+    """Emulated channel only: the customer "writes", which opens their window."""
+    ticket = _load(ticket_id)
+    form = SimulateInboundForm()
+    if not emulated.is_emulated():
+        abort(404)
+    if form.validate_on_submit():
+        try:
+            emulated.simulate_customer_message(ticket.customer_phone, form.body.data)
+        except requests.RequestException as exc:
+            flash(f"The emulator did not take the message ({type(exc).__name__}). Is it running?", "error")
+        else:
+            flash("The emulated customer sent a message; the window opens when 1MSG's webhook arrives.", "info")
+    else:
+        flash("Type the customer's message first.", "error")
+    return redirect(url_for("tickets.show", ticket_id=ticket.id))

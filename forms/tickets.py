@@ -1,0 +1,41 @@
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length, Regexp, ValidationError
+
+from models.ticket import TICKET_STATUS_LABELS
+from services.phones import PhoneError, normalize_phone
+
+
+class TicketForm(FlaskForm):
+    external_ref = StringField("Helpdesk reference", validators=[
+        DataRequired("Enter the helpdesk's ticket reference."), Length(max=64),
+        Regexp(r"^[\w.:/#-]+$", message="Use letters, digits and . _ - : / # only.")])
+    subject = StringField("Subject", validators=[DataRequired("Enter a subject."), Length(max=200)])
+    customer_name = StringField("Customer name", validators=[DataRequired("Enter the customer's name."), Length(max=120)])
+    customer_phone = StringField("Customer WhatsApp phone (with country code)", validators=[
+        DataRequired("Enter the customer's phone number.")])
+    status = SelectField("Status", choices=list(TICKET_STATUS_LABELS.items()), default="open")
+    assignee_id = SelectField("Assignee", coerce=int, default=0)
+    submit = SubmitField("Save ticket")
+
+    def validate_customer_phone(self, field):
+        try:
+            field.data = normalize_phone(field.data or "")
+        except PhoneError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class SendCardForm(FlaskForm):
+    specialist_id = SelectField("Specialist", coerce=int, validate_choice=False,
+                                validators=[DataRequired("Pick a specialist.")])
+    idempotency_key = StringField(validators=[DataRequired(), Length(min=8, max=80)])
+    include_intro = SelectField("Introduction", choices=[("yes", "Send the introduction first"), ("no", "Card only")], default="yes")
+    intro_text = StringField("Introduction text", validators=[Length(max=1000)])
+    confirm_resend = StringField()
+    submit = SubmitField("Send card")
+
+
+class SimulateInboundForm(FlaskForm):
+    body = StringField("Message from the customer", default="Hi, I still need help with this.",
+                       validators=[DataRequired("Type the customer's message."), Length(max=500)])
+    submit = SubmitField("Simulate a message from the customer")

@@ -1,0 +1,56 @@
+"""The specialist directory: search and audited changes."""
+from sqlalchemy import or_, select
+
+from models import Specialist, db
+from services import audit
+
+EDITABLE_FIELDS = ("display_name", "first_name", "last_name", "phone", "phone_type", "email",
+                   "organisation", "department", "title", "tags", "notes", "active")
+
+
+def search(query: str = "", *, include_inactive: bool = False, limit: int = 200) -> list[Specialist]:
+    """Specialists whose name or tags contain the query, active first, by name."""
+    statement = select(Specialist)
+    if not include_inactive:
+        statement = statement.where(Specialist.active.is_(True))
+    for word in (query or "").split():
+        like = f"%{word.lower()}%"
+        statement = statement.where(or_(
+            Specialist.display_name.ilike(like), Specialist.tags.ilike(like),
+            Specialist.department.ilike(like), Specialist.title.ilike(like)))
+    statement = statement.order_by(Specialist.active.desc(), Specialist.display_name).limit(limit)
+    return db.session.scalars(statement).all()
+
+
+def _clean(data: dict) -> dict:
+    cleaned = {key: data.get(key) for key in EDITABLE_FIELDS if key in data}
+    for key, value in cleaned.items():
+        if isinstance(value, str):
+            cleaned[key] = value.strip()
+    if "tags" in cleaned:
+        cleaned["tags"] = ", ".join(t.strip() for t in (cleaned["tags"] or "").split(",") if t.strip())
+    for optional in ("email", "organisation", "department", "title"):
+        if optional in cleaned and not cleaned[optional]:
+            cleaned[optional] = None
+    return cleaned
+
+
+def create(data: dict, actor) -> Specialist:
+    specialist = Specialist(**_clean(data))
+    db.session.add(specialist)
+    db.session.flush()
+    audit.record("specialist.create", "specialist", specialist.id, actor=actor,
+                 summary=f"added {specialist.display_name}", after=specialist.snapshot())
+    return specialist
+
+
+def update(specialist: Specialist, data: dict, actor) -> None:
+    """Apply changes; the audit entry keeps before and after of what changed."""
+    before = specialist.snapshot()
+    for key, value in _clean(data).items():
+        setattr(specialist, key, value)
+    b, a = audit.changed_fields(before, specialist.snapshot())
+    if a:
+        action = "specialist.deactivate" if a.get("active") is False else "specialist.update"
+        audit.record(action, "specialist", specialist.id, actor=actor,
+                     summary=f"changed {specialist.display_name}: {', '.join(a)}", before=b, after=a)

@@ -1,0 +1,182 @@
+"""The exactly-once send of a specialist's card, and retries as new attempts."""
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from models import STATUS_RANK, Handoff, Specialist, Ticket, User, db, utcnow
+from onemsg import errors as onemsg_errors
+from onemsg.cards import contact_payload
+from services import audit, status, window
+from services.cards import card_for
+from services.onemsg_gateway import client
+from services.triage import explain_failure
+
+DEFAULT_INTRO = "Please reach our specialist using the contact card below."
+
+# What the agent can do about each way a send can fail, in their words.
+FAILURE_MESSAGES = {
+    "window_closed": "The customer's 24-hour window is closed: ask the customer to write to us first "
+                     "(or reopen the chat with a template), then send again.",
+    "invalid_recipient": "1MSG says the customer's number cannot receive WhatsApp messages: check the "
+                         "number on the ticket.",
+    "auth_failed": "The 1MSG channel is misconfigured (token refused): tell an admin.",
+    "rate_limited": "1MSG is rate limiting us: try again in {retry_after} s.",
+    "upstream_unavailable": "1MSG could not be reached, so nothing was sent: try again in a minute.",
+    "unknown_outcome": "1MSG did not answer in time, so we cannot tell whether the card went out. "
+                       "It is being checked; do not send again until this settles.",
+    "rejected": "1MSG refused the message: {detail}",
+    "intro_failed": "The introduction text could not be sent, so the card was not sent: {detail}",
+    "specialist_inactive": "This specialist is no longer active in the directory: pick another one.",
+    "ticket_closed": "The ticket is closed: reopen it before handing the customer off.",
+}
+
+
+class HandoffConflict(Exception):
+    """The same idempotency key was used with different parameters."""
+
+
+@dataclass
+class SendOutcome:
+    handoff: Handoff
+    created: bool  # False: an earlier request with the same key already did this
+
+
+def fingerprint(ticket_id: int, specialist_id: int, kind: str, retry_of_id: int | None) -> str:
+    raw = f"{ticket_id}:{specialist_id}:{kind}:{retry_of_id or ''}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def recent_duplicate(ticket: Ticket, specialist: Specialist) -> Handoff | None:
+    """A card for the same specialist and ticket sent a short while ago (not failed)."""
+    since = utcnow() - timedelta(minutes=current_app.config["RESEND_CONFIRM_MINUTES"])
+    return db.session.scalar(select(Handoff).where(
+        Handoff.ticket_id == ticket.id, Handoff.specialist_id == specialist.id,
+        Handoff.kind == "card", Handoff.created_at >= since, Handoff.status != "failed",
+    ).order_by(Handoff.id.desc()).limit(1))
+
+
+def send_card(ticket: Ticket, specialist: Specialist, agent: User | None, key: str, *,
+              intro_text: str | None = None, retry_of: Handoff | None = None,
+              actor_label: str | None = None) -> SendOutcome:
+    """Send the card once per key: record the attempt, check the window, call 1MSG."""
+    handoff, created = _claim(ticket, specialist, agent, key, intro_text, retry_of)
+    if not created:
+        return SendOutcome(handoff, False)
+    audit.record("handoff.send", "handoff", handoff.id, actor=agent, label=actor_label,
+                 summary=f"card of {specialist.display_name} to {ticket.customer_phone} "
+                         f"for ticket {ticket.external_ref}",
+                 after={"ticket": ticket.external_ref, "specialist_id": specialist.id,
+                        "customer_phone": ticket.customer_phone})
+    if blocked := _blocked_reason(ticket, specialist):
+        _fail(handoff, blocked, FAILURE_MESSAGES[blocked])
+    else:
+        _call_onemsg(handoff)
+    db.session.commit()
+    return SendOutcome(handoff, True)
+
+
+def _claim(ticket, specialist, agent, key, intro_text, retry_of) -> tuple[Handoff, bool]:
+    """Commit the attempt before any call to 1MSG; the unique key stops a second one."""
+    fp = fingerprint(ticket.id, specialist.id, "card", retry_of.id if retry_of else None)
+    handoff = Handoff(
+        kind="card", ticket_id=ticket.id, specialist_id=specialist.id,
+        agent_id=agent.id if agent else None, idempotency_key=key, request_fingerprint=fp,
+        retry_of_id=retry_of.id if retry_of else None, customer_phone=ticket.customer_phone,
+        card_snapshot=contact_payload(card_for(specialist)), intro_text=intro_text or None,
+        status="sending", status_rank=0, ready_at=ticket.ready_at,
+    )
+    db.session.add(handoff)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        existing = db.session.scalar(select(Handoff).where(Handoff.idempotency_key == key))
+        if existing is None:
+            raise
+        if existing.request_fingerprint != fp:
+            raise HandoffConflict("This idempotency key was already used for a different handoff.")
+        return existing, False
+    return handoff, True
+
+
+def _blocked_reason(ticket: Ticket, specialist: Specialist) -> str | None:
+    """Our own checks at the moment of sending; 1MSG's answer still has the last word."""
+    if not specialist.active:
+        return "specialist_inactive"
+    if ticket.status == "closed":
+        return "ticket_closed"
+    if not window.session_window(ticket.customer_phone).is_open:
+        return "window_closed"
+    return None
+
+
+def _call_onemsg(handoff: Handoff) -> None:
+    """Introduction (if any), then the card; record what 1MSG answered."""
+    api = client()
+    try:
+        if handoff.intro_text:
+            try:
+                intro = api.send_message(handoff.customer_phone, handoff.intro_text)
+            except onemsg_errors.UnknownOutcome:
+                raise  # the intro may have gone out: settled like an unknown card
+            except onemsg_errors.OneMsgError as exc:
+                _fail_from_error(handoff, exc, intro=True)
+                return
+            handoff.intro_message_id = intro.id
+        result = api.send_contact(handoff.customer_phone, handoff.card_snapshot)
+    except onemsg_errors.UnknownOutcome as exc:
+        _mark_unknown(handoff, str(exc))
+        return
+    except onemsg_errors.OneMsgError as exc:
+        _fail_from_error(handoff, exc)
+        return
+    _accept(handoff, result.id)
+
+
+def _accept(handoff: Handoff, message_id: str) -> None:
+    now = utcnow()
+    handoff.message_id = message_id
+    handoff.status, handoff.status_rank, handoff.accepted_at = "accepted", STATUS_RANK["accepted"], now
+    db.session.flush()
+    status.apply_pending(message_id)
+
+
+def _mark_unknown(handoff: Handoff, detail: str) -> None:
+    current_app.logger.warning("handoff %s: outcome unknown (%s)", handoff.id, detail)
+    handoff.status, handoff.status_rank = "unknown", STATUS_RANK["unknown"]
+    handoff.failure_code = "unknown_outcome"
+    handoff.failure_reason = FAILURE_MESSAGES["unknown_outcome"]
+
+
+def _fail_from_error(handoff: Handoff, exc: onemsg_errors.OneMsgError, *, intro: bool = False) -> None:
+    code = exc.code if exc.code in FAILURE_MESSAGES else "rejected"
+    detail = str(exc) or exc.code
+    message = FAILURE_MESSAGES[code].format(retry_after=int(getattr(exc, "retry_after", 0) or 30),
+                                            detail=detail)
+    if intro:
+        code, message = "intro_failed", FAILURE_MESSAGES["intro_failed"].format(detail=message)
+    _fail(handoff, code, message, meta_code=getattr(exc, "meta_code", None), raw=detail)
+
+
+def _fail(handoff: Handoff, code: str, message: str, *, meta_code=None, raw: str | None = None) -> None:
+    handoff.status, handoff.status_rank, handoff.failed_at = "failed", STATUS_RANK["failed"], utcnow()
+    handoff.failure_code, handoff.failure_reason, handoff.failure_meta_code = code, message, meta_code
+    if raw and raw not in message:
+        handoff.failure_reason = f"{message} (1MSG: {raw})"
+
+
+def triage_for(handoff: Handoff):
+    """What a failure (or an unsettled send) means and what the agent can do about it."""
+    if handoff.status not in ("failed", "unknown") and not handoff.failed_at:
+        return None
+    return explain_failure(handoff.failure_code, handoff.failure_reason, handoff.failure_meta_code)
+
+
+def attempts_for(ticket: Ticket) -> list[Handoff]:
+    """Every handoff of a ticket, newest first."""
+    return db.session.scalars(select(Handoff).where(Handoff.ticket_id == ticket.id)
+                              .order_by(Handoff.id.desc())).all()

@@ -1,0 +1,26 @@
+"""Settings admins change in the app, with defaults."""
+from models import AppSetting, db
+from services import audit
+
+DEFAULTS = {
+    "intro_text": "Please reach our specialist using the contact card below.",
+}
+
+
+def get(key: str, default=None):
+    row = db.session.get(AppSetting, key)
+    if row is not None:
+        return row.value
+    return DEFAULTS.get(key, default)
+
+
+def put(key: str, value, actor) -> None:
+    row = db.session.get(AppSetting, key)
+    before = row.value if row else DEFAULTS.get(key)
+    if row is None:
+        row = AppSetting(key=key)
+        db.session.add(row)
+    row.value = value
+    if before != value:
+        audit.record("settings.update", "setting", key, actor=actor, summary=f"changed {key}",
+                     before={key: before}, after={key: value})

@@ -1,0 +1,119 @@
+"""Applying 1MSG status events to handoffs: stored as received, never backwards."""
+from datetime import datetime
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from models import STATUS_RANK, Handoff, InboundMessage, StatusEvent, Ticket, WebhookEvent, db, utcnow
+from onemsg.webhooks import ParsedWebhook, StatusUpdate, WebhookFormatError, parse_body
+from services import window
+
+TIMESTAMP_COLUMN = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at", "failed": "failed_at"}
+
+
+def _insert_ignoring_duplicates(model, values: dict) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING; True when a row was inserted."""
+    dialect = db.session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(model).values(**values).on_conflict_do_nothing()
+    return db.session.execute(statement).rowcount == 1
+
+
+def ingest_webhook(raw: bytes, source: str, *, too_large: bool = False) -> tuple[WebhookEvent, str | None]:
+    """Store the raw POST, then apply it in the same transaction; returns (event, error)."""
+    event = WebhookEvent(body=raw.decode("utf-8", errors="replace"), source=source[:64])
+    db.session.add(event)
+    if too_large:
+        event.parse_error = f"body larger than the limit ({len(raw)}+ bytes); stored truncated"
+        return event, event.parse_error
+    try:
+        parsed = parse_body(raw)
+    except WebhookFormatError as exc:
+        event.parse_error = str(exc)
+        return event, event.parse_error
+    db.session.flush()
+    apply_parsed(parsed, event)
+    return event, None
+
+
+def apply_parsed(parsed: ParsedWebhook, event: WebhookEvent) -> None:
+    event.status_count = len(parsed.statuses)
+    event.message_count = len(parsed.messages)
+    for update_ in parsed.statuses:
+        record_status(update_, webhook_event_id=event.id)
+    for message in parsed.messages:
+        if not message.from_me:  # echoes of our own messages never open the window
+            record_inbound(message.message_id, "+" + message.chat_phone, message.sent_at,
+                           body=message.caption or message.body, sender_name=message.sender_name)
+
+
+def record_inbound(message_id: str, phone: str, sent_at: datetime, *, body=None, sender_name=None) -> bool:
+    """Store a customer's message (it opens their window); duplicates change nothing."""
+    inserted = _insert_ignoring_duplicates(InboundMessage, dict(
+        onemsg_id=message_id, customer_phone=phone, sent_at=sent_at, received_at=utcnow(),
+        body=(body or "")[:2000] or None, sender_name=(sender_name or "")[:120] or None))
+    if inserted:
+        window.forget_lookup(phone)
+    return inserted
+
+
+def record_status(status: StatusUpdate, *, webhook_event_id: int | None = None) -> bool:
+    """Keep the event once; apply it to its handoff if that handoff is known."""
+    received = utcnow()
+    inserted = _insert_ignoring_duplicates(StatusEvent, dict(
+        message_id=status.message_id, status=status.status, occurred_at=status.occurred_at,
+        received_at=received, error=status.error, error_code=status.error_code,
+        webhook_event_id=webhook_event_id, applied=False))
+    if not inserted:
+        return False
+    if apply_status(status.message_id, status.status, status.occurred_at or received,
+                    status.error, status.error_code):
+        db.session.execute(update(StatusEvent).where(
+            StatusEvent.message_id == status.message_id, StatusEvent.status == status.status
+        ).values(applied=True))
+    return True
+
+
+def apply_status(message_id: str, status: str, at: datetime, error: str | None = None,
+                 error_code: int | None = None) -> bool:
+    """One conditional UPDATE: set the status's time once, raise the status only upwards."""
+    rank = STATUS_RANK[status]
+    column = getattr(Handoff, TIMESTAMP_COLUMN[status])
+    values = {
+        column.key: func.coalesce(column, at),
+        "status": case((Handoff.status_rank < rank, status), else_=Handoff.status),
+        "status_rank": case((Handoff.status_rank < rank, rank), else_=Handoff.status_rank),
+        "updated_at": utcnow(),
+    }
+    if status == "failed":
+        values.update(
+            failure_code=func.coalesce(Handoff.failure_code, "delivery_failed"),
+            failure_reason=func.coalesce(Handoff.failure_reason, error or "1MSG reported the message as failed"),
+            failure_meta_code=func.coalesce(Handoff.failure_meta_code, error_code),
+        )
+    result = db.session.execute(
+        update(Handoff).where(Handoff.message_id == message_id).values(**values)
+        .execution_options(synchronize_session=False))
+    if result.rowcount and status in ("delivered", "read"):
+        _mark_ticket_handed_off(message_id)
+    return bool(result.rowcount)
+
+
+def _mark_ticket_handed_off(message_id: str) -> None:
+    """A delivered card moves its ticket to "handed off"."""
+    ticket_id = select(Handoff.ticket_id).where(Handoff.message_id == message_id,
+                                                Handoff.kind == "card").scalar_subquery()
+    db.session.execute(update(Ticket).where(Ticket.id == ticket_id, Ticket.status.in_(("open", "ready")))
+                       .values(status="handed_off", updated_at=utcnow())
+                       .execution_options(synchronize_session=False))
+
+
+def apply_pending(message_id: str) -> int:
+    """Apply events that arrived before we knew the message id (a webhook beat the send)."""
+    pending = db.session.scalars(select(StatusEvent).where(
+        StatusEvent.message_id == message_id, StatusEvent.applied.is_(False))).all()
+    for event in pending:
+        if apply_status(message_id, event.status, event.occurred_at or event.received_at,
+                        event.error, event.error_code):
+            event.applied = True
+    return len(pending)

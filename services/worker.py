@@ -1,0 +1,42 @@
+"""The background worker: reconciliation (and, later, outgoing events)."""
+import signal
+import time
+
+from flask import current_app
+
+from models import db
+from services.reconcile import reconcile
+
+
+def run_worker(*, interval: float, once: bool = False) -> None:
+    """Loop until SIGTERM/SIGINT; each pass is short and commits its own work."""
+    stopping = {"flag": False}
+
+    def stop(*_):
+        stopping["flag"] = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopping["flag"]:
+        run_pass()
+        if once:
+            return
+        _sleep(interval, stopping)
+
+
+def run_pass() -> None:
+    try:
+        report = reconcile()
+        if report.checked or report.stuck or report.errors:
+            current_app.logger.info("reconcile: %s", report)
+    except Exception:  # a bad pass must not kill the worker; the next one tries again
+        db.session.rollback()
+        current_app.logger.exception("worker pass failed")
+    finally:
+        db.session.remove()
+
+
+def _sleep(seconds: float, stopping: dict) -> None:
+    end = time.monotonic() + seconds
+    while not stopping["flag"] and time.monotonic() < end:
+        time.sleep(0.2)

@@ -1,0 +1,18 @@
+// Keeps window countdowns current between server refreshes. No inline scripts (CSP).
+(function () {
+  function format(seconds) {
+    if (seconds <= 0) return "closed";
+    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    if (h) return h + " h " + String(m).padStart(2, "0") + " min";
+    if (m) return m + " min " + String(s).padStart(2, "0") + " s";
+    return s + " s";
+  }
+  function tick() {
+    document.querySelectorAll("[data-closes-at]").forEach(function (el) {
+      var left = Math.floor((Date.parse(el.dataset.closesAt) - Date.now()) / 1000);
+      el.textContent = format(left);
+    });
+  }
+  setInterval(tick, 1000);
+  document.addEventListener("DOMContentLoaded", tick);
+})();

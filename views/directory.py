@@ -1,0 +1,88 @@
+"""The specialist directory: admins edit, agents search and preview cards."""
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from extensions import htmx
+from forms.directory import DirectorySearchForm, SpecialistForm
+from models import Specialist, db
+from onemsg.cards import contact_payload, vcard, vcard_filename
+from services import directory
+from services.cards import card_for
+from views.access import requires_role
+
+bp = Blueprint("directory", __name__, url_prefix="/directory")
+
+
+def _load(specialist_id: int) -> Specialist:
+    specialist = db.session.get(Specialist, specialist_id)
+    if specialist is None or (not specialist.active and not current_user.has_role("admin")):
+        abort(404)
+    return specialist
+
+
+@bp.route("/")
+@requires_role("agent")
+def index():
+    """Search the directory by name or tag (the table updates in place with htmx)."""
+    form = DirectorySearchForm(request.args)
+    show_all = current_user.has_role("admin") and request.args.get("show") == "all"
+    specialists = directory.search(form.q.data or "", include_inactive=show_all)
+    if htmx and htmx.target == "specialist-table":
+        return render_template("partials/specialist_table.html", specialists=specialists)
+    return render_template("directory/index.html", form=form, specialists=specialists, show_all=show_all)
+
+
+@bp.route("/<int:specialist_id>")
+@requires_role("agent")
+def show(specialist_id: int):
+    """The card as the customer will see it."""
+    specialist = _load(specialist_id)
+    template = "partials/card_preview.html" if htmx else "directory/show.html"
+    return render_template(template, specialist=specialist, card=contact_payload(card_for(specialist)))
+
+
+@bp.route("/preview")
+@requires_role("agent")
+def preview():
+    """The card preview for ?specialist_id= (the send form's picker loads it with htmx)."""
+    specialist = _load(request.args.get("specialist_id", 0, type=int))
+    if not htmx:
+        return redirect(url_for("directory.show", specialist_id=specialist.id))
+    return render_template("partials/card_preview.html", specialist=specialist,
+                           card=contact_payload(card_for(specialist)))
+
+
+@bp.route("/<int:specialist_id>/vcard")
+@requires_role("agent")
+def download_vcard(specialist_id: int):
+    """The same card as a vCard 3.0 file."""
+    card = card_for(_load(specialist_id))
+    return Response(vcard(card), mimetype="text/vcard; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{vcard_filename(card)}"'})
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires_role("admin")
+def new():
+    """Add a specialist."""
+    form = SpecialistForm()
+    if form.validate_on_submit():
+        specialist = directory.create(form.data, current_user._get_current_object())
+        db.session.commit()
+        flash(f"Added {specialist.display_name}.", "success")
+        return redirect(url_for("directory.show", specialist_id=specialist.id))
+    return render_template("directory/form.html", form=form, specialist=None), 400 if form.errors else 200
+
+
+@bp.route("/<int:specialist_id>/edit", methods=["GET", "POST"])
+@requires_role("admin")
+def edit(specialist_id: int):
+    """Change a specialist, or deactivate them (their history stays)."""
+    specialist = db.session.get(Specialist, specialist_id) or abort(404)
+    form = SpecialistForm(obj=specialist)
+    if form.validate_on_submit():
+        directory.update(specialist, form.data, current_user._get_current_object())
+        db.session.commit()
+        flash(f"Saved {specialist.display_name}.", "success")
+        return redirect(url_for("directory.show", specialist_id=specialist.id))
+    return render_template("directory/form.html", form=form, specialist=specialist), 400 if form.errors else 200

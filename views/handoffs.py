@@ -1,0 +1,81 @@
+"""Sending a card and following its status live."""
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from extensions import htmx
+from forms.tickets import SendCardForm
+from models import Handoff, Specialist, Ticket, db
+from services import directory, handoffs
+from services.database import read_only_transactions
+from views.access import requires_role
+
+bp = Blueprint("handoffs", __name__)
+
+
+@bp.route("/tickets/<int:ticket_id>/handoffs", methods=["POST"])
+@requires_role("agent")
+def send(ticket_id: int):
+    """Send the chosen specialist's card to the ticket's customer, once per form key."""
+    ticket = db.session.get(Ticket, ticket_id) or abort(404)
+    form = SendCardForm()
+    form.specialist_id.choices = [(s.id, s.display_name) for s in directory.search()]
+    specialist = db.session.get(Specialist, form.specialist_id.data or 0)
+    if not form.validate_on_submit() or specialist is None:
+        flash("Pick a specialist from the list and try again.", "error")
+        return redirect(url_for("tickets.show", ticket_id=ticket.id))
+    earlier = handoffs.recent_duplicate(ticket, specialist)
+    if earlier is not None and form.confirm_resend.data != "yes":
+        return render_template("handoffs/confirm_resend.html", ticket=ticket, specialist=specialist,
+                               earlier=earlier, form=form), 409
+    intro = form.intro_text.data.strip() if form.include_intro.data == "yes" else None
+    try:
+        outcome = handoffs.send_card(ticket, specialist, current_user._get_current_object(),
+                                     form.idempotency_key.data, intro_text=intro)
+    except handoffs.HandoffConflict as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("tickets.show", ticket_id=ticket.id))
+    _flash_outcome(outcome)
+    return redirect(url_for("tickets.show", ticket_id=ticket.id, _anchor=f"handoff-{outcome.handoff.id}"))
+
+
+def _flash_outcome(outcome: handoffs.SendOutcome) -> None:
+    handoff = outcome.handoff
+    if not outcome.created:
+        flash("This card was already sent from this form; nothing was sent twice.", "info")
+    elif handoff.status == "failed":
+        flash(f"Not sent: {handoff.failure_reason}", "error")
+    elif handoff.status == "unknown":
+        flash(handoff.failure_reason, "warning")
+    else:
+        flash(f"Card accepted by 1MSG (message id {handoff.message_id}).", "success")
+
+
+def _load(handoff_id: int) -> Handoff:
+    return db.session.get(Handoff, handoff_id) or abort(404)
+
+
+@bp.route("/handoffs/<int:handoff_id>")
+@requires_role("agent")
+def show(handoff_id: int):
+    """One handoff with its timeline."""
+    handoff = _load(handoff_id)
+    return render_template("handoffs/show.html", handoff=handoff, triage=handoffs.triage_for(handoff))
+
+
+@bp.route("/handoffs/<int:handoff_id>/status")
+@requires_role("agent")
+def status(handoff_id: int):
+    """The live timeline fragment (polled while not final); the full page without htmx."""
+    read_only_transactions()
+    handoff = _load(handoff_id)
+    if not htmx:
+        return show(handoff_id)
+    response = render_template("partials/handoff_status.html", handoff=handoff, triage=handoffs.triage_for(handoff))
+    return _conditional(response, handoff)
+
+
+def _conditional(body: str, handoff: Handoff):
+    response = make_response(body)
+    response.set_etag(f"{handoff.id}-{handoff.status}-{handoff.updated_at.timestamp() if handoff.updated_at else 0}")
+    response.headers["Cache-Control"] = "no-cache, private"
+    return response.make_conditional(request)
