@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from models import STATUS_RANK, Handoff, Specialist, Ticket, User, db, utcnow
 from onemsg import errors as onemsg_errors
 from onemsg.cards import contact_payload
-from services import audit, status, window
+from services import audit, events, status, window
 from services.cards import card_for
 from services.onemsg_gateway import client
 from services.triage import explain_failure
@@ -142,6 +142,7 @@ def _accept(handoff: Handoff, message_id: str) -> None:
     handoff.message_id = message_id
     handoff.status, handoff.status_rank, handoff.accepted_at = "accepted", STATUS_RANK["accepted"], now
     db.session.flush()
+    events.record_handoff_event(handoff.id, "accepted")
     status.apply_pending(message_id)
 
 
@@ -150,6 +151,8 @@ def _mark_unknown(handoff: Handoff, detail: str) -> None:
     handoff.status, handoff.status_rank = "unknown", STATUS_RANK["unknown"]
     handoff.failure_code = "unknown_outcome"
     handoff.failure_reason = FAILURE_MESSAGES["unknown_outcome"]
+    db.session.flush()
+    events.record_handoff_event(handoff.id, "unknown")
 
 
 def _fail_from_error(handoff: Handoff, exc: onemsg_errors.OneMsgError, *, intro: bool = False) -> None:
@@ -167,6 +170,8 @@ def _fail(handoff: Handoff, code: str, message: str, *, meta_code=None, raw: str
     handoff.failure_code, handoff.failure_reason, handoff.failure_meta_code = code, message, meta_code
     if raw and raw not in message:
         handoff.failure_reason = f"{message} (1MSG: {raw})"
+    db.session.flush()
+    events.record_handoff_event(handoff.id, "failed")
 
 
 def triage_for(handoff: Handoff):

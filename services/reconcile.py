@@ -8,7 +8,7 @@ from sqlalchemy import and_, or_, select, update
 from models import STATUS_RANK, Handoff, db, utcnow
 from onemsg.errors import OneMsgError
 from onemsg.webhooks import WebhookFormatError, parse_payload
-from services import status as status_service
+from services import events, status as status_service
 from services.onemsg_gateway import client
 
 # Our outgoing card as 1MSG's chat history shows it.
@@ -107,6 +107,7 @@ def _settle_as_accepted(handoff: Handoff, message_id: str) -> None:
     handoff.status, handoff.status_rank = "accepted", STATUS_RANK["accepted"]
     handoff.failure_code = handoff.failure_reason = None
     db.session.flush()
+    events.record_handoff_event(handoff.id, "accepted")
     status_service.apply_pending(message_id)
     _apply_hook_info(message_id)
 
@@ -115,12 +116,16 @@ def _settle_as_not_sent(handoff: Handoff) -> None:
     handoff.status, handoff.status_rank = "failed", STATUS_RANK["failed"]
     handoff.failed_at = utcnow()
     handoff.failure_code, handoff.failure_reason = "not_sent", NOT_SENT_REASON
+    events.record_handoff_event(handoff.id, "failed")
 
 
 def mark_stuck() -> int:
     """Flag handoffs accepted long ago but still not delivered, for the leads' view."""
     limit = utcnow() - timedelta(minutes=current_app.config["STUCK_AFTER_MINUTES"])
-    result = db.session.execute(update(Handoff).where(
+    stuck = db.session.execute(update(Handoff).where(
         Handoff.status.in_(("accepted", "sent")), Handoff.accepted_at < limit, Handoff.stuck_at.is_(None),
-    ).values(stuck_at=utcnow(), updated_at=utcnow()).execution_options(synchronize_session=False))
-    return result.rowcount
+    ).values(stuck_at=utcnow(), updated_at=utcnow()).returning(Handoff.id)
+        .execution_options(synchronize_session=False)).scalars().all()
+    for handoff_id in stuck:
+        events.record_handoff_event(handoff_id, "stuck")
+    return len(stuck)

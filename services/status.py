@@ -1,12 +1,12 @@
 """Applying 1MSG status events to handoffs: stored as received, never backwards."""
 from datetime import datetime
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models import STATUS_RANK, Handoff, InboundMessage, StatusEvent, Ticket, WebhookEvent, db, utcnow
 from onemsg.webhooks import ParsedWebhook, StatusUpdate, WebhookFormatError, parse_body
-from services import window
+from services import events, window
 
 TIMESTAMP_COLUMN = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at", "failed": "failed_at"}
 
@@ -91,12 +91,21 @@ def apply_status(message_id: str, status: str, at: datetime, error: str | None =
             failure_reason=func.coalesce(Handoff.failure_reason, error or "1MSG reported the message as failed"),
             failure_meta_code=func.coalesce(Handoff.failure_meta_code, error_code),
         )
-    result = db.session.execute(
-        update(Handoff).where(Handoff.message_id == message_id).values(**values)
-        .execution_options(synchronize_session=False))
-    if result.rowcount and status in ("delivered", "read"):
+    # Only a row where this status is news is touched: a duplicate changes nothing.
+    changed = db.session.execute(
+        update(Handoff)
+        .where(Handoff.message_id == message_id, or_(column.is_(None), Handoff.status_rank < rank))
+        .values(**values).returning(Handoff.id)
+        .execution_options(synchronize_session=False)).scalars().all()
+    for handoff_id in changed:
+        events.record_handoff_event(handoff_id, status)
+    if changed and status in ("delivered", "read"):
         _mark_ticket_handed_off(message_id)
-    return bool(result.rowcount)
+    return bool(changed) or _handoff_exists(message_id)
+
+
+def _handoff_exists(message_id: str) -> bool:
+    return db.session.scalar(select(Handoff.id).where(Handoff.message_id == message_id)) is not None
 
 
 def _mark_ticket_handed_off(message_id: str) -> None:
