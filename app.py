@@ -110,8 +110,9 @@ def register_hooks(app: Flask) -> None:
 
     @app.context_processor
     def inject_globals():
-        return {"current_user": current_user, "emulated_channel": not app.config["ONEMSG_API_URL"]
-                or app.config.get("ONEMSG_EMULATED", False)}
+        from services.emulated import is_emulated
+
+        return {"current_user": current_user, "emulated_channel": is_emulated()}
 
 
 def add_security_headers(response):

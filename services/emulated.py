@@ -6,7 +6,8 @@ from services.onemsg_gateway import connection_settings
 
 
 def is_emulated() -> bool:
-    return not current_app.config["ONEMSG_API_URL"]
+    """True with the built-in emulator (also when tests point ONEMSG_API_URL at one)."""
+    return not current_app.config["ONEMSG_API_URL"] or current_app.config.get("ONEMSG_EMULATED", False)
 
 
 def simulate_customer_message(phone: str, body: str) -> None:

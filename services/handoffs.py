@@ -50,12 +50,13 @@ def fingerprint(ticket_id: int, specialist_id: int, kind: str, retry_of_id: int 
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def recent_duplicate(ticket: Ticket, specialist: Specialist) -> Handoff | None:
-    """A card for the same specialist and ticket sent a short while ago (not failed)."""
+def recent_duplicate(ticket: Ticket, specialist: Specialist, key: str = "") -> Handoff | None:
+    """A card for the same specialist and ticket sent a short while ago (not failed, other key)."""
     since = utcnow() - timedelta(minutes=current_app.config["RESEND_CONFIRM_MINUTES"])
     return db.session.scalar(select(Handoff).where(
         Handoff.ticket_id == ticket.id, Handoff.specialist_id == specialist.id,
         Handoff.kind == "card", Handoff.created_at >= since, Handoff.status != "failed",
+        Handoff.idempotency_key != key,
     ).order_by(Handoff.id.desc()).limit(1))
 
 
@@ -74,9 +75,16 @@ def send_card(ticket: Ticket, specialist: Specialist, agent: User | None, key: s
     if blocked := _blocked_reason(ticket, specialist):
         _fail(handoff, blocked, FAILURE_MESSAGES[blocked])
     else:
-        _call_onemsg(handoff)
+        request = (handoff.customer_phone, handoff.intro_text, handoff.card_snapshot)
+        # End the transaction before calling out: on SQLite it holds the write lock.
+        db.session.commit()
+        _record_answer(handoff, call_onemsg(*request))
     db.session.commit()
     return SendOutcome(handoff, True)
+
+
+def find_by_key(key: str) -> Handoff | None:
+    return db.session.scalar(select(Handoff).where(Handoff.idempotency_key == key))
 
 
 def _claim(ticket, specialist, agent, key, intro_text, retry_of) -> tuple[Handoff, bool]:
@@ -114,27 +122,39 @@ def _blocked_reason(ticket: Ticket, specialist: Specialist) -> str | None:
     return None
 
 
-def _call_onemsg(handoff: Handoff) -> None:
-    """Introduction (if any), then the card; record what 1MSG answered."""
-    api = client()
+@dataclass
+class OneMsgAnswer:
+    intro_id: str | None = None
+    message_id: str | None = None
+    error: onemsg_errors.OneMsgError | None = None
+    intro_failed: bool = False
+
+
+def call_onemsg(phone: str, intro_text: str | None, card: dict) -> OneMsgAnswer:
+    """Introduction (if any), then the card. HTTP only: no database work in here."""
+    api, answer = client(), OneMsgAnswer()
+    if intro_text:
+        try:
+            answer.intro_id = api.send_message(phone, intro_text).id
+        except onemsg_errors.OneMsgError as exc:
+            # An unknown intro outcome is settled like an unknown card; any other error stops here.
+            answer.error, answer.intro_failed = exc, not isinstance(exc, onemsg_errors.UnknownOutcome)
+            return answer
     try:
-        if handoff.intro_text:
-            try:
-                intro = api.send_message(handoff.customer_phone, handoff.intro_text)
-            except onemsg_errors.UnknownOutcome:
-                raise  # the intro may have gone out: settled like an unknown card
-            except onemsg_errors.OneMsgError as exc:
-                _fail_from_error(handoff, exc, intro=True)
-                return
-            handoff.intro_message_id = intro.id
-        result = api.send_contact(handoff.customer_phone, handoff.card_snapshot)
-    except onemsg_errors.UnknownOutcome as exc:
-        _mark_unknown(handoff, str(exc))
-        return
+        answer.message_id = api.send_contact(phone, card).id
     except onemsg_errors.OneMsgError as exc:
-        _fail_from_error(handoff, exc)
-        return
-    _accept(handoff, result.id)
+        answer.error = exc
+    return answer
+
+
+def _record_answer(handoff: Handoff, answer: OneMsgAnswer) -> None:
+    handoff.intro_message_id = answer.intro_id
+    if answer.message_id:
+        _accept(handoff, answer.message_id)
+    elif isinstance(answer.error, onemsg_errors.UnknownOutcome):
+        _mark_unknown(handoff, str(answer.error))
+    else:
+        _fail_from_error(handoff, answer.error, intro=answer.intro_failed)
 
 
 def _accept(handoff: Handoff, message_id: str) -> None:

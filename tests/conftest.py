@@ -4,8 +4,11 @@ SQLite (a temporary file) by default; PostgreSQL when TEST_DATABASE_URL is set.
 """
 import itertools
 import os
+import threading
+import time
 
 import pytest
+import requests
 from flask import has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
@@ -99,10 +102,20 @@ def _empty_tables() -> None:
 
 
 @pytest.fixture
-def app(make_app):
-    app = make_app()
+def app(make_app, request):
+    """The app with its context pushed; pointed at the emulator when the test uses one."""
+    overrides = {}
+    if "emulator" in request.fixturenames:
+        overrides = emulator_settings(request.getfixturevalue("emulator"))
+    app = make_app(**overrides)
     with app.app_context():
         yield app
+
+
+def emulator_settings(emulator) -> dict:
+    return dict(ONEMSG_API_URL=emulator.base_url, ONEMSG_CHANNEL_ID=emulator.channel_id,
+                ONEMSG_TOKEN=emulator.token, ONEMSG_READ_TIMEOUT=0.8, ONEMSG_CONNECT_TIMEOUT=1.0,
+                ONEMSG_EMULATED=True)
 
 
 @pytest.fixture
@@ -182,3 +195,59 @@ class AuthActions:
 @pytest.fixture
 def auth(client, make_user):
     return AuthActions(client, make_user)
+
+
+@pytest.fixture
+def emulated_app(app, emulator):
+    """The app pointed at the emulator over real HTTP, with a short read timeout."""
+    return app
+
+
+class LiveServer:
+    """The app served over real HTTP in a thread, so 1MSG's webhooks can reach it."""
+
+    def __init__(self, app):
+        from werkzeug.serving import make_server
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def webhook_url(self, app) -> str:
+        return f"{self.url}/webhooks/1msg/{app.config['ONEMSG_WEBHOOK_SECRET']}"
+
+    def session_for(self, user, password: str = DEFAULT_PASSWORD) -> requests.Session:
+        """A logged-in browser-like session (CSRF is off in tests)."""
+        email = user.email
+        db.session.commit()  # end the read: on SQLite it holds the write lock the server needs
+        session = requests.Session()
+        response = session.post(f"{self.url}/login", data={"email": email, "password": password},
+                                allow_redirects=False, timeout=10)
+        assert response.status_code == 302, response.text[:300]
+        return session
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def live_server(emulated_app, emulator):
+    """The emulated app on a real port, its webhook registered with the emulator."""
+    server = LiveServer(emulated_app)
+    emulator.post("webhook", {"webhookUrl": [server.webhook_url(emulated_app)]})
+    yield server
+    server.stop()
+
+
+def wait_until(predicate, timeout: float = 5.0, interval: float = 0.05):
+    """Poll `predicate` (ending the test's transaction each time) until it is truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        # End the read at once: on SQLite it holds the write lock the server needs.
+        db.session.rollback()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(interval)

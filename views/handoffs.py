@@ -23,7 +23,11 @@ def send(ticket_id: int):
     if not form.validate_on_submit() or specialist is None:
         flash("Pick a specialist from the list and try again.", "error")
         return redirect(url_for("tickets.show", ticket_id=ticket.id))
-    earlier = handoffs.recent_duplicate(ticket, specialist)
+    already = handoffs.find_by_key(form.idempotency_key.data)
+    if already is not None:  # a double click or a resubmit of the same form
+        _flash_outcome(handoffs.SendOutcome(already, created=False))
+        return redirect(url_for("tickets.show", ticket_id=ticket.id, _anchor=f"handoff-{already.id}"))
+    earlier = handoffs.recent_duplicate(ticket, specialist, form.idempotency_key.data)
     if earlier is not None and form.confirm_resend.data != "yes":
         return render_template("handoffs/confirm_resend.html", ticket=ticket, specialist=specialist,
                                earlier=earlier, form=form), 409
