@@ -15,8 +15,8 @@ def _insert_ignoring_duplicates(model, values: dict) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING; True when a row was inserted."""
     dialect = db.session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(model).values(**values).on_conflict_do_nothing()
-    return db.session.execute(statement).rowcount == 1
+    statement = module.insert(model).values(**values).on_conflict_do_nothing().returning(model.id)
+    return db.session.execute(statement).scalar() is not None
 
 
 def ingest_webhook(raw: bytes, source: str, *, too_large: bool = False) -> tuple[WebhookEvent, str | None]:

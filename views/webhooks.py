@@ -1,5 +1,6 @@
 """1MSG posts delivery statuses and customer messages here."""
 import hmac
+import sys
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
@@ -30,7 +31,7 @@ def onemsg(secret: str):
         abort(404)
     limit = current_app.config["WEBHOOK_MAX_BYTES"]
     # Read at most limit + 1 bytes ourselves, so even a huge body is stored (truncated) and refused.
-    request.max_content_length = None
+    request.max_content_length = sys.maxsize
     raw = request.stream.read(limit + 1)
     too_large = len(raw) > limit
     event, error = ingest_webhook(raw[:limit], request.remote_addr or "", too_large=too_large)

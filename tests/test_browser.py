@@ -1,0 +1,98 @@
+"""End to end in real Chromium (Debian's package) driven by Playwright: the demo flow."""
+import os
+import re
+import shutil
+
+import pytest
+
+from models import Ticket, db
+from services.demo import seed_demo
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.browser
+
+if not os.path.exists(CHROMIUM):
+    if os.environ.get("REQUIRE_BROWSER"):
+        raise RuntimeError("REQUIRE_BROWSER is set but Debian's chromium is not installed (apt-get install chromium)")
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    seed_demo()
+    context = browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def log_in_as_agent(page):
+    page.goto("/login")
+    page.fill("#email", "agent@example.com")
+    page.fill("#password", "agent-demo-pass")
+    page.click("input[type=submit]")
+    expect(page.get_by_role("heading", name="Tickets")).to_be_visible()
+
+
+def open_ticket(page, ref):
+    page.get_by_role("link", name=ref).click()
+    expect(page.locator("#window-state")).to_contain_text("Window closed")
+
+
+def make_customer_write(page):
+    page.get_by_text("make the customer write to us").click()
+    page.get_by_role("button", name="Simulate a message from the customer").click()
+    # The window opens live, when 1MSG's messages[] webhook reaches us (no reload).
+    expect(page.locator("#window-state")).to_contain_text("Window open", timeout=15000)
+
+
+def test_agent_sends_a_card_and_sees_it_read_live(page):
+    log_in_as_agent(page)
+    open_ticket(page, "HD-1001")
+    make_customer_write(page)
+    page.select_option("#specialist_id", label="Omar Haddad · Technical (connectivity, routers)")
+    expect(page.locator("#card-preview")).to_contain_text("Omar Haddad")
+    page.get_by_role("button", name="Send card").click()
+    expect(page.locator(".flash-success")).to_contain_text("Card accepted by 1MSG (message id wamid.")
+    status = page.locator(".handoff-status").first
+    for step in ("accepted", "sent", "delivered", "read"):
+        expect(status.locator(f'[data-step="{step}"]')).to_have_class("done", timeout=15000)
+    expect(status).to_have_attribute("data-status", "read")
+    expect(status.locator("time").last).to_have_text(re.compile(r"\d\d:\d\d:\d\d"))
+    assert status.get_attribute("hx-trigger") is None, "a final status stops polling"
+
+
+def test_failed_delivery_shows_why_and_what_to_do(page):
+    log_in_as_agent(page)
+    open_ticket(page, "HD-1004")  # the demo customer whose number ends 0001: delivery fails
+    make_customer_write(page)
+    page.get_by_role("button", name="Send card").click()
+    status = page.locator(".handoff-status").first
+    expect(status).to_have_attribute("data-status", "failed", timeout=15000)
+    expect(status).to_contain_text("part of an experiment")
+    expect(status).to_contain_text("What to do:")
+
+
+def test_closed_window_says_what_to_do(page):
+    log_in_as_agent(page)
+    open_ticket(page, "HD-1002")
+    expect(page.locator("#window-state")).to_contain_text("The customer must write to us")
+    page.get_by_role("button", name="Send card").click()
+    expect(page.locator("#flashes .flash-error")).to_contain_text("window is closed")
+    assert db.session.query(Ticket).count() >= 4

@@ -1,0 +1,145 @@
+"""Status never goes backwards, whatever order and duplicates 1MSG sends; the live fragment."""
+import itertools
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from models import Handoff, StatusEvent, db
+from onemsg.webhooks import StatusUpdate
+from services import status
+
+
+@pytest.fixture
+def new_handoff(make_ticket, make_specialist):
+    ticket, specialist = make_ticket(), make_specialist()
+    counter = itertools.count()
+
+    def factory(message_id=None, **fields):
+        n = next(counter)
+        row = Handoff(ticket_id=ticket.id, specialist_id=specialist.id, idempotency_key=f"k-{n}-{random.random()}",
+                      customer_phone=ticket.customer_phone, card_snapshot={"name": {"formatted_name": "Spec"}},
+                      message_id=message_id or f"wamid.{n}.{random.random()}", status="accepted", status_rank=2,
+                      **fields)
+        db.session.add(row)
+        db.session.commit()
+        return row
+
+    return factory
+
+
+def apply_all(message_id, statuses):
+    for name in statuses:
+        status.record_status(StatusUpdate(message_id=message_id, status=name))
+    db.session.commit()
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(["sent", "delivered", "read"])))
+def test_every_order_with_duplicates_ends_at_read(new_handoff, order):
+    handoff = new_handoff()
+    apply_all(handoff.message_id, [order[0], order[0], *order, order[-1]])
+    db.session.refresh(handoff)
+    assert handoff.status == "read"
+    assert handoff.sent_at and handoff.delivered_at and handoff.read_at
+
+
+def test_straight_to_read(new_handoff):
+    handoff = new_handoff()
+    apply_all(handoff.message_id, ["read"])
+    db.session.refresh(handoff)
+    assert (handoff.status, handoff.delivered_at) == ("read", None)
+
+
+def test_late_failed_after_delivered_is_kept_and_shown(new_handoff, client, auth):
+    handoff = new_handoff()
+    status.record_status(StatusUpdate(handoff.message_id, "delivered"))
+    status.record_status(StatusUpdate(handoff.message_id, "failed", error="Message undeliverable", error_code=131026))
+    db.session.commit()
+    db.session.refresh(handoff)
+    assert handoff.status == "delivered"
+    assert handoff.failed_at is not None and handoff.failure_meta_code == 131026
+    auth.login("agent")
+    page = client.get(f"/handoffs/{handoff.id}").get_data(as_text=True)
+    assert "Reported failed after delivery" in page and "Message undeliverable" in page
+
+
+def test_failed_before_delivery_is_the_status(new_handoff):
+    handoff = new_handoff()
+    apply_all(handoff.message_id, ["sent"])
+    status.record_status(StatusUpdate(handoff.message_id, "failed", error="User's number is part of an experiment"))
+    db.session.commit()
+    db.session.refresh(handoff)
+    assert handoff.status == "failed" and "experiment" in handoff.failure_reason
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=st.lists(st.sampled_from(["sent", "delivered", "read", "failed"]), min_size=1, max_size=10))
+def test_status_is_the_highest_rank_seen(new_handoff, events):
+    """Property: the current status is the highest-ranked status received, never lower."""
+    handoff = new_handoff()
+    rank = {"accepted": 2, "sent": 3, "failed": 4, "delivered": 5, "read": 6}
+    seen = []
+    for name in events:
+        status.record_status(StatusUpdate(handoff.message_id, name))
+        db.session.commit()
+        seen.append(name)
+        db.session.refresh(handoff)
+        assert handoff.status == max(["accepted", *seen], key=rank.get)
+    assert db.session.query(StatusEvent).filter_by(message_id=handoff.message_id).count() == len(set(events))
+
+
+def test_fragment_polls_until_final_then_stops(new_handoff, client, auth):
+    handoff = new_handoff()
+    auth.login("agent")
+    url = f"/handoffs/{handoff.id}/status"
+    live = client.get(url, headers={"HX-Request": "true"})
+    body = live.get_data(as_text=True)
+    assert 'hx-trigger="every' in body and "<html" not in body
+    assert "HX-Request" in live.headers["Vary"]
+    apply_all(handoff.message_id, ["read"])
+    final = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "hx-trigger" not in final and 'data-step="read"' in final
+
+
+def test_fragment_without_htmx_is_the_full_page(new_handoff, client, auth):
+    handoff = new_handoff()
+    auth.login("agent")
+    page = client.get(f"/handoffs/{handoff.id}/status").get_data(as_text=True)
+    assert "<html" in page and f"Handoff #{handoff.id}" in page
+
+
+def test_unchanged_fragment_answers_304(new_handoff, client, auth):
+    handoff = new_handoff()
+    auth.login("agent")
+    first = client.get(f"/handoffs/{handoff.id}/status", headers={"HX-Request": "true"})
+    etag = first.headers["ETag"]
+    again = client.get(f"/handoffs/{handoff.id}/status", headers={"HX-Request": "true", "If-None-Match": etag})
+    assert again.status_code == 304
+    apply_all(handoff.message_id, ["delivered"])
+    changed = client.get(f"/handoffs/{handoff.id}/status", headers={"HX-Request": "true", "If-None-Match": etag})
+    assert changed.status_code == 200
+
+
+def test_concurrent_webhooks_end_consistent(make_app, new_handoff, app):
+    """Threads applying shuffled duplicate statuses at once: final status is read, one event each."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    handoffs = [new_handoff() for _ in range(5)]
+    ids = [h.message_id for h in handoffs]
+    db.session.commit()
+    events = [(mid, name) for mid in ids for name in ("sent", "delivered", "read") for _ in range(3)]
+    random.Random(7).shuffle(events)
+
+    def post(event):
+        with app.test_client() as c:
+            body = {"ack": [{"id": event[0], "status": event[1]}]}
+            return c.post("/webhooks/1msg/dev-webhook-secret-0123456789abcdef0123", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(post, events))
+    assert set(codes) == {200}
+    db.session.rollback()
+    for h in handoffs:
+        db.session.refresh(h)
+        assert h.status == "read"
+    assert db.session.query(StatusEvent).count() == 15
