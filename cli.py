@@ -58,7 +58,7 @@ def reconcile_command() -> None:
 
 
 @handoffs_cli.command("worker")
-@click.option("--interval", default=5.0, show_default=True, help="Seconds between passes.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between passes.")
 @click.option("--once", is_flag=True, help="Run one pass and stop.")
 def worker_command(interval: float, once: bool) -> None:
     """Background jobs: reconciliation and stuck detection, every few seconds."""
@@ -80,6 +80,52 @@ def connect_command(wait: int) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+api_keys_cli = AppGroup("api-keys", help="API keys for the helpdesk.")
+
+
+@api_keys_cli.command("create")
+@click.option("--name", required=True, help="Whose key this is, e.g. the helpdesk's name.")
+@click.option("--role", required=True, type=click.Choice(["agent", "lead"]),
+              help="agent: create tickets and handoffs, and read; lead: read only.")
+def create_api_key_command(name: str, role: str) -> None:
+    """Create an API key and print it once (only its hash is kept)."""
+    from services import api_keys
+
+    try:
+        new_key = api_keys.create(name, role, label="cli")
+    except api_keys.ApiKeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"Created API key {new_key.api_key.name} ({role}). Copy it now; it is not shown again:", err=True)
+    click.echo(new_key.secret)
+
+
+@api_keys_cli.command("list")
+def list_api_keys_command() -> None:
+    """Every key with its role, state and last use (never the key itself)."""
+    from services import api_keys
+
+    for key in api_keys.all_keys():
+        state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+        used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+        click.echo(f"{key.id}\t{key.name}\t{key.role}\tshk_{key.prefix}_…\t{state}\tlast used {used}")
+
+
+@api_keys_cli.command("revoke")
+@click.argument("key_id", type=int)
+def revoke_api_key_command(key_id: int) -> None:
+    """Revoke the key with this id (see `flask api-keys list`)."""
+    from models import ApiKey
+    from services import api_keys
+
+    api_key = db.session.get(ApiKey, key_id)
+    if api_key is None:
+        raise click.ClickException(f"No API key has the id {key_id}.")
+    api_keys.revoke(api_key, label="cli")
+    db.session.commit()
+    click.echo(f"Revoked {api_key.name}.")
+
+
 def register_commands(app) -> None:
     from onemsg.cli import onemsg_cli
 
@@ -88,3 +134,4 @@ def register_commands(app) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(handoffs_cli)
+    app.cli.add_command(api_keys_cli)

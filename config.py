@@ -49,11 +49,26 @@ class Config:
     ONEMSG_WEBHOOK_SECRET_PREVIOUS = os.environ.get("ONEMSG_WEBHOOK_SECRET_PREVIOUS", "")
     ONEMSG_CONNECT_TIMEOUT = _env_float("ONEMSG_CONNECT_TIMEOUT", 3.0)
     ONEMSG_READ_TIMEOUT = _env_float("ONEMSG_READ_TIMEOUT", 10.0)
+    # Circuit breaker (per worker process): after this many transport failures in a row
+    # (unreachable, 5xx, no answer) calls to 1MSG stop for ONEMSG_BREAKER_RESET_SECONDS.
+    ONEMSG_BREAKER_FAIL_MAX = int(os.environ.get("ONEMSG_BREAKER_FAIL_MAX", "5"))
+    ONEMSG_BREAKER_RESET_SECONDS = _env_float("ONEMSG_BREAKER_RESET_SECONDS", 30.0)
     # Where 1MSG should post webhooks; set with `flask onemsg set-webhook`.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
     REDIS_URL = os.environ.get("REDIS_URL", "")
+    # Handoff events for the helpdesk: POSTed (signed) here when set; nothing is queued otherwise.
+    HELPDESK_WEBHOOK_URL = os.environ.get("HELPDESK_WEBHOOK_URL", "")
+    # Standard Webhooks secret: "whsec_<base64>" or any long random string.
+    HELPDESK_WEBHOOK_SECRET = os.environ.get("HELPDESK_WEBHOOK_SECRET", "")
+    HELPDESK_WEBHOOK_TIMEOUT = _env_float("HELPDESK_WEBHOOK_TIMEOUT", 10.0)
+    # First retry after about this many seconds, doubling (with jitter) up to an hour between tries.
+    HELPDESK_WEBHOOK_RETRY_BASE_SECONDS = _env_float("HELPDESK_WEBHOOK_RETRY_BASE_SECONDS", 10.0)
+    # An event still failing this long after its first attempt is given up (kept for replay).
+    HELPDESK_WEBHOOK_GIVE_UP_HOURS = _env_float("HELPDESK_WEBHOOK_GIVE_UP_HOURS", 24.0)
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     LOGIN_ATTEMPTS_PER_MINUTE = int(os.environ.get("LOGIN_ATTEMPTS_PER_MINUTE", "5"))
+    # Card sends per agent (POST /tickets/<id>/handoffs), counted in Redis when REDIS_URL is set.
+    SEND_LIMIT = os.environ.get("SEND_LIMIT", "30 per minute")
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
@@ -66,6 +81,10 @@ class Config:
     RESEND_CONFIRM_MINUTES = int(os.environ.get("RESEND_CONFIRM_MINUTES", "10"))
     RECONCILE_AFTER_SECONDS = int(os.environ.get("RECONCILE_AFTER_SECONDS", "60"))
     STUCK_AFTER_MINUTES = int(os.environ.get("STUCK_AFTER_MINUTES", "15"))
+    # SLA targets on the history page: card delivered within 5 min of 1MSG accepting it,
+    # and sent within 15 min of the ticket becoming ready for escalation.
+    SLA_DELIVERED_WITHIN_SECONDS = int(os.environ.get("SLA_DELIVERED_WITHIN_SECONDS", "300"))
+    SLA_READY_TO_ACCEPTED_SECONDS = int(os.environ.get("SLA_READY_TO_ACCEPTED_SECONDS", "900"))
     STATUS_POLL_SECONDS = 2
     PASSWORD_HASH_MEMORY_KIB = 65536
 

@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, SubmitField
+from wtforms import BooleanField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Regexp, ValidationError
 
 from models.ticket import TICKET_STATUS_LABELS
@@ -39,3 +39,16 @@ class SimulateInboundForm(FlaskForm):
     body = StringField("Message from the customer", default="Hi, I still need help with this.",
                        validators=[DataRequired("Type the customer's message."), Length(max=500)])
     submit = SubmitField("Simulate a message from the customer")
+
+
+class ReopenForm(FlaskForm):
+    specialist_id = SelectField("Specialist", coerce=int, validate_choice=False,
+                                validators=[DataRequired("Pick a specialist.")])
+    idempotency_key = StringField(validators=[DataRequired(), Length(min=8, max=80)])
+    card_on_reply = BooleanField("Send the card automatically when the customer answers", default=True)
+    submit = SubmitField("Send template to reopen the chat")
+
+
+class RetryForm(FlaskForm):
+    idempotency_key = StringField(validators=[DataRequired(), Length(min=8, max=80)])
+    submit = SubmitField("Retry as a new attempt")

@@ -36,9 +36,12 @@ from models.webhook_event import WebhookEvent  # noqa: E402
 from models.status_event import StatusEvent  # noqa: E402
 from models.audit_entry import AuditEntry  # noqa: E402
 from models.app_setting import AppSetting  # noqa: E402
+from models.api_key import ApiKey, API_KEY_ROLES  # noqa: E402
+from models.outbox_event import OutboxEvent, OUTBOX_STATUSES  # noqa: E402
 
 __all__ = [
     "db", "utcnow", "User", "ROLES", "Specialist", "Ticket", "TICKET_STATUSES",
     "InboundMessage", "Handoff", "HANDOFF_STATUSES", "STATUS_RANK", "FINAL_STATUSES",
     "WebhookEvent", "StatusEvent", "AuditEntry", "AppSetting",
+    "ApiKey", "API_KEY_ROLES", "OutboxEvent", "OUTBOX_STATUSES",
 ]

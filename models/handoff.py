@@ -1,7 +1,7 @@
 """One attempt to send a specialist's card (or a reopening template) to a customer."""
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import db, utcnow
@@ -56,6 +56,9 @@ class Handoff(db.Model):
     failure_code: Mapped[str | None] = mapped_column(String(40))
     failure_reason: Mapped[str | None] = mapped_column(Text)
     failure_meta_code: Mapped[int | None]
+    # A template that reopens the chat may send the card by itself once the customer answers.
+    card_on_reply: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    follow_up_id: Mapped[int | None] = mapped_column(ForeignKey("handoffs.id"))
     last_checked_at: Mapped[datetime | None]
     stuck_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -63,7 +66,7 @@ class Handoff(db.Model):
     ticket = relationship("Ticket", backref="handoffs")
     specialist = relationship("Specialist")
     agent = relationship("User")
-    retry_of = relationship("Handoff", remote_side=[id])
+    retry_of = relationship("Handoff", remote_side=[id], foreign_keys=[retry_of_id])
 
     @property
     def is_final(self) -> bool:

@@ -1,8 +1,8 @@
 """Demo data: one user per role, specialists and tickets to try the flow with."""
 from sqlalchemy import select
 
-from models import Specialist, Ticket, User, db, utcnow
-from services import users
+from models import AppSetting, Specialist, Ticket, User, db, utcnow
+from services import settings, users
 
 DEMO_USERS = [
     ("agent@example.com", "Alex Agent", "agent", "agent-demo-pass"),
@@ -36,6 +36,10 @@ DEMO_TICKETS = [
 ]
 
 
+DEMO_REOPEN_TEMPLATE = {"name": "specialist_intro", "language": "en",
+                        "params": ["customer_name", "specialist_name", "specialist_phone"]}
+
+
 def seed_demo() -> list[str]:
     """Create what is missing and say what the demo logins are."""
     lines = []
@@ -51,6 +55,9 @@ def seed_demo() -> list[str]:
         if db.session.scalar(select(Ticket).where(Ticket.external_ref == data["external_ref"])) is None:
             ready_at = utcnow() if data["status"] == "ready" else None
             db.session.add(Ticket(**data, assignee_id=agent.id, ready_at=ready_at))
+    if settings.get("reopen_template") is None:
+        # The emulator's template that names the specialist and their phone.
+        db.session.add(AppSetting(key="reopen_template", value=DEMO_REOPEN_TEMPLATE))
     db.session.commit()
     return ["Demo data ready. Log in at /login with:"] + lines
 

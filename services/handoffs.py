@@ -10,9 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from models import STATUS_RANK, Handoff, Specialist, Ticket, User, db, utcnow
 from onemsg import errors as onemsg_errors
 from onemsg.cards import contact_payload
-from services import audit, events, status, window
+from services import audit, events, settings, status, templates, window
 from services.cards import card_for
-from services.onemsg_gateway import client
+from services.onemsg_gateway import CircuitOpen, client
 from services.triage import explain_failure
 
 DEFAULT_INTRO = "Please reach our specialist using the contact card below."
@@ -26,12 +26,15 @@ FAILURE_MESSAGES = {
     "auth_failed": "The 1MSG channel is misconfigured (token refused): tell an admin.",
     "rate_limited": "1MSG is rate limiting us: try again in {retry_after} s.",
     "upstream_unavailable": "1MSG could not be reached, so nothing was sent: try again in a minute.",
+    "circuit_open": "1MSG has been failing; sending is paused for {retry_after} s to let it recover.",
     "unknown_outcome": "1MSG did not answer in time, so we cannot tell whether the card went out. "
                        "It is being checked; do not send again until this settles.",
     "rejected": "1MSG refused the message: {detail}",
     "intro_failed": "The introduction text could not be sent, so the card was not sent: {detail}",
     "specialist_inactive": "This specialist is no longer active in the directory: pick another one.",
     "ticket_closed": "The ticket is closed: reopen it before handing the customer off.",
+    "no_template": "No template is chosen for reopening chats: ask an admin to pick one in Settings.",
+    "not_retryable": "Only a failed attempt can be retried.",
 }
 
 
@@ -83,19 +86,83 @@ def send_card(ticket: Ticket, specialist: Specialist, agent: User | None, key: s
     return SendOutcome(handoff, True)
 
 
+def send_template(ticket: Ticket, specialist: Specialist, agent: User | None, key: str, *,
+                  card_on_reply: bool = False, retry_of: Handoff | None = None,
+                  actor_label: str | None = None) -> SendOutcome:
+    """Reopen the chat with the chosen template (allowed with the window closed)."""
+    choice = templates.reopen_choice()
+    handoff, created = _claim(ticket, specialist, agent, key, None, retry_of, kind="template",
+                              template_name=choice["name"] if choice else None, card_on_reply=card_on_reply)
+    if not created:
+        return SendOutcome(handoff, False)
+    audit.record("handoff.template", "handoff", handoff.id, actor=agent, label=actor_label,
+                 summary=f"template {handoff.template_name} to {ticket.customer_phone} for ticket "
+                         f"{ticket.external_ref}", after={"card_on_reply": card_on_reply})
+    if choice is None:
+        _fail(handoff, "no_template", FAILURE_MESSAGES["no_template"])
+    elif blocked := _blocked_reason(ticket, specialist, check_window=False):
+        _fail(handoff, blocked, FAILURE_MESSAGES[blocked])
+    else:
+        params = templates.parameters(choice, ticket, specialist)
+        db.session.commit()
+        _record_answer(handoff, _call_template(ticket.customer_phone, choice, params))
+    db.session.commit()
+    return SendOutcome(handoff, True)
+
+
+def _call_template(phone: str, choice: dict, params: list[str]) -> "OneMsgAnswer":
+    try:
+        return OneMsgAnswer(message_id=client().send_template(
+            phone, choice["name"], choice.get("language") or "en", params).id)
+    except onemsg_errors.OneMsgError as exc:
+        return OneMsgAnswer(error=exc)
+
+
+def retry(failed: Handoff, agent: User | None, key: str) -> SendOutcome:
+    """A new attempt linked to the failed one (never a reset), under the same rules."""
+    if failed.status != "failed":
+        raise HandoffConflict(FAILURE_MESSAGES["not_retryable"])
+    if failed.kind == "template":
+        return send_template(failed.ticket, failed.specialist, agent, key,
+                             card_on_reply=failed.card_on_reply, retry_of=failed)
+    return send_card(failed.ticket, failed.specialist, agent, key, intro_text=failed.intro_text,
+                     retry_of=failed)
+
+
+def send_cards_after_replies() -> int:
+    """Send the card for reopened chats whose customer has now answered (worker job)."""
+    waiting = db.session.scalars(select(Handoff).where(
+        Handoff.kind == "template", Handoff.card_on_reply.is_(True), Handoff.follow_up_id.is_(None),
+        Handoff.status.in_(("accepted", "sent", "delivered", "read")))).all()
+    sent = 0
+    for template in waiting:
+        state = window.session_window(template.customer_phone, lookup=False)
+        # 1MSG gives message times in whole seconds: allow for the truncation.
+        if not state.is_open or state.last_inbound_at < template.created_at - timedelta(seconds=1):
+            continue
+        outcome = send_card(template.ticket, template.specialist, template.agent, f"after-reply-{template.id}",
+                            intro_text=settings.get("intro_text", DEFAULT_INTRO),
+                            actor_label="automatic, after the customer answered")
+        template.follow_up_id = outcome.handoff.id
+        db.session.commit()
+        sent += 1
+    return sent
+
+
 def find_by_key(key: str) -> Handoff | None:
     return db.session.scalar(select(Handoff).where(Handoff.idempotency_key == key))
 
 
-def _claim(ticket, specialist, agent, key, intro_text, retry_of) -> tuple[Handoff, bool]:
+def _claim(ticket, specialist, agent, key, intro_text, retry_of, *, kind: str = "card",
+           **extra) -> tuple[Handoff, bool]:
     """Commit the attempt before any call to 1MSG; the unique key stops a second one."""
-    fp = fingerprint(ticket.id, specialist.id, "card", retry_of.id if retry_of else None)
+    fp = fingerprint(ticket.id, specialist.id, kind, retry_of.id if retry_of else None)
     handoff = Handoff(
-        kind="card", ticket_id=ticket.id, specialist_id=specialist.id,
+        kind=kind, ticket_id=ticket.id, specialist_id=specialist.id,
         agent_id=agent.id if agent else None, idempotency_key=key, request_fingerprint=fp,
         retry_of_id=retry_of.id if retry_of else None, customer_phone=ticket.customer_phone,
         card_snapshot=contact_payload(card_for(specialist)), intro_text=intro_text or None,
-        status="sending", status_rank=0, ready_at=ticket.ready_at,
+        status="sending", status_rank=0, ready_at=ticket.ready_at, **extra,
     )
     db.session.add(handoff)
     try:
@@ -111,13 +178,13 @@ def _claim(ticket, specialist, agent, key, intro_text, retry_of) -> tuple[Handof
     return handoff, True
 
 
-def _blocked_reason(ticket: Ticket, specialist: Specialist) -> str | None:
+def _blocked_reason(ticket: Ticket, specialist: Specialist, *, check_window: bool = True) -> str | None:
     """Our own checks at the moment of sending; 1MSG's answer still has the last word."""
     if not specialist.active:
         return "specialist_inactive"
     if ticket.status == "closed":
         return "ticket_closed"
-    if not window.session_window(ticket.customer_phone).is_open:
+    if check_window and not window.session_window(ticket.customer_phone).is_open:
         return "window_closed"
     return None
 
@@ -138,7 +205,8 @@ def call_onemsg(phone: str, intro_text: str | None, card: dict) -> OneMsgAnswer:
             answer.intro_id = api.send_message(phone, intro_text).id
         except onemsg_errors.OneMsgError as exc:
             # An unknown intro outcome is settled like an unknown card; any other error stops here.
-            answer.error, answer.intro_failed = exc, not isinstance(exc, onemsg_errors.UnknownOutcome)
+            # A paused breaker is reported as itself: nothing went out, intro or card.
+            answer.error, answer.intro_failed = exc, not isinstance(exc, (onemsg_errors.UnknownOutcome, CircuitOpen))
             return answer
     try:
         answer.message_id = api.send_contact(phone, card).id

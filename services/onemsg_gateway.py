@@ -1,10 +1,14 @@
-"""The app's one 1MSG client, built from settings (one requests.Session per app)."""
+"""The app's one 1MSG client, built from settings (one requests.Session per app),
+behind a circuit breaker that stops calling 1MSG for a while when it keeps failing."""
+import functools
 import time
+from datetime import UTC, datetime
 
+import pybreaker
 from flask import current_app
 
 from onemsg.client import OneMsgClient
-from onemsg.errors import OneMsgError
+from onemsg.errors import OneMsgError, UnknownOutcome, UpstreamError
 
 EMULATOR_CHANNEL_ID = "100000"
 EMULATOR_TOKEN = "dev-token"
@@ -18,23 +22,117 @@ def connection_settings() -> tuple[str, str, str]:
             config["ONEMSG_TOKEN"] or EMULATOR_TOKEN)
 
 
-def client() -> OneMsgClient:
-    """The client for this app, created on first use."""
+PAUSED_STATUS = "paused (1MSG failing)"
+
+
+class CircuitOpen(OneMsgError):
+    """1MSG kept failing, so we are not calling it until the pause is over: nothing was sent."""
+
+    code = "circuit_open"
+
+    def __init__(self, seconds: float):
+        self.retry_after = max(1, round(seconds))
+        super().__init__(f"1MSG has been failing; sending is paused for {self.retry_after} s "
+                         "to let it recover.")
+
+
+def _counts_as_failure(exc: BaseException) -> bool:
+    """Only transport trouble trips the breaker; a refusal (closed window...) proves 1MSG is up."""
+    return isinstance(exc, (UpstreamError, UnknownOutcome))
+
+
+class Breaker:
+    """pybreaker's state machine, fed with outcomes after each call.
+
+    pybreaker's own call() holds a process-wide lock for the whole call, which would
+    serialise every 1MSG call of a threaded worker behind one slow answer; so the call
+    runs outside it and only its outcome is replayed through the breaker.
+    """
+
+    def __init__(self, fail_max: int, reset_seconds: float):
+        self.storage = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
+        self.breaker = pybreaker.CircuitBreaker(
+            fail_max=fail_max, reset_timeout=reset_seconds, state_storage=self.storage,
+            exclude=[lambda exc: not _counts_as_failure(exc)], throw_new_error_on_trip=False,
+            name="1msg")
+
+    def paused_for(self) -> float:
+        """Seconds left before a trial call may go out (0 when calls are allowed)."""
+        if self.breaker.current_state != pybreaker.STATE_OPEN or self.storage.opened_at is None:
+            return 0.0
+        elapsed = (datetime.now(UTC) - self.storage.opened_at).total_seconds()
+        return max(0.0, self.breaker.reset_timeout - elapsed)
+
+    def record(self, error: BaseException | None) -> None:
+        """Count one call's outcome (None: it succeeded)."""
+        def replay():
+            if error is not None:
+                raise error
+        try:
+            self.breaker.call(replay)
+        except (pybreaker.CircuitBreakerError, OneMsgError):
+            pass  # the caller already has the real error; the breaker only counts it
+
+    def guarded(self, call, *args, **kwargs):
+        """Make one 1MSG call unless the breaker is open; count how it went."""
+        if (seconds := self.paused_for()) > 0:
+            raise CircuitOpen(seconds)
+        try:
+            result = call(*args, **kwargs)
+        except OneMsgError as exc:
+            self.record(exc)
+            raise
+        self.record(None)
+        return result
+
+
+class GuardedClient:
+    """The OneMsgClient with each public method called through the breaker."""
+
+    def __init__(self, api: OneMsgClient, breaker: Breaker):
+        self._api, self._breaker = api, breaker
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._api, name)
+        if name.startswith("_") or name == "close" or not callable(attribute):
+            return attribute
+        return functools.partial(self._breaker.guarded, attribute)
+
+    def __repr__(self) -> str:
+        return f"Guarded{self._api!r}"
+
+
+def breaker() -> Breaker:
+    """This app's breaker: one per app, so one per worker process under gunicorn."""
+    app = current_app._get_current_object()
+    existing = app.extensions.get("onemsg_breaker")
+    if existing is None:
+        existing = Breaker(app.config["ONEMSG_BREAKER_FAIL_MAX"],
+                           app.config["ONEMSG_BREAKER_RESET_SECONDS"])
+        app.extensions["onemsg_breaker"] = existing
+    return existing
+
+
+def client() -> GuardedClient:
+    """The client for this app, created on first use, behind the app's breaker."""
     app = current_app._get_current_object()
     existing = app.extensions.get("onemsg_client")
     if existing is None:
         config = app.config
-        existing = OneMsgClient(
+        api = OneMsgClient(
             *connection_settings(),
             connect_timeout=config["ONEMSG_CONNECT_TIMEOUT"],
             read_timeout=config["ONEMSG_READ_TIMEOUT"],
         )
+        existing = GuardedClient(api, breaker())
         app.extensions["onemsg_client"] = existing
     return existing
 
 
 def channel_status(max_age: float = 30.0) -> str:
     """1MSG's channel status, cached briefly so pages do not call 1MSG each time."""
+    if breaker().paused_for() > 0:
+        return PAUSED_STATUS
     cache = current_app.extensions.setdefault("onemsg_status_cache", {})
     if cache and time.monotonic() - cache["at"] < max_age:
         return cache["status"]

@@ -1,10 +1,12 @@
-"""The background worker: reconciliation (and, later, outgoing events)."""
+"""The background worker: reconciliation, and handoff events out to the helpdesk."""
 import signal
 import time
 
 from flask import current_app
 
 from models import db
+from services import outbox
+from services.handoffs import send_cards_after_replies
 from services.reconcile import reconcile
 
 
@@ -29,9 +31,25 @@ def run_pass() -> None:
         report = reconcile()
         if report.checked or report.stuck or report.errors:
             current_app.logger.info("reconcile: %s", report)
+        if sent := send_cards_after_replies():
+            current_app.logger.info("sent %d card(s) after the customer answered a template", sent)
     except Exception:  # a bad pass must not kill the worker; the next one tries again
         db.session.rollback()
         current_app.logger.exception("worker pass failed")
+    finally:
+        db.session.remove()
+    deliver_events()
+
+
+def deliver_events() -> None:
+    """Send queued handoff events to the helpdesk (apart, so a reconcile error never holds them)."""
+    try:
+        report = outbox.deliver_due()
+        if report:
+            current_app.logger.info("helpdesk events: %s", report)
+    except Exception:  # same rule: log, and let the next pass try again
+        db.session.rollback()
+        current_app.logger.exception("helpdesk event delivery failed")
     finally:
         db.session.remove()
 

@@ -96,6 +96,8 @@ class WebhookReceiver:
 
     def __init__(self) -> None:
         self.bodies: list[dict] = []
+        # Raw bodies and headers too, for receivers that check signatures (helpdesk events).
+        self.received: list[dict] = []
         self.fail_next = 0  # answer the next N POSTs with 500, to exercise retries
         self._condition = threading.Condition()
         self.server, base_url = serve_in_thread(self._build_app())
@@ -113,6 +115,7 @@ class WebhookReceiver:
                     self.fail_next -= 1
                     return {"ok": False}, 500
                 self.bodies.append(request.get_json(force=True))
+                self.received.append({"headers": dict(request.headers), "raw": request.get_data()})
                 self._condition.notify_all()
             return {"ok": True}
 

@@ -89,10 +89,21 @@ def test_failed_delivery_shows_why_and_what_to_do(page):
     expect(status).to_contain_text("What to do:")
 
 
-def test_closed_window_says_what_to_do(page):
+def test_closed_window_reopened_with_a_template_then_card_read(page):
+    """Issue flow: closed window → template → the customer answers → window opens → card → read."""
     log_in_as_agent(page)
     open_ticket(page, "HD-1002")
-    expect(page.locator("#window-state")).to_contain_text("The customer must write to us")
+    expect(page.locator("#template-preview")).to_contain_text("Hello Tom Becker, our specialist Jane Specialist")
+    page.get_by_label("Send the card automatically when the customer answers").uncheck()
+    page.get_by_role("button", name="Send template to reopen the chat").click()
+    expect(page.locator("#flashes .flash-success")).to_contain_text("Template accepted by 1MSG")
+    # The emulated customer answers the template; the page notices without a reload.
+    expect(page.locator("#window-state")).to_contain_text("Window open", timeout=20000)
+    expect(page.get_by_role("button", name="Send card")).to_be_visible(timeout=10000)
     page.get_by_role("button", name="Send card").click()
-    expect(page.locator("#flashes .flash-error")).to_contain_text("window is closed")
+    card = page.locator(".handoff-status").first
+    expect(card).to_contain_text("Card of")
+    expect(card).to_have_attribute("data-status", "read", timeout=15000)
+    template = page.locator(".handoff-status").nth(1)
+    expect(template).to_contain_text("Template")
     assert db.session.query(Ticket).count() >= 4

@@ -1,9 +1,10 @@
 """Sending a card and following its status live."""
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
-from extensions import htmx
-from forms.tickets import SendCardForm
+from extensions import htmx, limiter
+from forms.tickets import ReopenForm, RetryForm, SendCardForm
 from models import Handoff, Specialist, Ticket, db
 from services import directory, handoffs
 from services.database import read_only_transactions
@@ -12,7 +13,18 @@ from views.access import requires_role
 bp = Blueprint("handoffs", __name__)
 
 
+def _send_limit() -> str:
+    return current_app.config["SEND_LIMIT"]
+
+
+def _sender_key() -> str:
+    # Per agent, whatever worker or address the request comes through.
+    who = current_user.id if current_user.is_authenticated else get_remote_address()
+    return f"send:{who}"
+
+
 @bp.route("/tickets/<int:ticket_id>/handoffs", methods=["POST"])
+@limiter.limit(_send_limit, key_func=_sender_key)
 @requires_role("agent")
 def send(ticket_id: int):
     """Send the chosen specialist's card to the ticket's customer, once per form key."""
@@ -42,16 +54,54 @@ def send(ticket_id: int):
     return redirect(url_for("tickets.show", ticket_id=ticket.id, _anchor=f"handoff-{outcome.handoff.id}"))
 
 
-def _flash_outcome(outcome: handoffs.SendOutcome) -> None:
+@bp.route("/tickets/<int:ticket_id>/reopen", methods=["POST"])
+@requires_role("agent")
+def reopen(ticket_id: int):
+    """Window closed: send the chosen template so the customer can answer and reopen the chat."""
+    ticket = db.session.get(Ticket, ticket_id) or abort(404)
+    form = ReopenForm()
+    specialist = db.session.get(Specialist, form.specialist_id.data or 0)
+    if not form.validate_on_submit() or specialist is None:
+        flash("Pick a specialist from the list and try again.", "error")
+        return redirect(url_for("tickets.show", ticket_id=ticket.id))
+    try:
+        outcome = handoffs.send_template(ticket, specialist, current_user._get_current_object(),
+                                         form.idempotency_key.data, card_on_reply=form.card_on_reply.data)
+    except handoffs.HandoffConflict as exc:
+        flash(str(exc), "error")
+    else:
+        _flash_outcome(outcome, what="Template")
+    return redirect(url_for("tickets.show", ticket_id=ticket.id))
+
+
+@bp.route("/handoffs/<int:handoff_id>/retry", methods=["POST"])
+@requires_role("agent")
+def retry(handoff_id: int):
+    """Try a failed handoff again as a new, linked attempt."""
+    failed = _load(handoff_id)
+    form = RetryForm()
+    if not form.validate_on_submit():
+        flash("The retry form expired: reload the page and try again.", "error")
+        return redirect(url_for("tickets.show", ticket_id=failed.ticket_id))
+    try:
+        outcome = handoffs.retry(failed, current_user._get_current_object(), form.idempotency_key.data)
+    except handoffs.HandoffConflict as exc:
+        flash(str(exc), "error")
+    else:
+        _flash_outcome(outcome, what="Retry")
+    return redirect(url_for("tickets.show", ticket_id=failed.ticket_id))
+
+
+def _flash_outcome(outcome: handoffs.SendOutcome, what: str = "Card") -> None:
     handoff = outcome.handoff
     if not outcome.created:
-        flash("This card was already sent from this form; nothing was sent twice.", "info")
+        flash(f"{what} was already sent from this form; nothing was sent twice.", "info")
     elif handoff.status == "failed":
         flash(f"Not sent: {handoff.failure_reason}", "error")
     elif handoff.status == "unknown":
         flash(handoff.failure_reason, "warning")
     else:
-        flash(f"Card accepted by 1MSG (message id {handoff.message_id}).", "success")
+        flash(f"{what} accepted by 1MSG (message id {handoff.message_id}).", "success")
 
 
 def _load(handoff_id: int) -> Handoff:

@@ -12,7 +12,8 @@ NAV = [
     ("History", "history.index", "lead"),
     ("Audit", "history.audit", "lead"),
     ("Users", "admin.user_list", "admin"),
-    ("Settings", "admin.settings", "admin"),
+    ("Settings", "admin.settings_page", "admin"),
+    ("API keys", "api_keys.index", "admin"),
 ]
 
 

@@ -3,14 +3,14 @@ import uuid
 
 import requests
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import case, select
 
 from extensions import htmx
-from forms.tickets import SendCardForm, SimulateInboundForm, TicketForm
+from forms.tickets import ReopenForm, SendCardForm, SimulateInboundForm, TicketForm
 from models import Ticket, User, db
-from services import directory, emulated, handoffs, settings, tickets, window
+from services import directory, emulated, handoffs, settings, templates, tickets, window
 from onemsg.cards import contact_payload
 from services.cards import card_for
 from services.database import read_only_transactions
@@ -94,29 +94,58 @@ def mark_ready(ticket_id: int):
 def show(ticket_id: int):
     """The ticket page: window, specialist, card preview, send, and every attempt."""
     ticket = _load(ticket_id)
-    specialists = directory.search(request.args.get("q", ""))
-    form = SendCardForm(data={"idempotency_key": uuid.uuid4().hex,
-                              "intro_text": settings.get("intro_text", handoffs.DEFAULT_INTRO)})
-    form.specialist_id.choices = [(s.id, s.display_name) for s in specialists]
+    state = window.session_window(ticket.customer_phone)
     attempts = handoffs.attempts_for(ticket)
     return render_template(
-        "tickets/show.html", ticket=ticket, form=form, specialists=specialists,
-        preview=contact_payload(card_for(specialists[0])) if specialists else None,
-        window=window.session_window(ticket.customer_phone), attempts=attempts,
+        "tickets/show.html", ticket=ticket, window=state, attempts=attempts,
         triages={h.id: handoffs.triage_for(h) for h in attempts},
-        emulated=emulated.is_emulated(), inbound_form=SimulateInboundForm())
+        emulated=emulated.is_emulated(), inbound_form=SimulateInboundForm(),
+        **_send_panel(ticket, state, request.args))
+
+
+@bp.route("/<int:ticket_id>/send-panel")
+@requires_role("agent")
+def send_panel(ticket_id: int):
+    """The send panel alone (htmx reloads it, keeping the agent's choices, when the window changes)."""
+    ticket = _load(ticket_id)
+    if not htmx:
+        return redirect(url_for("tickets.show", ticket_id=ticket.id))
+    state = window.session_window(ticket.customer_phone)
+    return render_template("partials/send_panel.html", ticket=ticket, window=state,
+                           **_send_panel(ticket, state, request.args))
+
+
+def _send_panel(ticket: Ticket, state, args) -> dict:
+    """Specialists to pick from, the picked one's card, and the send or reopen form."""
+    specialists = directory.search(args.get("q", ""))
+    picked = next((s for s in specialists if s.id == args.get("specialist_id", type=int)),
+                  specialists[0] if specialists else None)
+    key = uuid.uuid4().hex
+    form = SendCardForm(formdata=None, data={
+        "idempotency_key": key, "specialist_id": picked.id if picked else None,
+        "include_intro": args.get("include_intro", "yes"),
+        "intro_text": args.get("intro_text") or settings.get("intro_text", handoffs.DEFAULT_INTRO)})
+    form.specialist_id.choices = [(s.id, s.display_name) for s in specialists]
+    choice = templates.reopen_choice()
+    return dict(specialists=specialists, picked=picked, form=form, reopen_form=ReopenForm(formdata=None),
+                preview=contact_payload(card_for(picked)) if picked else None, reopen_choice=choice,
+                template_text=templates.preview(choice, ticket, picked) if choice and picked else None)
 
 
 @bp.route("/<int:ticket_id>/window")
 @requires_role("agent")
 def window_state(ticket_id: int):
-    """The customer's window (htmx fragment that refreshes itself; full page otherwise)."""
+    """The customer's window (htmx fragment that refreshes itself; the ticket page otherwise)."""
     read_only_transactions()
     ticket = _load(ticket_id)
     if not htmx:
         return redirect(url_for("tickets.show", ticket_id=ticket.id))
-    return render_template("partials/window_state.html", ticket=ticket,
-                           window=window.session_window(ticket.customer_phone))
+    state = window.session_window(ticket.customer_phone)
+    response = make_response(render_template("partials/window_state.html", ticket=ticket, window=state))
+    if request.args.get("was_open") != ("true" if state.is_open else "false"):
+        # The send panel swaps between "Send card" and "Send template" when the window changes.
+        response.headers["HX-Trigger"] = "window-changed"
+    return response
 
 
 @bp.route("/<int:ticket_id>/simulate-inbound", methods=["POST"])

@@ -1,0 +1,10 @@
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+
+
+class NewApiKeyForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Name the key, e.g. after the helpdesk."), Length(max=80)])
+    role = SelectField("Role", choices=[("agent", "Agent: create tickets and handoffs, and read"),
+                                        ("lead", "Lead: read only")], default="agent")
+    submit = SubmitField("Create key")

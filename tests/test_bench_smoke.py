@@ -1,0 +1,71 @@
+"""The benchmark scripts still run: each one's core, with tiny sizes, against real servers.
+
+Numbers are not checked (this machine is shared and noisy); that every request was answered,
+nothing was lost and each table has its rows, is.
+"""
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+sys.path.insert(0, str(BENCH))
+
+import common  # noqa: E402
+import memory  # noqa: E402
+import profile_request  # noqa: E402
+import send_overhead  # noqa: E402
+import status_polling  # noqa: E402
+import webhook_ingest  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+def test_percentile_is_nearest_rank():
+    values = list(range(1, 101))
+    assert [common.percentile(values, q) for q in (50, 95, 99, 100)] == [50, 95, 99, 100]
+    assert common.percentile([], 50) == 0.0
+
+
+def test_status_polling_measures_both_servers(capsys):
+    results = status_polling.measure(agents=[4], interval=0.2, duration=0.6, saturate=0.5, concurrency=2)
+    assert [row[0].split(":")[0] for row in results["paced"]] == ["ours", "reference"]
+    assert all(row[3] > 0 and row[7] == 0 for row in results["paced"])  # served, none failed
+    assert all(row[2] > 0 and row[6] == 0 for row in results["ceiling"])
+    assert results["ratio"] > 0
+    status_polling.report(results)
+    assert "Ratio ours / reference" in capsys.readouterr().out
+
+
+def test_webhook_ingest_loses_nothing():
+    rows = webhook_ingest.measure("sqlite", batches=(1, 5), senders=2, duration=0.5, max_events=60)
+    assert [(row[0], row[2]) for row in rows] == [("ours", 1), ("reference", 1), ("ours", 5), ("reference", 5)]
+    for row in rows:
+        assert row[3] > 0 and row[8] == 0 and row[9] == 0  # POSTs answered, none failed, none lost
+
+
+def test_webhook_events_of_one_block_touch_different_handoffs():
+    window = webhook_ingest.WINDOW
+    first = [webhook_ingest.event(j) for j in range(3 * window)]
+    assert first[0] == (0, "sent") and first[window] == (0, "delivered") and first[2 * window] == (0, "read")
+    assert webhook_ingest.event(3 * window) == (window, "sent")
+    assert len(set(first)) == 3 * window
+
+
+def test_send_overhead_sends_every_card():
+    results = send_overhead.measure(sends=5)
+    assert results["sends"] == 5 == results["accepted"]  # measured after three warm-up rounds
+    assert results["rows"][0][2] > results["rows"][1][2] > 0  # through the app takes longer than direct
+
+
+def test_memory_samples_every_worker():
+    results = memory.measure(requests=40, sample_every=20, concurrency=2)
+    assert [row[0] for row in results["rows"]] == [0, 20, 40]
+    assert results["workers"] == common.WORKERS
+    assert all(value > 10 for row in results["rows"] for value in row[1:1 + results["workers"]])  # MiB
+    assert all(row[-1] == 0 for row in results["rows"])
+
+
+def test_profile_prints_the_view():
+    mean, tree = profile_request.profile("status", count=20)
+    assert mean > 0 and "status" in tree and "views/handoffs.py" in tree
