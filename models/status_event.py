@@ -1,7 +1,7 @@
 """One delivery status reported by 1MSG for one message, kept as received."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models import db, utcnow
@@ -10,7 +10,8 @@ from models import db, utcnow
 class StatusEvent(db.Model):
     __tablename__ = "status_events"
     # Duplicated webhooks insert nothing new: one row per message and status.
-    __table_args__ = (UniqueConstraint("message_id", "status", name="uq_status_events_message_status"),)
+    __table_args__ = (UniqueConstraint("message_id", "status", name="uq_status_events_message_status"),
+                      Index("ix_status_events_received_id", "received_at", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[str] = mapped_column(String(128), index=True)
