@@ -1,9 +1,10 @@
 """Command-line tasks: `flask users ...`, `flask demo ...` and friends."""
+import functools
 import sys
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from models import db
 from services import users as user_service
@@ -69,6 +70,7 @@ def worker_command(interval: float, once: bool) -> None:
 
 @click.command("connect")
 @click.option("--wait", default=0, help="Seconds to wait for the app to answer /healthz first.")
+@with_appcontext
 def connect_command(wait: int) -> None:
     """Register this app's webhook URL with 1MSG (merged with the URLs already there)."""
     from services.channel_setup import connect
@@ -126,9 +128,28 @@ def revoke_api_key_command(key_id: int) -> None:
     click.echo(f"Revoked {api_key.name}.")
 
 
+def _with_app_client(callback):
+    """Run a library command with this app's 1MSG client (emulator or real, from settings)."""
+
+    @with_appcontext
+    @functools.wraps(callback)
+    def wrapper(*args, **kwargs):
+        from services.onemsg_gateway import client
+
+        click.get_current_context().obj = client()
+        return callback(*args, **kwargs)
+
+    return wrapper
+
+
 def register_commands(app) -> None:
     from onemsg.cli import onemsg_cli
 
+    for name in ("status", "set-webhook"):
+        command = onemsg_cli.commands[name]
+        if not getattr(command.callback, "uses_app_client", False):
+            command.callback = _with_app_client(command.callback)
+            command.callback.uses_app_client = True
     onemsg_cli.add_command(connect_command)
     app.cli.add_command(onemsg_cli)
     app.cli.add_command(users_cli)
