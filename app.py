@@ -37,6 +37,8 @@ def load_config(app: Flask, config) -> None:
     if isinstance(config, dict):
         app.config.update(config)
     app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
+    # The "remember me" cookie is a login too: HTTPS-only whenever the session cookie is.
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
 
 
@@ -99,10 +101,11 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
-    from views.access import enforce_access
+    from views.access import enforce_access, mark_read_only_requests
     from views.errors import register_error_handlers
     from views.navigation import register_template_helpers
 
+    app.before_request(mark_read_only_requests)
     app.before_request(enforce_access)
     register_template_helpers(app)
     app.after_request(add_security_headers)

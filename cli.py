@@ -4,7 +4,7 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup, ScriptInfo, with_appcontext
 
 from models import db
 from services import users as user_service
@@ -131,13 +131,18 @@ def revoke_api_key_command(key_id: int) -> None:
 def _with_app_client(callback):
     """Run a library command with this app's 1MSG client (emulator or real, from settings)."""
 
-    @with_appcontext
     @functools.wraps(callback)
     def wrapper(*args, **kwargs):
+        from onemsg.client import OneMsgClient
         from services.onemsg_gateway import client
 
-        click.get_current_context().obj = client()
-        return callback(*args, **kwargs)
+        ctx = click.get_current_context()
+        info = ctx.find_object(ScriptInfo)
+        if ctx.find_object(OneMsgClient) is not None or info is None:
+            return callback(*args, **kwargs)  # used as a plain library command
+        with info.load_app().app_context():
+            ctx.obj = client()
+            return callback(*args, **kwargs)
 
     return wrapper
 

@@ -60,18 +60,16 @@ def record_inbound(message_id: str, phone: str, sent_at: datetime, *, body=None,
 def record_status(status: StatusUpdate, *, webhook_event_id: int | None = None) -> bool:
     """Keep the event once; apply it to its handoff if that handoff is known."""
     received = utcnow()
+    # "applied" is decided in the INSERT itself: the handoff is known, so the UPDATE below applies it.
+    known = select(Handoff.id).where(Handoff.message_id == status.message_id).exists()
     inserted = _insert_ignoring_duplicates(StatusEvent, dict(
         message_id=status.message_id, status=status.status, occurred_at=status.occurred_at,
         received_at=received, error=status.error, error_code=status.error_code,
-        webhook_event_id=webhook_event_id, applied=False))
-    if not inserted:
-        return False
-    if apply_status(status.message_id, status.status, status.occurred_at or received,
-                    status.error, status.error_code):
-        db.session.execute(update(StatusEvent).where(
-            StatusEvent.message_id == status.message_id, StatusEvent.status == status.status
-        ).values(applied=True))
-    return True
+        webhook_event_id=webhook_event_id, applied=known))
+    if inserted:
+        apply_status(status.message_id, status.status, status.occurred_at or received,
+                     status.error, status.error_code)
+    return inserted
 
 
 def apply_status(message_id: str, status: str, at: datetime, error: str | None = None,
@@ -95,23 +93,17 @@ def apply_status(message_id: str, status: str, at: datetime, error: str | None =
     changed = db.session.execute(
         update(Handoff)
         .where(Handoff.message_id == message_id, or_(column.is_(None), Handoff.status_rank < rank))
-        .values(**values).returning(Handoff.id)
-        .execution_options(synchronize_session=False)).scalars().all()
-    for handoff_id in changed:
+        .values(**values).returning(Handoff.id, Handoff.ticket_id, Handoff.kind)
+        .execution_options(synchronize_session=False)).all()
+    for handoff_id, ticket_id, kind in changed:
         events.record_handoff_event(handoff_id, status)
-    if changed and status in ("delivered", "read"):
-        _mark_ticket_handed_off(message_id)
-    return bool(changed) or _handoff_exists(message_id)
+        if status in ("delivered", "read") and kind == "card":
+            _mark_ticket_handed_off(ticket_id)
+    return bool(changed)
 
 
-def _handoff_exists(message_id: str) -> bool:
-    return db.session.scalar(select(Handoff.id).where(Handoff.message_id == message_id)) is not None
-
-
-def _mark_ticket_handed_off(message_id: str) -> None:
+def _mark_ticket_handed_off(ticket_id: int) -> None:
     """A delivered card moves its ticket to "handed off"."""
-    ticket_id = select(Handoff.ticket_id).where(Handoff.message_id == message_id,
-                                                Handoff.kind == "card").scalar_subquery()
     db.session.execute(update(Ticket).where(Ticket.id == ticket_id, Ticket.status.in_(("open", "ready")))
                        .values(status="handed_off", updated_at=utcnow())
                        .execution_options(synchronize_session=False))
@@ -122,7 +114,7 @@ def apply_pending(message_id: str) -> int:
     pending = db.session.scalars(select(StatusEvent).where(
         StatusEvent.message_id == message_id, StatusEvent.applied.is_(False))).all()
     for event in pending:
-        if apply_status(message_id, event.status, event.occurred_at or event.received_at,
-                        event.error, event.error_code):
-            event.applied = True
+        apply_status(message_id, event.status, event.occurred_at or event.received_at,
+                     event.error, event.error_code)
+        event.applied = True
     return len(pending)

@@ -3,6 +3,7 @@ from flask import abort, current_app, request
 from flask_login import current_user
 
 from extensions import login_manager
+from services.database import read_only_transactions
 
 PUBLIC = "public"
 
@@ -21,6 +22,19 @@ def requires_role(role: str):
         return view
 
     return mark
+
+
+def read_only(view):
+    """Mark a GET view that never writes: on SQLite its transactions skip the write lock."""
+    view.read_only = True
+    return view
+
+
+def mark_read_only_requests():
+    """before_request hook, ahead of the login check so even the user lookup reads lock-free."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if request.method in ("GET", "HEAD") and getattr(view, "read_only", False):
+        read_only_transactions()
 
 
 def access_rule_for(endpoint: str | None) -> str | None:

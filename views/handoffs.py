@@ -7,8 +7,7 @@ from extensions import htmx, limiter
 from forms.tickets import ReopenForm, RetryForm, SendCardForm
 from models import Handoff, Specialist, Ticket, db
 from services import directory, handoffs
-from services.database import read_only_transactions
-from views.access import requires_role
+from views.access import read_only, requires_role
 
 bp = Blueprint("handoffs", __name__)
 
@@ -117,19 +116,23 @@ def show(handoff_id: int):
 
 
 @bp.route("/handoffs/<int:handoff_id>/status")
+@limiter.exempt
+@read_only
 @requires_role("agent")
 def status(handoff_id: int):
     """The live timeline fragment (polled while not final); the full page without htmx."""
-    read_only_transactions()
     handoff = _load(handoff_id)
     if not htmx:
         return show(handoff_id)
-    response = render_template("partials/handoff_status.html", handoff=handoff, triage=handoffs.triage_for(handoff))
-    return _conditional(response, handoff)
+    etag = f"{handoff.id}-{handoff.status}-{handoff.updated_at.timestamp() if handoff.updated_at else 0}"
+    if request.if_none_match.contains(etag):
+        return _fragment_response("", etag, 304)  # nothing changed: skip rendering
+    body = render_template("partials/handoff_status.html", handoff=handoff, triage=handoffs.triage_for(handoff))
+    return _fragment_response(body, etag)
 
 
-def _conditional(body: str, handoff: Handoff):
-    response = make_response(body)
-    response.set_etag(f"{handoff.id}-{handoff.status}-{handoff.updated_at.timestamp() if handoff.updated_at else 0}")
+def _fragment_response(body: str, etag: str, status_code: int = 200):
+    response = make_response(body, status_code)
+    response.set_etag(etag)
     response.headers["Cache-Control"] = "no-cache, private"
-    return response.make_conditional(request)
+    return response

@@ -7,14 +7,13 @@ from flask import Blueprint, abort, flash, make_response, redirect, render_templ
 from flask_login import current_user
 from sqlalchemy import case, select
 
-from extensions import htmx
+from extensions import htmx, limiter
 from forms.tickets import ReopenForm, SendCardForm, SimulateInboundForm, TicketForm
 from models import Ticket, User, db
 from services import directory, emulated, handoffs, settings, templates, tickets, window
 from onemsg.cards import contact_payload
 from services.cards import card_for
-from services.database import read_only_transactions
-from views.access import requires_role
+from views.access import read_only, requires_role
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 
@@ -133,10 +132,11 @@ def _send_panel(ticket: Ticket, state, args) -> dict:
 
 
 @bp.route("/<int:ticket_id>/window")
+@limiter.exempt
+@read_only
 @requires_role("agent")
 def window_state(ticket_id: int):
     """The customer's window (htmx fragment that refreshes itself; the ticket page otherwise)."""
-    read_only_transactions()
     ticket = _load(ticket_id)
     if not htmx:
         return redirect(url_for("tickets.show", ticket_id=ticket.id))

@@ -4,7 +4,7 @@ import sys
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from extensions import csrf
+from extensions import csrf, limiter
 from models import db
 from services.status import ingest_webhook
 from views.access import public
@@ -23,6 +23,7 @@ def _secret_matches(given: str) -> bool:
 
 
 @bp.route("/1msg/<secret>", methods=["POST"])
+@limiter.exempt
 @csrf.exempt
 @public
 def onemsg(secret: str):
@@ -35,9 +36,12 @@ def onemsg(secret: str):
     raw = request.stream.read(limit + 1)
     too_large = len(raw) > limit
     event, error = ingest_webhook(raw[:limit], request.remote_addr or "", too_large=too_large)
+    db.session.flush()
+    # Read what the answer needs before the commit expires it (saves a query per POST).
+    stored_as, statuses, messages = event.id, event.status_count, event.message_count
     db.session.commit()
     if too_large:
         return jsonify(error={"code": "too_large", "message": f"The body is larger than {limit} bytes."}), 413
     if error:
-        return jsonify(error={"code": "malformed", "message": error, "stored_as": event.id}), 400
-    return jsonify(ok=True, stored_as=event.id, statuses=event.status_count, messages=event.message_count)
+        return jsonify(error={"code": "malformed", "message": error, "stored_as": stored_as}), 400
+    return jsonify(ok=True, stored_as=stored_as, statuses=statuses, messages=messages)
