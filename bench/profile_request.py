@@ -79,7 +79,7 @@ def _logged_in_client(url: str, emulator_url: str):
 
     settings = {k: getattr(DevelopmentConfig, k) for k in dir(DevelopmentConfig) if k.isupper()}
     settings.update(SQLALCHEMY_DATABASE_URI=url, ONEMSG_API_URL="", ONEMSG_EMULATOR_URL=emulator_url,
-                    WTF_CSRF_ENABLED=False, HELPDESK_WEBHOOK_URL="")
+                    WTF_CSRF_ENABLED=False, HELPDESK_WEBHOOK_URL="", SEND_LIMIT="1000000 per minute")
     app = create_app(settings)
     with app.app_context():
         user_id = db.session.scalar(select(User).where(User.email == AGENT[0])).get_id()
