@@ -66,22 +66,19 @@ def recent_duplicate(ticket: Ticket, specialist: Specialist, key: str = "") -> H
 def send_card(ticket: Ticket, specialist: Specialist, agent: User | None, key: str, *,
               intro_text: str | None = None, retry_of: Handoff | None = None,
               actor_label: str | None = None) -> SendOutcome:
-    """Send the card once per key: record the attempt, check the window, call 1MSG."""
-    handoff, created = _claim(ticket, specialist, agent, key, intro_text, retry_of)
+    """Send the card once per key: check the window, record the attempt, call 1MSG."""
+    blocked = _blocked_reason(ticket, specialist)
+    card, phone = contact_payload(card_for(specialist)), ticket.customer_phone
+    summary = f"card of {specialist.display_name} to {phone} for ticket {ticket.external_ref}"
+    handoff, created = _claim(ticket, specialist, agent, key, intro_text, retry_of, card=card,
+                              audit_entry=("handoff.send", summary, actor_label))
     if not created:
         return SendOutcome(handoff, False)
-    audit.record("handoff.send", "handoff", handoff.id, actor=agent, label=actor_label,
-                 summary=f"card of {specialist.display_name} to {ticket.customer_phone} "
-                         f"for ticket {ticket.external_ref}",
-                 after={"ticket": ticket.external_ref, "specialist_id": specialist.id,
-                        "customer_phone": ticket.customer_phone})
-    if blocked := _blocked_reason(ticket, specialist):
+    if blocked:
         _fail(handoff, blocked, FAILURE_MESSAGES[blocked])
     else:
-        request = (handoff.customer_phone, handoff.intro_text, handoff.card_snapshot)
-        # End the transaction before calling out: on SQLite it holds the write lock.
-        db.session.commit()
-        _record_answer(handoff, call_onemsg(*request))
+        # The attempt is committed and no transaction is open while 1MSG answers.
+        _record_answer(handoff, call_onemsg(phone, intro_text or None, card))
     db.session.commit()
     return SendOutcome(handoff, True)
 
@@ -91,21 +88,19 @@ def send_template(ticket: Ticket, specialist: Specialist, agent: User | None, ke
                   actor_label: str | None = None) -> SendOutcome:
     """Reopen the chat with the chosen template (allowed with the window closed)."""
     choice = templates.reopen_choice()
+    blocked = "no_template" if choice is None else _blocked_reason(ticket, specialist, check_window=False)
+    params = templates.parameters(choice, ticket, specialist) if choice else []
+    phone, name = ticket.customer_phone, choice["name"] if choice else None
+    summary = f"template {name} to {phone} for ticket {ticket.external_ref}"
     handoff, created = _claim(ticket, specialist, agent, key, None, retry_of, kind="template",
-                              template_name=choice["name"] if choice else None, card_on_reply=card_on_reply)
+                              template_name=name, card_on_reply=card_on_reply,
+                              audit_entry=("handoff.template", summary, actor_label))
     if not created:
         return SendOutcome(handoff, False)
-    audit.record("handoff.template", "handoff", handoff.id, actor=agent, label=actor_label,
-                 summary=f"template {handoff.template_name} to {ticket.customer_phone} for ticket "
-                         f"{ticket.external_ref}", after={"card_on_reply": card_on_reply})
-    if choice is None:
-        _fail(handoff, "no_template", FAILURE_MESSAGES["no_template"])
-    elif blocked := _blocked_reason(ticket, specialist, check_window=False):
+    if blocked:
         _fail(handoff, blocked, FAILURE_MESSAGES[blocked])
     else:
-        params = templates.parameters(choice, ticket, specialist)
-        db.session.commit()
-        _record_answer(handoff, _call_template(ticket.customer_phone, choice, params))
+        _record_answer(handoff, _call_template(phone, choice, params))
     db.session.commit()
     return SendOutcome(handoff, True)
 
@@ -154,18 +149,23 @@ def find_by_key(key: str) -> Handoff | None:
 
 
 def _claim(ticket, specialist, agent, key, intro_text, retry_of, *, kind: str = "card",
-           **extra) -> tuple[Handoff, bool]:
-    """Commit the attempt before any call to 1MSG; the unique key stops a second one."""
+           card: dict | None = None, audit_entry: tuple, **extra) -> tuple[Handoff, bool]:
+    """Commit the attempt (and its audit entry) before any call to 1MSG; the unique key stops a second."""
     fp = fingerprint(ticket.id, specialist.id, kind, retry_of.id if retry_of else None)
     handoff = Handoff(
         kind=kind, ticket_id=ticket.id, specialist_id=specialist.id,
         agent_id=agent.id if agent else None, idempotency_key=key, request_fingerprint=fp,
         retry_of_id=retry_of.id if retry_of else None, customer_phone=ticket.customer_phone,
-        card_snapshot=contact_payload(card_for(specialist)), intro_text=intro_text or None,
+        card_snapshot=card or contact_payload(card_for(specialist)), intro_text=intro_text or None,
         status="sending", status_rank=0, ready_at=ticket.ready_at, **extra,
     )
     db.session.add(handoff)
     try:
+        db.session.flush()
+        action, summary, label = audit_entry
+        audit.record(action, "handoff", handoff.id, actor=agent, label=label, summary=summary,
+                     after={"ticket": ticket.external_ref, "specialist_id": specialist.id,
+                            "customer_phone": ticket.customer_phone, "kind": kind})
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

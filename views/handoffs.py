@@ -6,7 +6,7 @@ from flask_login import current_user
 from extensions import htmx, limiter
 from forms.tickets import ReopenForm, RetryForm, SendCardForm
 from models import Handoff, Specialist, Ticket, db
-from services import directory, handoffs
+from services import handoffs
 from views.access import read_only, requires_role
 
 bp = Blueprint("handoffs", __name__)
@@ -29,7 +29,6 @@ def send(ticket_id: int):
     """Send the chosen specialist's card to the ticket's customer, once per form key."""
     ticket = db.session.get(Ticket, ticket_id) or abort(404)
     form = SendCardForm()
-    form.specialist_id.choices = [(s.id, s.display_name) for s in directory.search()]
     specialist = db.session.get(Specialist, form.specialist_id.data or 0)
     if not form.validate_on_submit() or specialist is None:
         flash("Pick a specialist from the list and try again.", "error")
