@@ -105,6 +105,7 @@ def register_hooks(app: Flask) -> None:
     from views.errors import register_error_handlers
     from views.navigation import register_template_helpers
 
+    app.before_request(refuse_nul_characters)
     app.before_request(mark_read_only_requests)
     app.before_request(enforce_access)
     register_template_helpers(app)
@@ -116,6 +117,23 @@ def register_hooks(app: Flask) -> None:
         from services.emulated import is_emulated
 
         return {"current_user": current_user, "emulated_channel": is_emulated()}
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def refuse_nul_characters():
+    """A NUL in a URL or form field can only be garbage, and PostgreSQL refuses it in text: say so."""
+    values = [request.path, *request.args.values()]
+    if request.mimetype in FORM_TYPES and request.blueprint != "webhooks":
+        values += request.form.values()
+    if any("\x00" in value for value in values):
+        from flask import abort
+
+        # The API answers invalid values with 422, like its other validation errors.
+        abort(422 if request.blueprint == "api" else 400,
+              "The request contains a NUL character (\\u0000), which cannot be stored.")
+    return None
 
 
 def add_security_headers(response):

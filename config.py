@@ -3,8 +3,10 @@ import os
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
-DEFAULT_SECRET_KEY = "dev-only-secret-key-change-me"
-DEV_WEBHOOK_SECRET = "dev-webhook-secret-0123456789abcdef0123"
+# bandit: the known dev value the app refuses outside development
+DEFAULT_SECRET_KEY = "dev-only-secret-key-change-me"  # nosec B105
+# bandit: development/testing only
+DEV_WEBHOOK_SECRET = "dev-webhook-secret-0123456789abcdef0123"  # nosec B105
 
 
 def _env_bool(name: str, default: bool) -> bool:

@@ -11,7 +11,8 @@ from .emulator import run_emulator
 from .errors import OneMsgError
 
 DEV_CHANNEL_ID = "100000"
-DEV_TOKEN = "dev-token"
+# bandit: the local emulator's token, not a credential
+DEV_TOKEN = "dev-token"  # nosec B105
 DEV_API_URL = "http://127.0.0.1:5001"
 
 

@@ -576,7 +576,8 @@ def _control_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Res
     }
 
 
-def create_emulator(channel_id: str = "100000", token: str = "dev-token", *,
+# bandit: the emulator's own dev token
+def create_emulator(channel_id: str = "100000", token: str = "dev-token", *,  # nosec B107
                     ack_delay: float = 1.0, slow_seconds: float = 12.0,
                     webhook_retry_delays: tuple[float, ...] = (0.5, 1, 2)) -> Flask:
     """Build the emulator as its own Flask app (state in memory, per app)."""
@@ -621,7 +622,8 @@ def serve_in_thread(app: Flask, host: str = "127.0.0.1", port: int = 0) -> tuple
     return server, f"http://{host}:{server.server_port}"
 
 
-def run_emulator(host: str = "127.0.0.1", port: int = 5001, channel_id: str = "100000",
+# bandit: the emulator's own dev token
+def run_emulator(host: str = "127.0.0.1", port: int = 5001, channel_id: str = "100000",  # nosec B107
                  token: str = "dev-token", **options: Any) -> None:
     """Run the emulator in the foreground (for `flask onemsg emulator`)."""
     app = create_emulator(channel_id, token, **options)

@@ -17,11 +17,12 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from reliability.harness import (AGENT_PASSWORD, CHANNEL_ID, Database, Emulator, Gunicorn, Report, RunSecrets,
+from reliability.harness import (AGENT_PASSWORD, CHANNEL_ID, DEFAULT_PG_URL, Database, Emulator, Gunicorn, Report, RunSecrets,
                                  app_environment, csrf_token, flask_command, harness_app, logged_in_session,
                                  percentile, secrets_in_logs)
 
@@ -102,7 +103,8 @@ class Pollers:
         self.base_url, self.sessions, self.handoff_ids = base_url, sessions, handoff_ids
         self.stop = threading.Event()
         self.latencies: list[float] = []
-        self.errors: list[int] = []
+        self.errors: list = []  # status codes other than 200, or the error's name
+        self.retried: list[str] = []
         self.threads = [threading.Thread(target=self._poll, args=(s, random.Random(i)), daemon=True)
                         for i, s in enumerate(sessions)]
 
@@ -118,17 +120,26 @@ class Pollers:
 
     def _poll(self, session: requests.Session, rng: random.Random) -> None:
         while not self.stop.is_set():
-            handoff_id = rng.choice(self.handoff_ids)
+            url = f"{self.base_url}/handoffs/{rng.choice(self.handoff_ids)}/status"
             started = time.monotonic()
-            try:
-                code = session.get(f"{self.base_url}/handoffs/{handoff_id}/status", timeout=30,
-                                   headers={"HX-Request": "true"}).status_code
-            except requests.RequestException:
-                code = 0
+            code = self._get(session, url)
             self.latencies.append(time.monotonic() - started)
             if code != 200:
                 self.errors.append(code)
             self.stop.wait(0.05)
+
+    def _get(self, session: requests.Session, url: str):
+        """One poll; a keep-alive connection closed by the server under us is retried once,
+        as browsers do for a GET (counted in `retried`)."""
+        for attempt in (1, 2):
+            try:
+                return session.get(url, timeout=30, headers={"HX-Request": "true"}).status_code
+            except requests.ConnectionError as exc:
+                if attempt == 2:
+                    return type(exc).__name__
+                self.retried.append(type(exc).__name__)
+            except requests.RequestException as exc:
+                return type(exc).__name__
 
 
 def webhook_burst(args, server: Gunicorn, run: RunSecrets, data: dict, sessions, report: Report) -> dict:
@@ -151,7 +162,8 @@ def webhook_burst(args, server: Gunicorn, run: RunSecrets, data: dict, sessions,
                                    f"max {max(latencies) * 1000:.0f} ms")
     report.figure("status polls", f"{len(pollers.latencies)} by {len(sessions)} agents; p50 "
                                   f"{percentile(pollers.latencies, .5) * 1000:.0f} ms, p95 "
-                                  f"{percentile(pollers.latencies, .95) * 1000:.0f} ms, errors {len(pollers.errors)}")
+                                  f"{percentile(pollers.latencies, .95) * 1000:.0f} ms, errors {len(pollers.errors)} "
+                                  f"{dict(Counter(pollers.errors))}, connection resets retried {len(pollers.retried)}")
     report.check(codes.count(200) == len(bodies), f"every webhook answered 200 ({codes.count(200)}/{len(bodies)})")
     report.check(not pollers.errors, f"every poll answered 200 (non-200: {len(pollers.errors)})")
     return {"events": events, "expected": expected, "posted": len(bodies)}
@@ -235,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--pg-database", default="rel_load")
+    parser.add_argument("--pg-url", default=DEFAULT_PG_URL, help="PostgreSQL server (no database name)")
     parser.add_argument("--webhooks", type=int, default=2000)
     parser.add_argument("--duplicates", type=float, default=0.2)
     parser.add_argument("--senders", type=int, default=8)
@@ -255,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args) -> Report:
     report = Report(f"load run on {args.db}: {args.workers} gunicorn workers x {args.threads} threads")
-    database, run_secrets = Database(args.db, name=args.pg_database).create(), RunSecrets()
+    database, run_secrets = Database(args.db, name=args.pg_database, pg_url=args.pg_url).create(), RunSecrets()
     emulator = Emulator(run_secrets.token)
     server = None
     try:

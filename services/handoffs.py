@@ -184,7 +184,9 @@ def _blocked_reason(ticket: Ticket, specialist: Specialist, *, check_window: boo
         return "specialist_inactive"
     if ticket.status == "closed":
         return "ticket_closed"
-    if check_window and not window.session_window(ticket.customer_phone).is_open:
+    state = window.session_window(ticket.customer_phone) if check_window else None
+    # When 1MSG could not be asked, do not guess "closed": its answer to the send decides.
+    if state is not None and not state.is_open and state.source != "unchecked":
         return "window_closed"
     return None
 

@@ -11,6 +11,10 @@ class SecretRedactingFilter(logging.Filter):
         super().__init__()
         self.secrets = [s for s in secrets if s and len(s) >= 6]
 
+    def add(self, secrets: list[str]) -> None:
+        """Also hide these (another app of the same process, e.g. in tests, has its own)."""
+        self.secrets = list(dict.fromkeys(self.secrets + [s for s in secrets if s and len(s) >= 6]))
+
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:
             return True
@@ -32,6 +36,10 @@ def install_redaction(app) -> None:
     for logger in (logging.getLogger(), logging.getLogger("werkzeug"), app.logger,
                    logging.getLogger("gunicorn.access"), logging.getLogger("gunicorn.error")):
         for handler in logger.handlers:
-            if not any(isinstance(f, SecretRedactingFilter) for f in handler.filters):
+            existing = next((f for f in handler.filters if isinstance(f, SecretRedactingFilter)), None)
+            if existing is None:
                 handler.addFilter(log_filter)
+            else:
+                # Records of other loggers (urllib3, onemsg...) are only filtered here, at the handler.
+                existing.add(secrets)
         logger.addFilter(log_filter)

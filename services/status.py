@@ -1,4 +1,5 @@
 """Applying 1MSG status events to handoffs: stored as received, never backwards."""
+import json
 from datetime import datetime
 
 from sqlalchemy import case, func, or_, select, update
@@ -21,6 +22,7 @@ def _insert_ignoring_duplicates(model, values: dict) -> bool:
 
 def ingest_webhook(raw: bytes, source: str, *, too_large: bool = False) -> tuple[WebhookEvent, str | None]:
     """Store the raw POST, then apply it in the same transaction; returns (event, error)."""
+    raw = _without_nul(raw)
     event = WebhookEvent(body=raw.decode("utf-8", errors="replace"), source=source[:64])
     db.session.add(event)
     if too_large:
@@ -34,6 +36,28 @@ def ingest_webhook(raw: bytes, source: str, *, too_large: bool = False) -> tuple
     db.session.flush()
     apply_parsed(parsed, event)
     return event, None
+
+
+def _without_nul(raw: bytes) -> bytes:
+    """PostgreSQL text cannot hold NUL (raw or as \\u0000 in a JSON string): replace it, so the
+    body is still stored and applied instead of failing with a 500."""
+    if b"\x00" not in raw and b"\\u0000" not in raw:
+        return raw
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw.replace(b"\x00", "\ufffd".encode())
+    return json.dumps(_scrub_nul(value)).encode()
+
+
+def _scrub_nul(value):
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_scrub_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_scrub_nul(key): _scrub_nul(item) for key, item in value.items()}
+    return value
 
 
 def apply_parsed(parsed: ParsedWebhook, event: WebhookEvent) -> None:

@@ -17,7 +17,7 @@ class WindowState:
     phone: str
     last_inbound_at: datetime | None
     checked_at: datetime
-    source: str  # "stored", "1msg" (looked up), "none" (no message known)
+    source: str  # "stored", "1msg" (looked up), "none" (no message known), "unchecked" (1MSG unreachable)
 
     @property
     def closes_at(self) -> datetime | None:
@@ -56,7 +56,10 @@ def session_window(phone: str, *, lookup: bool = True) -> WindowState:
     if stored is not None:
         return WindowState(phone, stored, now, "stored")
     if lookup:
-        looked_up = _lookup_last_inbound(phone)
+        try:
+            looked_up = _lookup_last_inbound(phone)
+        except OneMsgError:
+            return WindowState(phone, None, now, "unchecked")
         if looked_up is not None:
             return WindowState(phone, looked_up, now, "1msg")
     return WindowState(phone, None, now, "none")
@@ -67,7 +70,7 @@ def window_from(phone: str, last: datetime | None) -> WindowState:
 
 
 def _lookup_last_inbound(phone: str) -> datetime | None:
-    """Ask 1MSG once per phone and cache the answer briefly (also a miss)."""
+    """Ask 1MSG once per phone and cache the answer briefly (also a miss); raises OneMsgError."""
     from services.onemsg_gateway import client
 
     cache = current_app.extensions.setdefault("window_lookup_cache", {})
@@ -75,10 +78,7 @@ def _lookup_last_inbound(phone: str) -> datetime | None:
     hit = cache.get(phone)
     if hit and time.monotonic() - hit[0] < max_age:
         return hit[1]
-    try:
-        history = client().messages(phone.lstrip("+") + "@c.us", last=True, limit=50)
-    except OneMsgError:
-        return None  # unknown: the send-time check and 1MSG's own answer still protect us
+    history = client().messages(phone.lstrip("+") + "@c.us", last=True, limit=50)
     times = [m.get("time") for m in history if not _from_me(m.get("fromMe")) and m.get("time")]
     last = _from_unix(max(int(t) for t in times)) if times else None
     cache[phone] = (time.monotonic(), last)

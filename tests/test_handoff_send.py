@@ -196,3 +196,14 @@ def test_ticket_page_offers_simulation_and_shows_the_window(client, auth, emulat
     fragment = client.get(f"/tickets/{ticket.id}/window", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "Window open" in fragment and "data-closes-at" in fragment
     assert "<html" not in fragment
+
+
+def test_window_not_guessed_closed_when_1msg_cannot_be_asked(make_app, make_ticket, make_specialist):
+    """1MSG down and nothing stored: the send is not blocked as "window closed"; 1MSG's failure is recorded."""
+    app = make_app(ONEMSG_API_URL="http://127.0.0.1:9", ONEMSG_CONNECT_TIMEOUT=0.3)
+    with app.app_context():
+        ticket = make_ticket(customer_phone="+14155552690")
+        state = handoffs.window.session_window(ticket.customer_phone)
+        assert state.source == "unchecked" and not state.is_open
+        handoff = send(ticket, make_specialist()).handoff
+        assert handoff.failure_code == "upstream_unavailable"

@@ -71,6 +71,8 @@ def run_flow(app, live, emulator, make_ticket, make_specialist, make_user):
     handoff = db.session.scalar(db.select(Handoff))  # pretend its statuses never came: reconcile asks 1MSG
     handoff.accepted_at -= timedelta(minutes=5)
     handoff.status, handoff.status_rank, handoff.delivered_at, handoff.read_at = "accepted", 2, None, None
+    handoff_id = handoff.id
     db.session.commit()
     assert reconcile.reconcile().checked == 1
-    session.get(f"{live.url}/handoffs/{handoff.id}", timeout=5)
+    db.session.commit()
+    assert session.get(f"{live.url}/handoffs/{handoff_id}", timeout=5).status_code == 200

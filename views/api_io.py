@@ -55,6 +55,9 @@ def text_field(body: dict, name: str, max_length: int, errors: dict, *, required
     if len(value.strip()) > max_length:
         errors[name] = f"At most {max_length} characters."
         return None
+    if "\x00" in value:
+        errors[name] = "Remove the NUL character (\\u0000): it cannot be stored."
+        return None
     return value.strip()
 
 

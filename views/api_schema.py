@@ -26,13 +26,15 @@ def _json(schema: dict, description: str) -> dict:
 
 def _errors(*codes: int) -> dict:
     described = {
-        400: "The body is not a JSON object, or a required header is missing.",
+        400: "The body is not a JSON object, a required header is missing, or the request holds a NUL "
+             "character (\\u0000), which cannot be stored.",
         401: "No API key, or an unknown or revoked one.",
         403: "The key's role does not allow this (lead keys only read).",
         404: "Nothing has this reference or id.",
         422: "Fields are missing or invalid, or the Idempotency-Key was used for another request.",
     }
-    return {str(code): _json(_ref("Error"), described[code]) for code in codes}
+    # Any request can be refused as malformed (400), so every operation documents it.
+    return {str(code): _json(_ref("Error"), described[code]) for code in sorted({400, *codes})}
 
 
 SCHEMAS = {

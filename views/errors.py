@@ -36,7 +36,9 @@ def register_error_handlers(app) -> None:
     def http_error(exc):
         if exc.code == 400 and "CSRF" in (exc.description or ""):
             return render_error(400, "The form expired or was sent from another page. Reload the page and try again.")
-        return render_error(exc.code or 500)
+        # A description given with abort() is meant for the person; werkzeug's defaults are not.
+        custom = exc.description if exc.description != type(exc).description else None
+        return render_error(exc.code or 500, custom)
 
     @app.errorhandler(Exception)
     def unexpected(exc):
