@@ -1,4 +1,7 @@
 """Accounts: creation, role changes, deactivation and login checks."""
+import secrets
+
+from flask import current_app
 from sqlalchemy import func, select
 
 from models import ROLES, User, db, utcnow
@@ -69,7 +72,18 @@ def set_password(user: User, password: str, *, actor) -> None:
 def authenticate(email: str, password: str) -> User | None:
     """The active user with this email and password, or None."""
     user = find_by_email(email)
-    if user is None or not user.active or not verify_password(user.password_hash, password):
+    if user is None:
+        verify_password(_dummy_hash(), password)  # same work as a real check: no email enumeration by timing
+        return None
+    if not user.active or not verify_password(user.password_hash, password):
         return None
     user.last_login_at = utcnow()
     return user
+
+
+def _dummy_hash() -> str:
+    """A hash of nothing anyone knows, made once per app with the app's hashing cost."""
+    cached = current_app.extensions.get("dummy_password_hash")
+    if cached is None:
+        cached = current_app.extensions["dummy_password_hash"] = hash_password(secrets.token_hex(16))
+    return cached
