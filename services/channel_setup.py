@@ -39,6 +39,11 @@ def connect(wait_seconds: int = 0) -> list[str]:
     base = base_url()
     if wait_seconds:
         _wait_until_up(base, wait_seconds)
+    from services.emulated import is_emulated
+
+    if not is_emulated() and not current_app.config["PUBLIC_BASE_URL"]:
+        return ["PUBLIC_BASE_URL is not set, so no webhook was registered: the real 1MSG cannot reach "
+                f"{base}. Set PUBLIC_BASE_URL to the app's public address and run `flask onemsg connect`."]
     try:
         urls = client().set_webhooks([webhook_url(base)])
         client().update_settings(ackNotificationsOn=True)

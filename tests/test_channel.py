@@ -40,3 +40,10 @@ def test_connect_registers_our_webhook_without_printing_the_secret(make_app, emu
     assert app.config["ONEMSG_WEBHOOK_SECRET"] not in result.output
     status = app.test_cli_runner().invoke(args=["onemsg", "status"])
     assert f"https://handoff.example/webhooks/1msg/{app.config['ONEMSG_WEBHOOK_SECRET']}" in status.output
+
+
+def test_connect_with_the_real_service_needs_a_public_address(make_app):
+    app = make_app(ONEMSG_API_URL="https://api.1msg.example", PUBLIC_BASE_URL="")
+    result = app.test_cli_runner().invoke(args=["onemsg", "connect"])
+    assert result.exit_code == 0
+    assert "PUBLIC_BASE_URL is not set" in result.output
