@@ -9,6 +9,19 @@ def read_only_transactions() -> None:
     g.read_only_transactions = True
 
 
+def commit_keeping_values() -> None:
+    """Commit without expiring loaded objects: what they hold is what was just written,
+    so reading them afterwards (a flash message, a redirect) needs no new transaction."""
+    from models import db
+
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
 def _wants_read_only() -> bool:
     return has_request_context() and g.get("read_only_transactions", False)
 

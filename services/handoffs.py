@@ -12,6 +12,7 @@ from onemsg import errors as onemsg_errors
 from onemsg.cards import contact_payload
 from services import audit, events, settings, status, templates, window
 from services.cards import card_for
+from services.database import commit_keeping_values
 from services.onemsg_gateway import CircuitOpen, client
 from services.triage import explain_failure
 
@@ -79,7 +80,7 @@ def send_card(ticket: Ticket, specialist: Specialist, agent: User | None, key: s
     else:
         # The attempt is committed and no transaction is open while 1MSG answers.
         _record_answer(handoff, call_onemsg(phone, intro_text or None, card))
-    db.session.commit()
+    commit_keeping_values()
     return SendOutcome(handoff, True)
 
 
@@ -101,7 +102,7 @@ def send_template(ticket: Ticket, specialist: Specialist, agent: User | None, ke
         _fail(handoff, blocked, FAILURE_MESSAGES[blocked])
     else:
         _record_answer(handoff, _call_template(phone, choice, params))
-    db.session.commit()
+    commit_keeping_values()
     return SendOutcome(handoff, True)
 
 

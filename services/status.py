@@ -33,6 +33,8 @@ def ingest_webhook(raw: bytes, source: str, *, too_large: bool = False) -> tuple
     except WebhookFormatError as exc:
         event.parse_error = str(exc)
         return event, event.parse_error
+    # Counts first, so the row is written once, before the events that point at it.
+    event.status_count, event.message_count = len(parsed.statuses), len(parsed.messages)
     db.session.flush()
     apply_parsed(parsed, event)
     return event, None
@@ -61,8 +63,6 @@ def _scrub_nul(value):
 
 
 def apply_parsed(parsed: ParsedWebhook, event: WebhookEvent) -> None:
-    event.status_count = len(parsed.statuses)
-    event.message_count = len(parsed.messages)
     for update_ in parsed.statuses:
         record_status(update_, webhook_event_id=event.id)
     for message in parsed.messages:
@@ -117,11 +117,12 @@ def apply_status(message_id: str, status: str, at: datetime, error: str | None =
     changed = db.session.execute(
         update(Handoff)
         .where(Handoff.message_id == message_id, or_(column.is_(None), Handoff.status_rank < rank))
-        .values(**values).returning(Handoff.id, Handoff.ticket_id, Handoff.kind)
+        .values(**values).returning(Handoff.id, Handoff.ticket_id, Handoff.kind, Handoff.delivered_at)
         .execution_options(synchronize_session=False)).all()
-    for handoff_id, ticket_id, kind in changed:
+    for handoff_id, ticket_id, kind, delivered_at in changed:
         events.record_handoff_event(handoff_id, status)
-        if status in ("delivered", "read") and kind == "card":
+        # "read" moves the ticket only when it came without a "delivered" (which already did).
+        if kind == "card" and (status == "delivered" or (status == "read" and delivered_at is None)):
             _mark_ticket_handed_off(ticket_id)
     return bool(changed)
 

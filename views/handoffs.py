@@ -32,11 +32,11 @@ def send(ticket_id: int):
     specialist = db.session.get(Specialist, form.specialist_id.data or 0)
     if not form.validate_on_submit() or specialist is None:
         flash("Pick a specialist from the list and try again.", "error")
-        return redirect(url_for("tickets.show", ticket_id=ticket.id))
+        return redirect(url_for("tickets.show", ticket_id=ticket_id))
     already = handoffs.find_by_key(form.idempotency_key.data)
     if already is not None:  # a double click or a resubmit of the same form
         _flash_outcome(handoffs.SendOutcome(already, created=False))
-        return redirect(url_for("tickets.show", ticket_id=ticket.id, _anchor=f"handoff-{already.id}"))
+        return redirect(url_for("tickets.show", ticket_id=ticket_id, _anchor=f"handoff-{already.id}"))
     earlier = handoffs.recent_duplicate(ticket, specialist, form.idempotency_key.data)
     if earlier is not None and form.confirm_resend.data != "yes":
         return render_template("handoffs/confirm_resend.html", ticket=ticket, specialist=specialist,
@@ -47,9 +47,9 @@ def send(ticket_id: int):
                                      form.idempotency_key.data, intro_text=intro)
     except handoffs.HandoffConflict as exc:
         flash(str(exc), "error")
-        return redirect(url_for("tickets.show", ticket_id=ticket.id))
+        return redirect(url_for("tickets.show", ticket_id=ticket_id))
     _flash_outcome(outcome)
-    return redirect(url_for("tickets.show", ticket_id=ticket.id, _anchor=f"handoff-{outcome.handoff.id}"))
+    return redirect(url_for("tickets.show", ticket_id=ticket_id, _anchor=f"handoff-{outcome.handoff.id}"))
 
 
 @bp.route("/tickets/<int:ticket_id>/reopen", methods=["POST"])
@@ -61,7 +61,7 @@ def reopen(ticket_id: int):
     specialist = db.session.get(Specialist, form.specialist_id.data or 0)
     if not form.validate_on_submit() or specialist is None:
         flash("Pick a specialist from the list and try again.", "error")
-        return redirect(url_for("tickets.show", ticket_id=ticket.id))
+        return redirect(url_for("tickets.show", ticket_id=ticket_id))
     try:
         outcome = handoffs.send_template(ticket, specialist, current_user._get_current_object(),
                                          form.idempotency_key.data, card_on_reply=form.card_on_reply.data)
@@ -69,7 +69,7 @@ def reopen(ticket_id: int):
         flash(str(exc), "error")
     else:
         _flash_outcome(outcome, what="Template")
-    return redirect(url_for("tickets.show", ticket_id=ticket.id))
+    return redirect(url_for("tickets.show", ticket_id=ticket_id))
 
 
 @bp.route("/handoffs/<int:handoff_id>/retry", methods=["POST"])
