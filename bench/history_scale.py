@@ -4,11 +4,12 @@ Run from the project root:
 
     .venv/bin/python bench/history_scale.py                        # SQLite and PostgreSQL, 10k/100k/1M
     .venv/bin/python bench/history_scale.py --sizes 10000,100000 --backends sqlite
-    .venv/bin/python bench/history_scale.py --extra-indexes        # also add the proposed indexes first
+    .venv/bin/python bench/history_scale.py --reuse --backends sqlite  # measure the last run's rows again
 
 It never touches the app's or the tests' databases: SQLite uses instance/bench_history.db
 (recreated), PostgreSQL a database `bench_history` that it drops and creates again
-(BENCH_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/bench_history).
+(BENCH_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/bench_history). The schema,
+indexes included, is built by the migrations (`flask db upgrade`), as in production.
 Rows are added incrementally (10k, then up to 100k, then up to 1M) with the same generator as
 `flask demo seed --handoffs N`. Each request runs in-process through the Flask test client, as a
 logged-in lead; the time printed is the median of --repeat runs after one warm-up run, so it is
@@ -34,15 +35,6 @@ from models import User, db  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 SQLITE_PATH = ROOT / "instance" / "bench_history.db"
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/bench_history")
-# Indexes proposed for the filters that have none today (measured with --extra-indexes).
-EXTRA_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS ix_handoffs_failure_created ON handoffs (failure_code, created_at)",
-    "CREATE INDEX IF NOT EXISTS ix_handoffs_phone_created ON handoffs (customer_phone, created_at)",
-    "CREATE INDEX IF NOT EXISTS ix_status_events_received_id ON status_events (received_at, id)",
-    # Covers every column the SLA queries read, so they scan the index instead of the table.
-    "CREATE INDEX IF NOT EXISTS ix_handoffs_sla_cover ON handoffs (created_at, status, agent_id, specialist_id, "
-    "failure_code, ready_at, accepted_at, delivered_at, read_at)",
-)
 PAGES = (
     ("history, last 7 days", "/history/", {}),
     ("history, all time", "/history/?date_from=", {}),
@@ -151,19 +143,31 @@ def seed_up_to(app, have: int, want: int) -> float:
     return time.monotonic() - started
 
 
-def add_extra_indexes(app) -> None:
+def existing_url(name: str) -> str:
+    """--reuse: the database the last run left behind, as it is."""
+    if name == "sqlite":
+        if not SQLITE_PATH.exists():
+            raise SystemExit(f"--reuse: {SQLITE_PATH} does not exist; run once without --reuse")
+        return f"sqlite:///{SQLITE_PATH}"
+    return normalise_database_url(POSTGRES_URL)
+
+
+def row_count(app) -> int:
+    from models import Handoff
+
     with app.app_context():
-        for statement in EXTRA_INDEXES:
-            db.session.execute(text(statement))
-        db.session.commit()
+        return db.session.scalar(db.select(db.func.count()).select_from(Handoff)) or 0
 
 
-def run_backend(name: str, sizes: list[int], repeat: int, extra: bool, deadline: float) -> list:
-    url = sqlite_url() if name == "sqlite" else postgres_url()
+def run_backend(name: str, sizes: list[int], repeat: int, reuse: bool, deadline: float) -> list:
+    url = existing_url(name) if reuse else (sqlite_url() if name == "sqlite" else postgres_url())
     app = build_app(url)
-    if extra:
-        add_extra_indexes(app)
     client, have, rows = lead_client(app), 0, []
+    if reuse:
+        have = row_count(app)
+        print(f"  {name}: measuring the {have:,} handoffs already there", flush=True)
+        rows.append((name, have, measure(app, client, repeat)))
+        sizes = []
     for size in sizes:
         if time.monotonic() > deadline:
             print(f"  {name}: stopping before {size:,} rows (--timeout reached)", flush=True)
@@ -195,7 +199,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--extra-indexes", action="store_true")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure the databases the last run left, without seeding (ignores --sizes)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds; no new size starts after this")
     args = parser.parse_args()
     os.environ.setdefault("APP_ENV", "development")
@@ -203,7 +208,7 @@ def main() -> None:
     sizes = sorted(int(s) for s in args.sizes.split(","))
     rows = []
     for backend in args.backends.split(","):
-        rows += run_backend(backend.strip(), sizes, args.repeat, args.extra_indexes, deadline)
+        rows += run_backend(backend.strip(), sizes, args.repeat, args.reuse, deadline)
     print_table(rows)
 
 

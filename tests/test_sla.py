@@ -3,8 +3,10 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from models import db
+from services import sla
 from services.history import HistoryFilters
-from services.sla import Targets, sla_report
+from services.sla import Percentiles, Targets, sla_report
 from tests.history_factories import add_handoff, seconds
 
 NOW = datetime(2024, 5, 10, 12, 0, 0)
@@ -153,3 +155,88 @@ def test_summary_fragment_for_htmx(client, auth, fixture):
     assert response.status_code == 200
     assert body.lstrip().startswith("<section id=\"sla-summary\"") or "id=\"sla-summary\"" in body.split("\n", 3)[1]
     assert "<html" not in body and "33 s" in body
+
+
+# --- the summary's fast paths (services/sla.py): same exact figures as the detailed report ---
+
+def test_summary_without_charts_has_the_same_figures(fixture):
+    quick = sla_report(HistoryFilters(date_from=DAY, date_to=DAY), TARGETS, now=NOW, detailed=False)
+    full = report()
+    assert quick.totals == full.totals
+    assert quick.failed_by_reason == full.failed_by_reason
+    for name in ("ready_to_accepted", "accepted_to_delivered", "accepted_to_read"):
+        assert getattr(quick, name) == getattr(full, name)
+    assert quick.accepted_to_delivered == Percentiles(5, pytest.approx(33, abs=0.01), pytest.approx(400, abs=0.01))
+    assert quick.per_day == [] and quick.per_agent == []
+
+
+def test_sampled_brackets_give_the_exact_ranks(fixture, monkeypatch):
+    # Force the bracketed search of large selections onto the fixture: every row is sampled.
+    monkeypatch.setattr(sla, "BRACKET_FROM", 1)
+    monkeypatch.setattr(sla, "SAMPLE_SIZE", 10_000)
+    calls = spy_on_rank_reads(monkeypatch)
+    figures = sla_report(HistoryFilters(date_from=DAY, date_to=DAY), TARGETS, now=NOW, detailed=False)
+    assert len(calls) == 1 and len(calls[0]) == 6  # every rank found inside its bracket, no fallback
+    assert figures.ready_to_accepted == Percentiles(7, pytest.approx(200, abs=0.01), pytest.approx(1000, abs=0.01))
+    assert figures.accepted_to_delivered == Percentiles(5, pytest.approx(33, abs=0.01), pytest.approx(400, abs=0.01))
+    assert figures.accepted_to_read == Percentiles(3, pytest.approx(70, abs=0.01), pytest.approx(130, abs=0.01))
+
+
+def test_a_bracket_that_misses_its_rank_falls_back_to_the_full_sort(fixture, monkeypatch):
+    monkeypatch.setattr(sla, "BRACKET_FROM", 1)
+    # Brackets far from the true values (above them all, and below them all).
+    monkeypatch.setattr(sla, "_sample_brackets", lambda where, totals, names: {
+        (name, kind): (1e6, 2e6) if kind == "median" else (-2.0, -1.0) for name in names for kind in ("median", "p90")})
+    calls = spy_on_rank_reads(monkeypatch)
+    figures = sla_report(HistoryFilters(date_from=DAY, date_to=DAY), TARGETS, now=NOW, detailed=False)
+    assert [len(brackets) for brackets in calls] == [6, 0]  # bracketed, then the full sort
+    assert figures.accepted_to_delivered == Percentiles(5, pytest.approx(33, abs=0.01), pytest.approx(400, abs=0.01))
+    assert figures.ready_to_accepted.median == pytest.approx(200, abs=0.01)
+
+
+def spy_on_rank_reads(monkeypatch) -> list:
+    """Records the brackets of each rank-reading statement (SQLite path; PostgreSQL needs none)."""
+    calls, real = [], sla._read_ranks
+    monkeypatch.setattr(sla, "has_ordered_set_aggregates", lambda: False)  # the portable path, on both
+
+    def spy(where, totals, wanted, brackets):
+        calls.append(brackets)
+        return real(where, totals, wanted, brackets)
+
+    monkeypatch.setattr(sla, "_read_ranks", spy)
+    return calls
+
+
+@pytest.mark.parametrize("delivery_seconds, median, p90", [
+    ([7], 7, 7), ([9, 3], 6, 9), ([5, 1, 3], 3, 5), ([4, 1, 3, 2], 2.5, 4),
+    (list(range(1, 21)), 10.5, 18), (list(range(1, 22)), 11, 19),
+])
+def test_median_and_p90_for_small_odd_and_even_counts(make_ticket, make_specialist, make_user, monkeypatch,
+                                                      delivery_seconds, median, p90):
+    agent, specialist, ticket = make_user(), make_specialist(), make_ticket()
+    start = datetime(2024, 5, 10, 8, 0, 0)
+    for i, value in enumerate(delivery_seconds):
+        accepted_at = start + timedelta(minutes=i)
+        add_handoff(ticket, specialist, agent, created_at=accepted_at, status="delivered",
+                    accepted_at=accepted_at, delivered_at=seconds(accepted_at, value), commit=False)
+    db.session.commit()
+    expected = Percentiles(len(delivery_seconds), pytest.approx(median, abs=0.01), pytest.approx(p90, abs=0.01))
+    for detailed in (False, True):
+        assert report_for_day(detailed).accepted_to_delivered == expected
+    # PostgreSQL: the portable LIMIT/OFFSET path gives the same as percentile_cont/percentile_disc.
+    spy_on_rank_reads(monkeypatch)
+    assert report_for_day(False).accepted_to_delivered == expected
+
+
+def report_for_day(detailed: bool):
+    return sla_report(HistoryFilters(date_from=DAY, date_to=DAY), TARGETS, now=NOW, detailed=detailed)
+
+
+def test_failures_without_a_code_are_listed_as_unspecified(make_ticket, make_specialist, make_user):
+    agent, specialist, ticket = make_user(), make_specialist(), make_ticket()
+    add_handoff(ticket, specialist, agent, created_at=datetime(2024, 5, 10, 8, 0), status="failed")
+    add_handoff(ticket, specialist, agent, created_at=datetime(2024, 5, 10, 8, 5), status="failed",
+                failure_code="rate_limited")
+    add_handoff(ticket, specialist, agent, created_at=datetime(2024, 5, 10, 8, 6), status="failed",
+                failure_code="rate_limited")
+    assert report().failed_by_reason == [("rate_limited", 2), ("unspecified", 1)]
