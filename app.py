@@ -53,6 +53,21 @@ def check_production_settings(app: Flask) -> None:
             "to a long random value, e.g. python -c 'import secrets; print(secrets.token_hex(32))', "
             "or set APP_ENV=development for a local run."
         )
+    if app.config["ONEMSG_API_URL"]:
+        check_onemsg_settings(app.config)
+
+
+def check_onemsg_settings(config) -> None:
+    """With the real 1MSG, a missing token or a guessable webhook secret is refused at start."""
+    if not config["ONEMSG_TOKEN"]:
+        raise InsecureConfiguration("ONEMSG_API_URL is set but ONEMSG_TOKEN is not: set the 1MSG API token.")
+    for key in ("ONEMSG_WEBHOOK_SECRET", "ONEMSG_WEBHOOK_SECRET_PREVIOUS"):
+        secret = config.get(key) or ""
+        if (secret or key == "ONEMSG_WEBHOOK_SECRET") and len(secret) < 32:
+            raise InsecureConfiguration(
+                f"{key} must be at least 32 random characters (1MSG does not sign webhooks, so this secret "
+                "in the URL is what keeps strangers out), e.g. python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'.")
 
 
 def configure_logging(app: Flask) -> None:

@@ -57,3 +57,23 @@ def test_pages_carry_the_htmx_safety_config(client):
     page = client.get("/login").get_data(as_text=True)
     assert '"allowEval": false' in page and '"selfRequestsOnly": true' in page
     assert '"includeIndicatorStyles": false' in page
+
+
+REAL_1MSG = {"SECRET_KEY": "s" * 64, "SQLALCHEMY_DATABASE_URI": "sqlite://", "ONEMSG_API_URL": "https://api.1msg.example",
+             "ONEMSG_TOKEN": "a-real-token", "ONEMSG_WEBHOOK_SECRET": "w" * 40}
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"ONEMSG_TOKEN": ""}, "ONEMSG_TOKEN"),
+    ({"ONEMSG_WEBHOOK_SECRET": ""}, "ONEMSG_WEBHOOK_SECRET must be at least 32"),
+    ({"ONEMSG_WEBHOOK_SECRET": "short-secret"}, "ONEMSG_WEBHOOK_SECRET must be at least 32"),
+    ({"ONEMSG_WEBHOOK_SECRET_PREVIOUS": "old"}, "ONEMSG_WEBHOOK_SECRET_PREVIOUS must be at least 32"),
+])
+def test_production_with_real_1msg_refuses_weak_channel_settings(override, message):
+    with pytest.raises(InsecureConfiguration, match=message):
+        create_app(type("Prod", (Config,), {**REAL_1MSG, **override}))
+
+
+def test_production_with_real_1msg_starts_with_good_settings():
+    app = create_app(type("Prod", (Config,), REAL_1MSG))
+    assert app.config["ONEMSG_API_URL"] == "https://api.1msg.example"
