@@ -226,6 +226,9 @@ def _record_answer(handoff: Handoff, answer: OneMsgAnswer) -> None:
         _mark_unknown(handoff, str(answer.error))
     else:
         _fail_from_error(handoff, answer.error, intro=answer.intro_failed)
+    if answer.intro_id:
+        db.session.flush()
+        status.apply_pending(answer.intro_id)  # the introduction's early statuses become known
 
 
 def _accept(handoff: Handoff, message_id: str) -> None:

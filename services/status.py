@@ -85,7 +85,9 @@ def record_status(status: StatusUpdate, *, webhook_event_id: int | None = None) 
     """Keep the event once; apply it to its handoff if that handoff is known."""
     received = utcnow()
     # "applied" is decided in the INSERT itself: the handoff is known, so the UPDATE below applies it.
-    known = select(Handoff.id).where(Handoff.message_id == status.message_id).exists()
+    # The introduction's statuses are kept too, and count as known (they never move the card's status).
+    known = select(Handoff.id).where(or_(Handoff.message_id == status.message_id,
+                                         Handoff.intro_message_id == status.message_id)).exists()
     inserted = _insert_ignoring_duplicates(StatusEvent, dict(
         message_id=status.message_id, status=status.status, occurred_at=status.occurred_at,
         received_at=received, error=status.error, error_code=status.error_code,

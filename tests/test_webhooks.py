@@ -168,3 +168,13 @@ def test_secret_never_reaches_the_logs(client, caplog):
     client.post(URL, json=ack("sent"))
     client.post(URL, data=b"garbage", content_type="application/json")
     assert SECRET not in caplog.text
+
+
+def test_introduction_statuses_are_kept_as_known_and_do_not_move_the_card(client, handoff):
+    handoff.intro_message_id = "wamid.INTRO"
+    db.session.commit()
+    client.post(URL, json=ack("read", message_id="wamid.INTRO"))
+    event = db.session.scalar(select(StatusEvent).where(StatusEvent.message_id == "wamid.INTRO"))
+    assert event.applied is True
+    db.session.refresh(handoff)
+    assert handoff.status == "accepted"
