@@ -54,6 +54,17 @@ def test_sends_are_limited_per_agent_in_memory(make_app, make_user, make_ticket)
         assert post_send(other, ticket.id) == 302, "another agent has a count of their own"
 
 
+def test_templates_and_retries_share_the_agents_send_limit(make_app, make_user, make_ticket):
+    app = limited_app(make_app)
+    with app.app_context():
+        ticket = make_ticket()
+        client = logged_in(app, make_user())
+        assert post_send(client, ticket.id) == 302
+        assert client.post(f"/tickets/{ticket.id}/reopen", data={}).status_code == 302
+        assert client.post("/handoffs/999999/retry", data={}).status_code == 404
+        assert post_send(client, ticket.id) == 429, "three messages of any kind use up the limit"
+
+
 SERVE = """
 import json, sys
 from werkzeug.serving import make_server

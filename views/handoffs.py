@@ -22,16 +22,28 @@ def _sender_key() -> str:
     return f"send:{who}"
 
 
-@bp.route("/tickets/<int:ticket_id>/handoffs", methods=["POST"])
-@limiter.limit(_send_limit, key_func=_sender_key)
-@requires_role("agent")
-def send(ticket_id: int):
-    """Send the chosen specialist's card to the ticket's customer, once per form key."""
+# Cards, templates and retries all count towards one per-agent limit: each is a message sent.
+limit_sends = limiter.shared_limit(_send_limit, scope="sends", key_func=_sender_key)
+
+
+def _ticket_and_specialist(ticket_id: int, form):
+    """The ticket, and the specialist the valid form picked (None, with a message, otherwise)."""
     ticket = db.session.get(Ticket, ticket_id) or abort(404)
-    form = SendCardForm()
     specialist = db.session.get(Specialist, form.specialist_id.data or 0)
     if not form.validate_on_submit() or specialist is None:
         flash("Pick a specialist from the list and try again.", "error")
+        return ticket, None
+    return ticket, specialist
+
+
+@bp.route("/tickets/<int:ticket_id>/handoffs", methods=["POST"])
+@limit_sends
+@requires_role("agent")
+def send(ticket_id: int):
+    """Send the chosen specialist's card to the ticket's customer, once per form key."""
+    form = SendCardForm()
+    ticket, specialist = _ticket_and_specialist(ticket_id, form)
+    if specialist is None:
         return redirect(url_for("tickets.show", ticket_id=ticket_id))
     already = handoffs.find_by_key(form.idempotency_key.data)
     if already is not None:  # a double click or a resubmit of the same form
@@ -53,14 +65,13 @@ def send(ticket_id: int):
 
 
 @bp.route("/tickets/<int:ticket_id>/reopen", methods=["POST"])
+@limit_sends
 @requires_role("agent")
 def reopen(ticket_id: int):
     """Window closed: send the chosen template so the customer can answer and reopen the chat."""
-    ticket = db.session.get(Ticket, ticket_id) or abort(404)
     form = ReopenForm()
-    specialist = db.session.get(Specialist, form.specialist_id.data or 0)
-    if not form.validate_on_submit() or specialist is None:
-        flash("Pick a specialist from the list and try again.", "error")
+    ticket, specialist = _ticket_and_specialist(ticket_id, form)
+    if specialist is None:
         return redirect(url_for("tickets.show", ticket_id=ticket_id))
     try:
         outcome = handoffs.send_template(ticket, specialist, current_user._get_current_object(),
@@ -73,6 +84,7 @@ def reopen(ticket_id: int):
 
 
 @bp.route("/handoffs/<int:handoff_id>/retry", methods=["POST"])
+@limit_sends
 @requires_role("agent")
 def retry(handoff_id: int):
     """Try a failed handoff again as a new, linked attempt."""
