@@ -1,7 +1,7 @@
 """Specialist Handoff: the application factory."""
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, request
 from flask_login import current_user
 
 from config import DEFAULT_SECRET_KEY, Config, config_from_env

@@ -1,7 +1,7 @@
 """Demo data: one user per role, specialists and tickets to try the flow with."""
 from sqlalchemy import select
 
-from models import AppSetting, Specialist, Ticket, User, db, utcnow
+from models import AppSetting, Specialist, Ticket, db, utcnow
 from services import settings, users
 
 DEMO_USERS = [
@@ -67,7 +67,3 @@ def seed_history(count: int) -> str:
 
     return generate_history(count)
 
-
-def demo_user(role: str) -> User | None:
-    email = next(e for e, _, r, _ in DEMO_USERS if r == role)
-    return users.find_by_email(email)

@@ -16,7 +16,6 @@ from services.database import commit_keeping_values
 from services.onemsg_gateway import CircuitOpen, client
 from services.triage import explain_failure
 
-DEFAULT_INTRO = "Please reach our specialist using the contact card below."
 
 # What the agent can do about each way a send can fail, in their words.
 FAILURE_MESSAGES = {
@@ -137,7 +136,7 @@ def send_cards_after_replies() -> int:
         if not state.is_open or state.last_inbound_at < template.created_at - timedelta(seconds=1):
             continue
         outcome = send_card(template.ticket, template.specialist, template.agent, f"after-reply-{template.id}",
-                            intro_text=settings.get("intro_text", DEFAULT_INTRO),
+                            intro_text=settings.get("intro_text"),
                             actor_label="automatic, after the customer answered")
         template.follow_up_id = outcome.handoff.id
         db.session.commit()

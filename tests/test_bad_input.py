@@ -1,7 +1,6 @@
 """Garbage in gives a 4xx with a reason, never a 5xx; every form names the field that is wrong."""
 import html
 import json
-import os
 import re
 
 import pytest

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import AuditEntry, Handoff, InboundMessage, db, utcnow
-from services import handoffs, status
+from services import handoffs, settings, status
 from tests.conftest import wait_until
 
 
@@ -44,7 +44,7 @@ def test_window_opened_by_an_inbound_webhook_then_card_accepted(live_server, emu
 def test_introduction_goes_first(emulated_app, emulator, make_ticket, make_specialist):
     ticket = make_ticket(customer_phone="+14155552672")
     open_window_everywhere(emulator, ticket.customer_phone)
-    handoff = send(ticket, make_specialist(), intro=handoffs.DEFAULT_INTRO).handoff
+    handoff = send(ticket, make_specialist(), intro=settings.DEFAULTS["intro_text"]).handoff
     paths = [r["path"].rsplit("/", 1)[1] for r in emulator.requests() if r["method"] == "POST"]
     assert paths == ["sendMessage", "sendContact"]
     assert handoff.intro_message_id and handoff.message_id and handoff.status == "accepted"

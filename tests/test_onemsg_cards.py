@@ -4,7 +4,7 @@ import pytest
 import vobject
 
 from onemsg.cards import CardData, contact_payload, vcard, vcard_filename
-from tests.emulator_fixtures import *  # noqa: F401,F403  (emulator, onemsg_client fixtures)
+
 
 CUSTOMER = "+14155552671"
 

@@ -22,7 +22,6 @@ from onemsg.errors import (
     UpstreamUnavailable,
     WindowClosed,
 )
-from tests.emulator_fixtures import *  # noqa: F401,F403
 
 CUSTOMER = "+14155552671"
 CARD = {"name": {"formatted_name": "Jane Specialist", "first_name": "Jane"},

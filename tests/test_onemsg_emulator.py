@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from onemsg.emulator import FAULTS, TEMPLATE_REPLY
-from tests.emulator_fixtures import *  # noqa: F401,F403
+from tests.emulator_fixtures import SLOW_SECONDS
 
 CUSTOMER = "14155552671"
 CARD = {"name": {"formatted_name": "Jane Specialist", "first_name": "Jane"},

@@ -2,11 +2,9 @@
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select
 
 from models import Handoff, db, utcnow
 from services import handoffs, reconcile, status
-from tests.conftest import wait_until
 
 
 def sends(emulator):

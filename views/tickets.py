@@ -123,7 +123,7 @@ def _send_panel(ticket: Ticket, state, args) -> dict:
     form = SendCardForm(formdata=None, data={
         "idempotency_key": key, "specialist_id": picked.id if picked else None,
         "include_intro": args.get("include_intro", "yes"),
-        "intro_text": args.get("intro_text") or settings.get("intro_text", handoffs.DEFAULT_INTRO)})
+        "intro_text": args.get("intro_text") or settings.get("intro_text")})
     form.specialist_id.choices = [(s.id, s.display_name) for s in specialists]
     choice = templates.reopen_choice()
     return dict(specialists=specialists, picked=picked, form=form, reopen_form=ReopenForm(formdata=None),
