@@ -79,6 +79,9 @@ def _register_webhook(emulator_url: str, app_url: str) -> None:
 
     requests.post(f"{emulator_url}/{CHANNEL}/webhook", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10,
                   json={"webhookUrl": f"{app_url}/webhooks/1msg/{WEBHOOK_SECRET}"}).raise_for_status()
+    # Status acks flow only once switched on, as on a real channel.
+    requests.post(f"{emulator_url}/{CHANNEL}/settings", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10,
+                  json={"ackNotificationsOn": True}).raise_for_status()
 
 
 def _run_chunks(server, mix, requests, sample_every, concurrency, cookie) -> list[list]:

@@ -7,6 +7,7 @@ import binascii
 import email.utils
 import json
 import logging
+import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from .errors import (
 log = logging.getLogger("onemsg")
 
 MAX_WEBHOOKS = 5
+USER_AGENT = "specialist-handoff-onemsg/1"
+RATE_LIMIT_BACKOFF = 0.5  # seconds before the first retry of a 429 without Retry-After
 RETRY_LATER_STATUSES = frozenset({429, 503})
 _DIGITS = re.compile(r"^\d{6,15}$")
 _TEMPLATE_PARAM_BREAKS = re.compile(r"[\r\n\t]+")
@@ -61,6 +64,35 @@ def channel_id_from_token(token: str) -> str | None:
     if not isinstance(instance, str) or not instance:
         return None
     return instance.removeprefix("instance") or None
+
+
+def webhook_urls(value: Any) -> list[str]:
+    """Read GET webhook's answer: one URL, a list, null, or one comma-separated string."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list):
+        return []
+    return [u.strip() for u in (str(v) for v in value if v) if u.strip()]
+
+
+def _same_url(url: str) -> str:
+    """Compare URLs without surrounding spaces or a trailing slash."""
+    return url.strip().rstrip("/")
+
+
+def _template_identity(template: dict) -> tuple:
+    """(name, language) as listed, the pair that identifies a template."""
+    language = template.get("language")
+    language = language.get("code") if isinstance(language, dict) else language
+    return str(template.get("name")), str(language)
+
+
+def _cleaned_component(component: dict) -> dict:
+    """A template component with every text parameter made acceptable to Meta."""
+    parameters = [{**p, "text": clean_template_param(p["text"])}
+                  if isinstance(p, dict) and "text" in p else p
+                  for p in component.get("parameters") or []]
+    return {**component, "parameters": parameters}
 
 
 def recipient_digits(recipient: str) -> str:
@@ -108,9 +140,18 @@ def never_reached_server(exc: BaseException) -> bool:
 
 
 def _asks_to_retry_later(response: requests.Response) -> bool:
-    """Tell whether 1MSG refused with a Retry-After (429/503): the request was not processed."""
+    """Tell whether 1MSG refused before processing: any 429, or a 503 with Retry-After."""
+    if response.status_code == 429:
+        return True  # Retry-After is not promised on a 429; we back off without it
     return (response.status_code in RETRY_LATER_STATUSES
             and retry_after_seconds(response.headers.get("Retry-After")) is not None)
+
+
+def accepted_flag(value: Any) -> bool | None:
+    """Read `sent` as 1MSG gives it: a boolean or the strings "true"/"false"."""
+    if isinstance(value, str):
+        return {"true": True, "false": False}.get(value.strip().lower())
+    return value if isinstance(value, bool) else None
 
 
 def _last_outcome(retry_state: RetryCallState) -> Any:
@@ -147,7 +188,8 @@ class OneMsgClient:
         adapter = HTTPAdapter(max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
-        session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json",
+                                "User-Agent": USER_AGENT})
         return session
 
     def close(self) -> None:
@@ -168,14 +210,20 @@ class OneMsgClient:
         return self._send("sendMessage", {"phone": recipient_digits(recipient), "body": text})
 
     def send_template(self, recipient: str, template: str, language: str,
-                      params: Iterable[str] = ()) -> SendResult:
-        """Send an approved template; it may go out while the window is closed."""
-        parameters = [{"type": "text", "text": clean_template_param(p)} for p in params]
+                      params: Iterable[dict] = (), *, namespace: str) -> SendResult:
+        """Send an approved template; it may go out while the window is closed.
+
+        `params` are WhatsApp components (see templates.build_params); 1MSG answers "Template
+        is not defined" unless name, language code and namespace match an approved template.
+        """
+        if not namespace or not language:
+            raise ValueError("sendTemplate needs the template's namespace and language code")
         payload = {
             "phone": recipient_digits(recipient),
             "template": template,
+            "namespace": namespace,
             "language": {"policy": "deterministic", "code": language},
-            "params": [{"type": "body", "parameters": parameters}] if parameters else [],
+            "params": [_cleaned_component(c) for c in params],
         }
         return self._send("sendTemplate", payload)
 
@@ -186,7 +234,7 @@ class OneMsgClient:
         if not isinstance(body, dict):
             raise UnknownOutcome("1MSG answered a send with an unexpected body",
                                  status_code=response.status_code, raw=body)
-        accepted = body.get("sent") is True or ("sent" not in body and body.get("id"))
+        accepted = accepted_flag(body.get("sent")) is True or ("sent" not in body and body.get("id"))
         if not accepted or "error" in body:
             raise self._scrub_error(error_from_refusal(body, status_code=response.status_code))
         if not body.get("id"):
@@ -196,10 +244,23 @@ class OneMsgClient:
 
     # ----- reads and settings (safe to repeat) -----
 
-    def templates(self) -> list[dict]:
-        """List the channel's templates."""
-        body = self._get_json("templates")
-        return body.get("templates", []) if isinstance(body, dict) else list(body or [])
+    def templates(self, page_size: int = 100, max_pages: int = 20) -> list[dict]:
+        """List the channel's templates, page by page (`limit`/`offset`)."""
+        collected, seen = [], set()
+        for page in range(max_pages):
+            body = self._get_json("templates", params={"limit": page_size,
+                                                       "offset": page * page_size})
+            items = body.get("templates") if isinstance(body, dict) else body
+            items = [t for t in items or [] if isinstance(t, dict)]
+            fresh = [t for t in items if _template_identity(t) not in seen]
+            seen.update(_template_identity(t) for t in fresh)
+            collected += fresh
+            total = body.get("total") if isinstance(body, dict) else None
+            # A channel that ignores offset sends the same page again: stop there too.
+            if not fresh or len(items) < page_size or (
+                    isinstance(total, int) and len(collected) >= total):
+                break
+        return collected
 
     def hook_info(self, message_id: str) -> list[dict]:
         """Return the status hooks 1MSG holds for one message (to reconcile an unknown outcome)."""
@@ -218,23 +279,35 @@ class OneMsgClient:
         return self._get_json("status")
 
     def get_webhooks(self) -> list[str]:
-        """Return the registered webhook URLs."""
-        urls = self._get_json("webhook").get("webhookUrl")
-        if isinstance(urls, str):
-            return [urls] if urls else []
-        return [str(u) for u in urls or []]
+        """Return the registered webhook URLs, whatever form 1MSG answered in."""
+        body = self._get_json("webhook")
+        return webhook_urls(body.get("webhookUrl") if isinstance(body, dict) else body)
 
-    def set_webhooks(self, urls: Iterable[str] | str) -> list[str]:
-        """Add webhook URLs, keeping those already registered (1MSG's call replaces the list)."""
+    def set_webhooks(self, urls: Iterable[str] | str, *, drop: Iterable[str] = ()) -> list[str]:
+        """Add webhook URLs, keeping every other URL registered (1MSG's call replaces the list).
+
+        URLs in `drop` are removed (a rotated-away secret's URL); never more than 5 in all.
+        """
+        return self.register_webhooks(urls, drop=drop)[1]
+
+    def register_webhooks(self, urls: Iterable[str] | str, *,
+                          drop: Iterable[str] = ()) -> tuple[list[str], list[str]]:
+        """Like set_webhooks, returning (the list before, the list after)."""
+        before = self.get_webhooks()
         wanted = [urls] if isinstance(urls, str) else list(urls)
-        merged = list(dict.fromkeys(self.get_webhooks() + wanted))
+        gone = {_same_url(u) for u in drop}
+        merged = [u for u in before if _same_url(u) not in gone]
+        merged += [u for u in wanted if _same_url(u) not in {_same_url(m) for m in merged}]
         if len(merged) > MAX_WEBHOOKS:
-            raise ValueError(f"1MSG keeps at most {MAX_WEBHOOKS} webhooks; the merged list "
-                             f"would be {len(merged)}: {', '.join(merged)}")
+            raise ValueError(f"1MSG keeps at most {MAX_WEBHOOKS} webhook URLs and this channel "
+                             f"already has {len(before)}: remove one in the 1MSG channel "
+                             "settings, then try again.")
+        if merged == before:
+            return before, before
         response = self._request("POST", "webhook", json_body={"webhookUrl": merged})
         body = self._json(response, is_send=False)
-        saved = body.get("webhookUrl", merged) if isinstance(body, dict) else merged
-        return [saved] if isinstance(saved, str) else list(saved)
+        saved = webhook_urls(body.get("webhookUrl")) if isinstance(body, dict) else []
+        return before, saved or merged
 
     def settings(self) -> dict:
         """Return the channel settings (ackNotificationsOn, rawHooks, ...)."""
@@ -282,11 +355,16 @@ class OneMsgClient:
         return response
 
     def _retry_wait(self, retry_state: RetryCallState) -> float:
-        """Wait what 1MSG asked for (Retry-After), else back off briefly for a connection error."""
+        """Wait what 1MSG asked for (Retry-After); without it, back off exponentially with jitter."""
         outcome = retry_state.outcome
+        attempt = retry_state.attempt_number
         if outcome is not None and not outcome.failed:
-            return retry_after_seconds(outcome.result().headers.get("Retry-After")) or 0.0
-        return min(0.1 * 2 ** (retry_state.attempt_number - 1), 1.0)
+            asked = retry_after_seconds(outcome.result().headers.get("Retry-After"))
+            if asked is not None:
+                return asked
+            # A 429 with no Retry-After: jitter keeps many workers from retrying in step.
+            return min(RATE_LIMIT_BACKOFF * 2 ** (attempt - 1), 8.0) * random.uniform(0.5, 1.0)
+        return min(0.1 * 2 ** (attempt - 1), 1.0)
 
     def _retry_stop(self, retry_state: RetryCallState) -> bool:
         """Stop after max_retries, or when the next wait would overrun max_retry_wait."""

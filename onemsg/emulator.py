@@ -1,15 +1,19 @@
 """An emulator of the 1MSG API over real HTTP, for tests and the demo (shared/onemsg-contract.md).
 
 Scripted faults are chosen by the LAST FOUR DIGITS of the recipient number (see FAULTS).
-Order of checks on a send: channel (404) → token (401) → body validation (400) →
-transport faults 0002/0003/0012 (nothing is recorded) → 24-hour window (sendContact and
-sendMessage only; sendTemplate ignores it) → recipient faults 0007/0009/0010 → the message is
-recorded and its acks scheduled (0001/0005/0006/0011 shape them) → 0004 delays the answer and
-0008 garbles it. So to reach a recipient fault, open the window first via `_emulator/inbound`.
+Order of checks on a send: channel (404) → token (401) → body validation (400; for
+sendTemplate, "Template is not defined" unless name, language code and namespace match an
+approved template) → transport faults 0002/0003/0012/0013 (nothing is recorded) → 24-hour
+window (sendContact and sendMessage only; sendTemplate ignores it) → recipient faults
+0007/0009 → the message is recorded and its acks scheduled (0001/0005/0006/0010/0011 shape
+them; acks are posted only once the channel's ackNotificationsOn is set) → 0004 delays the
+answer and 0008 garbles it. So to reach a recipient fault, open the window first via
+`_emulator/inbound`.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import threading
@@ -32,10 +36,16 @@ FAULTS = {
     "0007": "400 {\"error\": \"Phone number is not a valid WhatsApp number\"}.",
     "0008": "200 with a malformed (non-JSON) body; if the window was open the message WAS sent.",
     "0009": "200 {\"sent\": false, \"jobId\": \"job-...\"}: queued, no message id.",
-    "0010": "400 with Meta's error object, code 131026 \"Message undeliverable\".",
+    "0010": "Accepted; sent ack, then a raw Meta statuses[] webhook: failed, code 131026 "
+            "\"Message undeliverable\" (Meta reports it later, never in the HTTP answer).",
     "0011": "Accepted; sent ack, then a raw Meta statuses[] webhook: failed, code 131047 "
             "\"Re-engagement message\".",
     "0012": "Always 503 with Retry-After: 1 (nothing is sent).",
+    "0013": "The first send to the number gets 429 with no Retry-After (nothing is sent); "
+            "the next one is handled normally.",
+    "0014": "Accepted with `\"sent\": \"true\"` as a string.",
+    "0015": "With the window closed: 200 {\"sent\": \"false\", \"message\": \"Re-engagement "
+            "message\"} (no code, `sent` as a string).",
 }
 
 WINDOW_SECONDS = 24 * 3600
@@ -44,23 +54,44 @@ PHONE_TYPES = frozenset({"CELL", "MAIN", "IPHONE", "HOME", "WORK"})
 NAME_FIELDS = ("first_name", "last_name", "middle_name", "suffix", "prefix")
 STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3}
 TEMPLATE_REPLY = "Yes, please send it"
-DEFAULT_SETTINGS = {"ackNotificationsOn": True, "rawHooks": False, "chatHistoryOn": True}
+# A new channel posts no status acks until ackNotificationsOn is switched on.
+DEFAULT_SETTINGS = {"ackNotificationsOn": False, "rawHooks": False, "chatHistoryOn": True}
 _DIGITS = re.compile(r"^\d{6,15}$")
 _CHAT_ID = re.compile(r"^(\d{6,15})@c\.us$")
+_URL = re.compile(r"^https?://[^\s,]+$")
 _BAD_TEMPLATE_PARAM = re.compile(r"[\n\t]| {5,}")
 
+NAMESPACE = "c1a2b3d4_5e6f_4a7b_8c9d_0e1f2a3b4c5d"
+# As 1MSG lists them (GET templates): no fields of our own. One name exists in two
+# languages; `reopen_chat` and the German template list their components as a JSON string.
 TEMPLATES = [
-    {"name": "specialist_intro", "language": "en", "status": "approved", "category": "UTILITY",
+    {"name": "specialist_intro", "namespace": NAMESPACE, "language": "en_US",
+     "category": "UTILITY", "status": "approved", "rejected_reason": "NONE",
      "components": [{"type": "BODY", "text": "Hello {{1}}, our specialist {{2}} can help you: "
-                                             "call {{3}}."}], "params": 3},
-    {"name": "reopen_chat", "language": "en", "status": "approved", "category": "UTILITY",
-     "components": [{"type": "BODY", "text": "We have an update on your request. Reply to this "
-                                             "message to continue the conversation."}],
-     "params": 0},
-    {"name": "handoff_followup", "language": "en", "status": "approved", "category": "UTILITY",
-     "components": [{"type": "BODY", "text": "Hi {{1}}, did you manage to reach {{2}}? "
-                                             "Reply to let us know."}], "params": 2},
+                                             "call {{3}}."}]},
+    {"name": "specialist_intro", "namespace": NAMESPACE, "language": "de",
+     "category": "UTILITY", "status": "approved", "rejected_reason": "NONE",
+     "components": json.dumps([{"type": "BODY", "text": "Hallo {{1}}, unser Spezialist {{2}} "
+                                                       "hilft Ihnen: {{3}}."}])},
+    {"name": "reopen_chat", "namespace": NAMESPACE, "language": "en_US",
+     "category": "UTILITY", "status": "approved", "rejected_reason": "NONE",
+     "components": json.dumps([{"type": "BODY", "text": "We have an update on your request. "
+                                                       "Reply to this message to continue the "
+                                                       "conversation."}])},
+    {"name": "handoff_followup", "namespace": NAMESPACE, "language": "en_US",
+     "category": "UTILITY", "status": "approved", "rejected_reason": "NONE",
+     "components": [
+         {"type": "HEADER", "format": "TEXT", "text": "Ticket {{1}}"},
+         {"type": "BODY", "text": "Hi {{1}}, did you manage to reach {{2}}? Reply to let us "
+                                  "know."},
+         {"type": "BUTTONS", "buttons": [
+             {"type": "URL", "text": "Open the ticket", "url": "https://help.example.com/t/{{1}}"},
+             {"type": "QUICK_REPLY", "text": "Yes"}]}]},
+    {"name": "spring_promo", "namespace": NAMESPACE, "language": "en_US",
+     "category": "MARKETING", "status": "rejected", "rejected_reason": "PROMOTIONAL",
+     "components": [{"type": "BODY", "text": "Spring sale!"}]},
 ]
+TEMPLATE_PAGE_SIZE = 100  # what 1MSG returns when no `limit` is given
 
 
 def _error(status: int, message: Any, **headers: str) -> Response:
@@ -131,38 +162,82 @@ def contacts_problem(body: dict) -> str | None:
     return None
 
 
-def template_problem(body: dict, templates: list[dict]) -> dict | str | None:
-    """Check a template send: known name and language, right parameter count, clean params."""
-    template = next((t for t in templates if t["name"] == body.get("template")), None)
-    language = (body.get("language") or {}).get("code") if isinstance(
-        body.get("language"), dict) else body.get("language")
-    if template is None or language != template["language"]:
-        return {"message": "Template name does not exist in the translation", "code": 132001}
-    params = _template_params(body)
-    if len(params) != template["params"]:
-        return {"message": "Number of parameters does not match the expected number of params",
-                "code": 132000}
-    if any(_BAD_TEMPLATE_PARAM.search(p) for p in params):
-        return {"message": "Param text cannot have new-line/tab characters or more than "
-                           "4 consecutive spaces", "code": 132018}
+def _components(template: dict) -> list[dict]:
+    """A listed template's components, stored as a list or (as 1MSG may) a JSON string."""
+    raw = template["components"]
+    return json.loads(raw) if isinstance(raw, str) else raw
+
+
+def _placeholder_count(text: Any) -> int:
+    """How many distinct {{n}} a text has."""
+    return len(set(re.findall(r"\{\{\s*(\d+)\s*\}\}", str(text or ""))))
+
+
+def expected_params(template: dict) -> dict[tuple, int]:
+    """Parameters the template needs: {("header", None): n, ("body", None): n, ("button", i): n}."""
+    needed: dict[tuple, int] = {}
+    for component in _components(template):
+        kind = component["type"].lower()
+        if kind in ("header", "body") and _placeholder_count(component.get("text")):
+            needed[(kind, None)] = _placeholder_count(component.get("text"))
+        for index, button in enumerate(component.get("buttons") or []):
+            if button.get("type") == "URL" and _placeholder_count(button.get("url")):
+                needed[("button", index)] = _placeholder_count(button["url"])
+    return needed
+
+
+def sent_params(body: dict) -> dict[tuple, list[str]] | None:
+    """The texts sent per component, or None when `params` is not a list of components."""
+    params = body.get("params", [])
+    if not isinstance(params, list):
+        return None
+    sent: dict[tuple, list[str]] = {}
+    for component in params:
+        if not isinstance(component, dict) or not isinstance(component.get("parameters"), list):
+            return None
+        kind = str(component.get("type", "")).lower()
+        key = (kind, component.get("index") if kind == "button" else None)
+        sent[key] = [str(p.get("text", "")) if isinstance(p, dict) else "" for p in
+                     component["parameters"]]
+    return sent
+
+
+def find_template(body: dict, templates: list[dict]) -> dict | None:
+    """The approved template matching name, language code AND namespace, as 1MSG requires."""
+    language = body.get("language")
+    code = language.get("code") if isinstance(language, dict) else None
+    return next((t for t in templates if t["status"] == "approved"
+                 and t["name"] == body.get("template") and t["language"] == code
+                 and t["namespace"] == body.get("namespace")), None)
+
+
+def template_problem(body: dict, templates: list[dict]) -> Response | None:
+    """Check a template send: known (name, language, namespace), right parameters, clean texts."""
+    template = find_template(body, templates)
+    if template is None:
+        return jsonify({"sent": False, "message": "Template is not defined"})
+    sent = sent_params(body)
+    if sent is None or {k: len(v) for k, v in sent.items()} != expected_params(template):
+        return _error(400, {"message": "Number of parameters does not match the expected "
+                                       "number of params", "code": 132000})
+    if any(_BAD_TEMPLATE_PARAM.search(text) for texts in sent.values() for text in texts):
+        return _error(400, {"message": "Param text cannot have new-line/tab characters or more "
+                                       "than 4 consecutive spaces", "code": 132018})
     return None
 
 
-def _template_params(body: dict) -> list[str]:
-    """Return the body parameters' texts of a sendTemplate request."""
-    texts = []
-    for component in body.get("params") or []:
-        if isinstance(component, dict) and component.get("type", "body") == "body":
-            texts += [str(p.get("text", "")) for p in component.get("parameters") or []]
-    return texts
-
-
-def _render_template(template: dict, params: list[str]) -> str:
-    """Fill a template's {{n}} placeholders."""
-    text = template["components"][0]["text"]
-    for number, value in enumerate(params, start=1):
-        text = text.replace("{{%d}}" % number, value)
-    return text
+def _render_template(template: dict, sent: dict[tuple, list[str]]) -> str:
+    """Fill the header and body placeholders, as the customer reads them."""
+    parts = []
+    for component in _components(template):
+        kind = component["type"].lower()
+        if kind in ("header", "body"):
+            texts = sent.get((kind, None), [])
+            parts.append(re.sub(r"\{\{\s*(\d+)\s*\}\}",
+                                lambda m, t=texts: t[int(m.group(1)) - 1]
+                                if int(m.group(1)) <= len(t) else m.group(0),
+                                component.get("text", "")))
+    return "\n".join(parts)
 
 
 def _ack_plan(fault: str) -> list[tuple[str, str | None]]:
@@ -175,6 +250,8 @@ def _ack_plan(fault: str) -> list[tuple[str, str | None]]:
         return [("read", None), ("sent", None), ("delivered", None)]
     if fault == "0011":
         return [("sent", None), ("failed", "Re-engagement message")]
+    if fault == "0010":
+        return [("sent", None), ("failed", "Message undeliverable")]
     return [("sent", None), ("delivered", None), ("read", None)]
 
 
@@ -208,6 +285,8 @@ class Emulator:
         self.last_inbound: dict[str, int] = {}
         self.webhooks: list[str] = []
         self.settings = dict(DEFAULT_SETTINGS)
+        self.tried: set[str] = set()
+        self.webhook_form = "array"
 
     def reset(self) -> None:
         """Clear state; pending ack threads see the new generation and stop."""
@@ -231,7 +310,8 @@ class Emulator:
     def log_request(self, placement: str, body: Any) -> None:
         """Remember what arrived, so tests can check what the client really sent."""
         entry = {"method": request.method, "path": request.path, "query": dict(request.args),
-                 "json": body, "auth": placement, "time": time.time()}
+                 "json": body, "auth": placement, "time": time.time(),
+                 "user_agent": request.headers.get("User-Agent", "")}
         with self.lock:
             self.request_log.append(entry)
 
@@ -246,6 +326,13 @@ class Emulator:
             # The real text quotes the token; ours does not, so it cannot leak from logs.
             return _error(401, f"Wrong token ... for channel {channel}")
         return None
+
+    def first_try(self, phone: str) -> bool:
+        """True the first time a number is seen by a fault that refuses once."""
+        with self.lock:
+            first = phone not in self.tried
+            self.tried.add(phone)
+        return first
 
     # ----- the 24-hour window and chat history -----
 
@@ -334,7 +421,7 @@ class Emulator:
             if not self.is_current(generation):
                 return
             self.apply_status(message["id"], status)
-            self.post_status(message, status, error, generation, raw=fault == "0011")
+            self.post_status(message, status, error, generation, raw=fault in ("0010", "0011"))
         if is_template and self.current_status(message["id"]) == "read":
             # The customer answers the template, which opens the window.
             time.sleep(self.ack_delay)
@@ -379,7 +466,8 @@ class Emulator:
         item: dict = {"id": message_id, "status": status, "timestamp": str(int(time.time())),
                       "recipient_id": phone}
         if error:
-            code = 131047 if "engagement" in error else 130472
+            code = (131047 if "engagement" in error else 131026 if "undeliverable" in error
+                    else 130472)
             item["errors"] = [{"code": code, "title": error, "message": error}]
         value = {"messaging_product": "whatsapp",
                  "metadata": {"display_phone_number": "12025550100",
@@ -401,6 +489,8 @@ class Emulator:
             return _error(503, "Service temporarily unavailable", **{"Retry-After": "1"})
         if fault == "0003":
             return _error(500, "Internal error")
+        if fault == "0013" and self.first_try(phone):
+            return _error(429, "Too many requests")  # no Retry-After: 1MSG does not promise one
         started = time.monotonic()
         answer = self.decide(phone, fault, kind, text, is_template)
         if fault == "0004":
@@ -414,20 +504,19 @@ class Emulator:
                is_template: bool) -> Response:
         """Answer a send: window closed, a recipient fault, or accepted."""
         if not is_template and not self.window_open(phone):
+            if fault == "0015":
+                return jsonify({"sent": "false", "message": "Re-engagement message"})
             return jsonify({"sent": False, "message": "Dialog window is closed"})
         if fault == "0007":
             return _error(400, "Phone number is not a valid WhatsApp number")
-        if fault == "0010":
-            return _error(400, {"message": "Message undeliverable", "code": 131026,
-                                "error_user_title": "Message undeliverable",
-                                "error_user_msg": "This number cannot receive the message."})
         if fault == "0009":
             return jsonify({"sent": False, "jobId": _new_id("job-")})
         message = self.record_outgoing(phone, kind, text)
         with self.lock:
             generation = self.generation
         self.in_background(self.run_acks, message, fault, generation, is_template)
-        return jsonify({"sent": True, "id": message["id"], "message": f"Sent to {phone}@c.us",
+        return jsonify({"sent": "true" if fault == "0014" else True, "id": message["id"],
+                        "message": f"Sent to {phone}@c.us",
                         "description": "Message has been sent to the provider"})
 
 
@@ -458,19 +547,35 @@ def _api_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Respons
 
     def send_template(body: dict) -> Response:
 
-        """POST sendTemplate: validate against TEMPLATES, then send (window not needed)."""
-        problem = recipient_problem(body) or template_problem(body, TEMPLATES)
+        """POST sendTemplate: strict about the template's identity, then send (any window)."""
+        problem = recipient_problem(body)
         if problem:
             return _error(400, problem)
-        template = next(t for t in TEMPLATES if t["name"] == body["template"])
-        text = _render_template(template, _template_params(body))
+        refused = template_problem(body, TEMPLATES)
+        if refused is not None:
+            return refused
+        text = _render_template(find_template(body, TEMPLATES), sent_params(body))
         return emu.send(body, "template", text, is_template=True)
+
+    def list_templates(_body: dict) -> Response:
+
+        """GET templates: paged with limit/offset, like 1MSG."""
+        limit = request.args.get("limit", TEMPLATE_PAGE_SIZE, type=int)
+        offset = request.args.get("offset", 0, type=int)
+        if limit is None or offset is None or limit < 1 or offset < 0:
+            return _error(400, "limit and offset must be whole numbers (limit at least 1)")
+        return jsonify({"total": len(TEMPLATES), "templates": TEMPLATES[offset:offset + limit]})
 
     def get_webhook(_body: dict) -> Response:
 
-        """GET webhook: the registered URLs."""
+        """GET webhook: the registered URLs, in the form this channel answers in."""
         with emu.lock:
-            return jsonify({"webhookUrl": list(emu.webhooks)})
+            urls, form = list(emu.webhooks), emu.webhook_form
+        if form == "legacy":  # older channels: one comma-separated string
+            return jsonify({"webhookUrl": ",".join(urls) if urls else None})
+        if form == "string":  # one URL as a plain string, none as null
+            return jsonify({"webhookUrl": (urls[0] if len(urls) == 1 else urls) if urls else None})
+        return jsonify({"webhookUrl": urls})
 
     def set_webhook(body: dict) -> Response:
 
@@ -478,7 +583,7 @@ def _api_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Respons
         urls = body.get("webhookUrl")
         urls = [urls] if isinstance(urls, str) and urls else urls or []
         if not isinstance(urls, list) or not all(
-                isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
+                isinstance(u, str) and _URL.match(u) for u in urls):
             return _error(400, "webhookUrl must be an http(s) URL or a list of them")
         urls = list(dict.fromkeys(urls))
         if len(urls) > MAX_WEBHOOKS:
@@ -526,7 +631,7 @@ def _api_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Respons
         ("POST", "sendContact"): send_contact,
         ("POST", "sendMessage"): send_message,
         ("POST", "sendTemplate"): send_template,
-        ("GET", "templates"): lambda _body: jsonify({"templates": TEMPLATES}),
+        ("GET", "templates"): list_templates,
         ("GET", "webhook"): get_webhook,
         ("POST", "webhook"): set_webhook,
         ("GET", "settings"): get_settings,
@@ -550,6 +655,16 @@ def _control_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Res
                                      body.get("senderName"))
         return jsonify(message)
 
+    def webhook_form(body: dict) -> Response:
+
+        """Choose how GET webhook answers: "array", "string" or "legacy" (comma-separated)."""
+        form = body.get("form")
+        if form not in ("array", "string", "legacy"):
+            return _error(400, "form must be array, string or legacy")
+        with emu.lock:
+            emu.webhook_form = form
+        return jsonify({"form": form})
+
     def reset(_body: dict) -> Response:
 
         """Forget everything."""
@@ -571,6 +686,7 @@ def _control_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Res
     return {
         ("POST", "inbound"): inbound,
         ("POST", "reset"): reset,
+        ("POST", "webhook-form"): webhook_form,
         ("GET", "requests"): request_log,
         ("GET", "deliveries"): deliveries,
     }

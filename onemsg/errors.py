@@ -10,7 +10,8 @@ META_WINDOW_CLOSED = 131047
 META_UNDELIVERABLE = 131026
 META_RATE_LIMITS = frozenset({130429, 131056})
 
-_WINDOW_TEXT = re.compile(r"window", re.IGNORECASE)
+# "Dialog window is closed", "outside the allowed window", "Re-engagement message" (no code).
+_WINDOW_TEXT = re.compile(r"window|re-?engagement|24 hours have passed", re.IGNORECASE)
 _TOKEN_TEXT = re.compile(r"token|unauthori[sz]ed", re.IGNORECASE)
 _RATE_TEXT = re.compile(r"rate.?limit|too many|throttl", re.IGNORECASE)
 _RECIPIENT_TEXT = re.compile(

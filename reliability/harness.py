@@ -152,6 +152,7 @@ class Emulator:
 
     def register_webhook(self, url: str) -> None:
         self._call("POST", "webhook", {"webhookUrl": [url]})
+        self._call("POST", "settings", {"ackNotificationsOn": True})  # as `flask onemsg connect` does
 
     def stop(self) -> None:
         self.server.shutdown()

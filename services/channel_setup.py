@@ -44,9 +44,42 @@ def connect(wait_seconds: int = 0) -> list[str]:
     if not is_emulated() and not current_app.config["PUBLIC_BASE_URL"]:
         return ["PUBLIC_BASE_URL is not set, so no webhook was registered: the real 1MSG cannot reach "
                 f"{base}. Set PUBLIC_BASE_URL to the app's public address and run `flask onemsg connect`."]
+    ours = webhook_url(base)
     try:
-        urls = client().set_webhooks([webhook_url(base)])
+        before = client().get_webhooks()
+        stale = [u for u in before if _rotated_away(u, base)]
+        before, after = client().register_webhooks([ours], drop=stale)
         client().update_settings(ackNotificationsOn=True)
     except (OneMsgError, ValueError) as exc:
         raise RuntimeError(f"could not register the webhook with 1MSG: {exc}") from exc
-    return [f"1MSG will post to {base}/webhooks/1msg/… ({len(urls)} webhook URL(s) registered)."]
+    lines = ["Webhook URLs before:"] + _listed(before)
+    lines += ["Webhook URLs after:"] + _listed(after)
+    if stale:
+        lines.append(f"Removed {len(stale)} URL(s) of a webhook secret no longer in use.")
+    return lines + [f"1MSG will post to {base}/webhooks/1msg/… ({len(after)} webhook URL(s) "
+                    "registered, status notifications on)."]
+
+
+def _our_prefix(base: str) -> str:
+    """Where our receiver's URLs start: what follows is a secret."""
+    return webhook_url(base).rsplit("/", 1)[0] + "/"
+
+
+def _rotated_away(url: str, base: str) -> bool:
+    """Our receiver's URL with a secret we no longer accept: it only takes one of the 5 slots."""
+    if not url.startswith(_our_prefix(base)):
+        return False
+    secret = url[len(_our_prefix(base)):].strip("/")
+    config = current_app.config
+    return secret not in {config["ONEMSG_WEBHOOK_SECRET"], config["ONEMSG_WEBHOOK_SECRET_PREVIOUS"]} - {""}
+
+
+def _listed(urls: list[str]) -> list[str]:
+    """One line per URL, secrets hidden: ours after /webhooks/1msg/, anyone's query string."""
+    if not urls:
+        return ["  (none)"]
+    shown = []
+    for url in urls:
+        head, marker, _secret = url.partition("/webhooks/1msg/")
+        shown.append("  " + (head + marker + "…" if marker else url.split("?", 1)[0]))
+    return shown

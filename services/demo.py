@@ -2,6 +2,7 @@
 from sqlalchemy import select
 
 from models import AppSetting, Specialist, Ticket, db, utcnow
+from onemsg.emulator import TEMPLATES as EMULATED_TEMPLATES
 from services import settings, users
 
 DEMO_USERS = [
@@ -36,8 +37,16 @@ DEMO_TICKETS = [
 ]
 
 
-DEMO_REOPEN_TEMPLATE = {"name": "specialist_intro", "language": "en",
-                        "params": ["customer_name", "specialist_name", "specialist_phone"]}
+def _demo_reopen_template() -> dict:
+    """The emulator's listed template that names the specialist and their phone."""
+    listed = next(t for t in EMULATED_TEMPLATES
+                  if t["name"] == "specialist_intro" and t["language"] == "en_US")
+    return {"name": listed["name"], "language": listed["language"],
+            "namespace": listed["namespace"],
+            "params": ["customer_name", "specialist_name", "specialist_phone"]}
+
+
+DEMO_REOPEN_TEMPLATE = _demo_reopen_template()
 
 
 def seed_demo() -> list[str]:

@@ -107,8 +107,7 @@ def send_template(ticket: Ticket, specialist: Specialist, agent: User | None, ke
 
 def _call_template(phone: str, choice: dict, params: list[str]) -> "OneMsgAnswer":
     try:
-        return OneMsgAnswer(message_id=client().send_template(
-            phone, choice["name"], choice.get("language") or "en", params).id)
+        return OneMsgAnswer(message_id=templates.send(phone, choice, params).id)
     except onemsg_errors.OneMsgError as exc:
         return OneMsgAnswer(error=exc)
 

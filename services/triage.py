@@ -59,7 +59,7 @@ TRIAGE_TABLE: tuple[TriageRule, ...] = (
         "send_template", False,
         reason_codes=("window_closed",), meta_codes=(131047,),
         text_markers=("dialog window is closed", "window is closed", "re-engagement",
-                      "24 hours have passed")),
+                      "24 hours have passed", "outside the allowed window")),
     TriageRule(
         "invalid_recipient", "The number cannot receive WhatsApp",
         "WhatsApp could not deliver to this number: it may be mistyped, not on WhatsApp, or "
@@ -116,6 +116,28 @@ TRIAGE_TABLE: tuple[TriageRule, ...] = (
         "retry", True, retry_after_seconds=MINUTE,
         reason_codes=("upstream_error", "upstream_unavailable"), meta_codes=(131000,),
         text_markers=("something went wrong", "service unavailable", "internal error")),
+    TriageRule(
+        "template_missing", "The template does not exist on the channel",
+        "1MSG has no approved template with this name in this language (it may have been "
+        "deleted, paused or renamed). An administrator must choose an approved template in "
+        "Settings; then send it again.",
+        "tell_admin", False, meta_codes=(132001,),
+        text_markers=("template is not defined", "template name does not exist",
+                      "no longer among the channel's approved templates")),
+    TriageRule(
+        "template_params", "The template's parameters do not match it",
+        "WhatsApp expected a different number of parameters for this template. An "
+        "administrator must map every placeholder of the template (header, body and buttons) "
+        "in Settings; then send it again.",
+        "tell_admin", False, meta_codes=(132000,),
+        text_markers=("number of parameters does not match", "map every placeholder")),
+    TriageRule(
+        "template_param_text", "A template parameter has text WhatsApp refuses",
+        "A parameter contained a new line, a tab or more than four spaces in a row. Check the "
+        "ticket's customer name and the specialist's details; an administrator may map that "
+        "placeholder to another field in Settings.",
+        "tell_admin", False, meta_codes=(132018,),
+        text_markers=("param text cannot have",)),
     TriageRule(
         "rejected", "1MSG rejected the request",
         "1MSG refused the message as malformed, so sending it again will fail the same way. "

@@ -236,7 +236,7 @@ class LiveServer:
 def live_server(emulated_app, emulator):
     """The emulated app on a real port, its webhook registered with the emulator."""
     server = LiveServer(emulated_app)
-    emulator.post("webhook", {"webhookUrl": [server.webhook_url(emulated_app)]})
+    emulator.connect(server.webhook_url(emulated_app))
     yield server
     server.stop()
 

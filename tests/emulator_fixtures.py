@@ -23,6 +23,7 @@ from flask import Flask, request
 
 from onemsg.client import OneMsgClient
 from onemsg.emulator import create_emulator, serve_in_thread
+from tests.onemsg_contract import check_log, summary as contract_summary
 
 __all__ = ["EmulatorHandle", "WebhookReceiver", "emulator", "emulator_server", "onemsg_client",
            "webhook_receiver", "ACK_DELAY", "SLOW_SECONDS", "CHANNEL_ID", "TOKEN"]
@@ -75,6 +76,15 @@ class EmulatorHandle:
     def open_window(self, phone: str) -> dict:
         """Open the customer's 24-hour window with a fresh inbound message."""
         return self.inbound(phone, "Hello, I need help")
+
+    def webhook_form(self, form: str) -> None:
+        """Make GET webhook answer as an "array", a "string" or a "legacy" comma-separated string."""
+        self._control("POST", "webhook-form", {"form": form})
+
+    def connect(self, *urls: str) -> None:
+        """Register webhook URLs and switch status acks on, as `flask onemsg connect` does."""
+        self.post("webhook", {"webhookUrl": list(urls)}).raise_for_status()
+        self.post("settings", {"ackNotificationsOn": True}).raise_for_status()
 
     def post(self, method: str, json: Any = None, *, auth: str = "header",
              token: str | None = None) -> requests.Response:
@@ -161,10 +171,23 @@ def emulator_server():
 
 @pytest.fixture
 def emulator(emulator_server):
-    """The session's emulator, with its state reset before the test."""
+    """The session's emulator, with its state reset before the test.
+
+    At the end, every request our client sent it is checked against the 1MSG contract's
+    JSON Schemas (tests/onemsg_contract.py): a drift in what the client sends fails the test.
+    """
     emulator_server.reset()
     yield emulator_server
+    drift = check_log(emulator_server.requests())
     emulator_server.reset()
+    if drift:
+        pytest.fail("requests that break the 1MSG contract:\n" + "\n".join(drift[:20]))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say how many client requests the contract check saw (and which kinds it never saw)."""
+    for line in contract_summary():
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ EXPECTED = {
     "handoffs.retry": "agent",
     "tickets.send_panel": "agent",
     "admin.settings_page": "admin",
+    "admin.template_params": "admin",
     "handoffs.show": "agent",
     "handoffs.status": "agent",
     "directory.index": "agent",

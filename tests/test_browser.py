@@ -6,7 +6,10 @@ import shutil
 import pytest
 
 from models import Ticket, db
+from onemsg.emulator import NAMESPACE
+from services import handoffs
 from services.demo import seed_demo
+from tests.conftest import wait_until
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
@@ -107,3 +110,23 @@ def test_closed_window_reopened_with_a_template_then_card_read(page):
     template = page.locator(".handoff-status").nth(1)
     expect(template).to_contain_text("Template")
     assert db.session.query(Ticket).count() >= 4
+
+
+def test_closed_window_reopened_by_a_template_a_strict_1msg_accepts_then_the_card_goes_by_itself(page, emulator):
+    """The template goes with its namespace and listed language; after the reply the worker sends the card."""
+    log_in_as_agent(page)
+    open_ticket(page, "HD-1002")
+    page.get_by_label("Send the card automatically when the customer answers").check()
+    page.get_by_role("button", name="Send template to reopen the chat").click()
+    expect(page.locator("#flashes .flash-success")).to_contain_text("Template accepted by 1MSG")
+    [call] = [r for r in emulator.requests() if r["path"].endswith("/sendTemplate")]
+    assert call["json"]["namespace"] == NAMESPACE
+    assert call["json"]["language"] == {"policy": "deterministic", "code": "en_US"}
+    # The emulated customer answers once the template is read; the worker's step sends the card.
+    assert wait_until(lambda: handoffs.send_cards_after_replies() == 1, 20), "the card never went"
+    [card_call] = [r for r in emulator.requests() if r["path"].endswith("/sendContact")]
+    assert card_call["json"]["phone"] == "4915112345678"
+    page.reload()
+    card = page.locator(".handoff-status").first
+    expect(card).to_contain_text("Card of")
+    expect(card).to_have_attribute("data-status", "read", timeout=15000)

@@ -83,7 +83,6 @@ def test_window_lookup_asks_1msg_when_nothing_is_stored(emulated_app, emulator, 
     ("0007", "failed", "invalid_recipient", "check the number"),
     ("0008", "unknown", "unknown_outcome", "cannot tell whether"),
     ("0009", "failed", "rejected", "refused"),
-    ("0010", "failed", "invalid_recipient", "check the number"),
     ("0012", "failed", "upstream_unavailable", "nothing was sent"),
 ])
 def test_fault_numbers_give_a_recorded_reason(emulated_app, emulator, make_ticket, make_specialist,
@@ -95,6 +94,49 @@ def test_fault_numbers_give_a_recorded_reason(emulated_app, emulator, make_ticke
     stored = db.session.get(Handoff, handoff.id)
     assert (stored.status, stored.failure_code) == (expected_status, code)
     assert words in stored.failure_reason
+
+
+@pytest.mark.parametrize("suffix", ["0013", "0014"])
+def test_a_429_without_retry_after_and_sent_as_a_string_are_accepted(emulated_app, emulator, make_ticket,
+                                                                      make_specialist, suffix):
+    """0013: 429 with no Retry-After, retried after a jittered back-off; 0014: `"sent": "true"`."""
+    ticket = make_ticket(customer_phone=f"+1415555{suffix}")
+    open_window_everywhere(emulator, ticket.customer_phone)
+    handoff = send(ticket, make_specialist()).handoff
+    assert handoff.status == "accepted" and handoff.message_id.startswith("wamid.")
+    tries = [r["time"] for r in sends(emulator)]
+    assert len(tries) == (2 if suffix == "0013" else 1)
+    if suffix == "0013":
+        assert tries[1] - tries[0] >= 0.25, "backed off before the retry"
+
+
+def test_re_engagement_without_a_code_means_the_window_is_closed(emulated_app, emulator, make_ticket,
+                                                                 make_specialist):
+    """0015 answers a closed window with `"sent": "false"` and "Re-engagement message"."""
+    ticket = make_ticket(customer_phone="+14155550015")
+    status.record_inbound("in-0015", ticket.customer_phone, utcnow())  # we think it is open
+    db.session.commit()
+    handoff = send(ticket, make_specialist()).handoff
+    assert (handoff.status, handoff.failure_code) == ("failed", "window_closed")
+    assert handoffs.triage_for(handoff).action == "send_template"
+
+
+def test_undeliverable_comes_in_a_later_failed_status(live_server, emulator, make_ticket, make_specialist):
+    """0010: 1MSG accepts; Meta's 131026 arrives in a failed status webhook, not in the answer."""
+    ticket = make_ticket(customer_phone="+14155550010")
+    open_window_everywhere(emulator, ticket.customer_phone)
+    handoff = send(ticket, make_specialist()).handoff
+    assert handoff.status == "accepted"
+
+    def failed_by_webhook():
+        # The worker's backstop too: an ack that beat the send's commit waits as pending.
+        status.apply_pending(handoff.message_id)
+        db.session.commit()
+        return db.session.get(Handoff, handoff.id).status == "failed"
+    assert wait_until(failed_by_webhook, 10)
+    failed = db.session.get(Handoff, handoff.id)
+    assert failed.failure_meta_code == 131026
+    assert handoffs.triage_for(failed).action == "check_number"
 
 
 def test_bad_token_is_a_channel_problem_for_an_admin(make_app, emulator, make_ticket, make_specialist):

@@ -43,7 +43,7 @@ def test_a_full_flow_logs_neither_the_token_nor_the_webhook_secret(all_logs, mak
     try:
         with app.app_context():
             live = LiveServer(app)
-            emulator.post("webhook", {"webhookUrl": [live.webhook_url(app)]})
+            emulator.connect(live.webhook_url(app))
             run_flow(app, live, emulator, make_ticket, make_specialist, make_user)
     finally:
         if live is not None:

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask, Response
 
 from onemsg.client import OneMsgClient, channel_id_from_token, clean_template_param
-from onemsg.emulator import serve_in_thread
+from onemsg.emulator import NAMESPACE, TEMPLATES, serve_in_thread
 from onemsg.errors import (
     AuthenticationFailed,
     InvalidRecipient,
@@ -22,6 +22,7 @@ from onemsg.errors import (
     UpstreamUnavailable,
     WindowClosed,
 )
+from onemsg.templates import build_params
 
 CUSTOMER = "+14155552671"
 CARD = {"name": {"formatted_name": "Jane Specialist", "first_name": "Jane"},
@@ -146,22 +147,72 @@ def test_a_message_older_than_24_hours_leaves_the_window_closed(emulator, onemsg
 
 
 def test_send_template_goes_out_while_the_window_is_closed(emulator, onemsg_client):
-    result = onemsg_client.send_template(CUSTOMER, "specialist_intro", "en",
-                                         ["Ana\nRuiz", "Jane\tSpecialist", "+1 202      555"])
+    params = [{"type": "body", "parameters": [
+        {"type": "text", "text": t} for t in ("Ana\nRuiz", "Jane\tSpecialist", "+1 202      555")]}]
+    result = onemsg_client.send_template(CUSTOMER, "specialist_intro", "en_US", params,
+                                         namespace=NAMESPACE)
     assert result.id.startswith("wamid.")
     [request] = sends(emulator, "sendTemplate")
-    assert request["json"]["language"] == {"policy": "deterministic", "code": "en"}
+    assert request["json"]["language"] == {"policy": "deterministic", "code": "en_US"}
+    assert request["json"]["namespace"] == NAMESPACE
     assert request["json"]["params"] == [{"type": "body", "parameters": [
         {"type": "text", "text": "Ana Ruiz"}, {"type": "text", "text": "Jane Specialist"},
         {"type": "text", "text": "+1 202    555"}]}]
 
 
+@pytest.mark.parametrize("language, namespace", [
+    ("en", NAMESPACE),            # a code a person typed, not the template's own
+    ("en_US", "wrong_namespace"),
+    ("en_US", ""),                # no namespace at all
+])
+def test_a_template_is_refused_unless_name_language_and_namespace_match(emulator, language, namespace):
+    body = {"phone": CUSTOMER[1:], "template": "reopen_chat", "language": {"policy": "deterministic",
+                                                                      "code": language},
+            "params": []}
+    if namespace:
+        body["namespace"] = namespace
+    answer = emulator.post("sendTemplate", body)
+    assert answer.status_code == 200 and answer.json() == {"sent": False,
+                                                           "message": "Template is not defined"}
+    assert not [m for m in emulator.requests() if m["path"].endswith("/_emulator/inbound")]
+
+
+def test_the_client_refuses_to_send_a_template_without_namespace(emulator, onemsg_client):
+    with pytest.raises(ValueError):
+        onemsg_client.send_template(CUSTOMER, "reopen_chat", "en_US", [], namespace="")
+    assert sends(emulator, "sendTemplate") == []
+
+
+def test_template_parameters_are_counted_over_header_body_and_buttons(emulator, onemsg_client):
+    followup = next(t for t in TEMPLATES if t["name"] == "handoff_followup")
+    params = build_params(followup, ["HD-1", "Ana", "Jane", "HD-1"])
+    assert [p["type"] for p in params] == ["header", "body", "button"]
+    assert onemsg_client.send_template(CUSTOMER, "handoff_followup", "en_US", params,
+                                       namespace=NAMESPACE).id
+    body_only = [{"type": "body", "parameters": [{"type": "text", "text": "Ana"},
+                                                 {"type": "text", "text": "Jane"}]}]
+    with pytest.raises(Rejected) as caught:
+        onemsg_client.send_template(CUSTOMER, "handoff_followup", "en_US", body_only,
+                                    namespace=NAMESPACE)
+    assert caught.value.meta_code == 132000
+
+
 def test_the_reply_to_a_template_opens_the_window(emulator, onemsg_client, webhook_receiver):
     onemsg_client.set_webhooks([webhook_receiver.url])
-    onemsg_client.send_template(CUSTOMER, "reopen_chat", "en", [])
+    onemsg_client.update_settings(ackNotificationsOn=True)
+    onemsg_client.send_template(CUSTOMER, "reopen_chat", "en_US", [], namespace=NAMESPACE)
     webhook_receiver.wait_for(lambda _: [m for m in webhook_receiver.messages()
                                          if m["fromMe"] is False])
     assert onemsg_client.send_contact(CUSTOMER, CARD).id.startswith("wamid.")
+
+
+def test_templates_are_read_page_by_page_with_string_components(emulator, onemsg_client):
+    listed = onemsg_client.templates(page_size=2)
+    pages = [r["query"] for r in emulator.requests() if r["path"].endswith("/templates")]
+    assert pages == [{"limit": "2", "offset": "0"}, {"limit": "2", "offset": "2"},
+                     {"limit": "2", "offset": "4"}]
+    assert [(t["name"], t["language"]) for t in listed] == [(t["name"], t["language"]) for t in TEMPLATES]
+    assert any(isinstance(t["components"], str) for t in listed), "1MSG's string components"
 
 
 @pytest.mark.parametrize("raw, cleaned", [
@@ -182,7 +233,6 @@ def test_clean_template_param(raw, cleaned):
     ("0007", InvalidRecipient, 400),
     ("0008", UnknownOutcome, 200),
     ("0009", Rejected, 200),
-    ("0010", InvalidRecipient, 400),
     ("0012", UpstreamUnavailable, 503),
 ])
 def test_each_fault_raises_its_typed_error(emulator, code, error, status):
@@ -210,10 +260,11 @@ def test_queued_send_is_rejected_with_its_job_id(emulator, onemsg_client):
 
 
 def test_meta_error_keeps_its_code(emulator, onemsg_client):
-    emulator.open_window(faulty("0010"))
-    with pytest.raises(InvalidRecipient) as caught:
-        onemsg_client.send_contact(faulty("0010"), CARD)
-    assert caught.value.meta_code == 131026
+    bad_text = [{"type": "body", "parameters": [{"type": "text", "text": "a\tb"}] * 3}]
+    body = {"phone": CUSTOMER[1:], "template": "specialist_intro", "namespace": NAMESPACE,
+            "language": {"policy": "deterministic", "code": "en_US"}, "params": bad_text}
+    answer = emulator.post("sendTemplate", body)
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == 132018
 
 
 @pytest.mark.parametrize("code", ["0002", "0012"])
@@ -379,12 +430,6 @@ def test_the_token_never_appears_in_repr_errors_or_logs(emulator, logs):
 
 # ----- reads, webhooks and settings -----
 
-def test_templates_lists_the_approved_templates(onemsg_client):
-    templates = {t["name"]: t for t in onemsg_client.templates()}
-    assert templates["specialist_intro"]["params"] == 3
-    assert templates["reopen_chat"]["params"] == 0
-
-
 def test_channel_status(onemsg_client):
     assert onemsg_client.channel_status() == {"status": "connected"}
 
@@ -401,20 +446,22 @@ def test_set_webhooks_keeps_the_urls_already_registered(emulator, onemsg_client)
 def test_set_webhooks_refuses_to_drop_any_url(emulator, onemsg_client):
     existing = [f"https://app{i}.example/hook" for i in range(5)]
     emulator.post("webhook", {"webhookUrl": existing})
-    with pytest.raises(ValueError, match="app4.example") as caught:
-        onemsg_client.set_webhooks("https://ours.example/hook")
-    assert "https://ours.example/hook" in str(caught.value)
+    with pytest.raises(ValueError, match="at most 5 webhook URLs") as caught:
+        onemsg_client.set_webhooks("https://ours.example/webhooks/1msg/s3cret")
+    assert "s3cret" not in str(caught.value), "the message may be printed: no secret in it"
     assert onemsg_client.get_webhooks() == existing
 
 
 def test_settings_read_and_update(onemsg_client):
-    assert onemsg_client.settings()["ackNotificationsOn"] is True
+    assert onemsg_client.settings()["ackNotificationsOn"] is False
+    assert onemsg_client.update_settings(ackNotificationsOn=True)["ackNotificationsOn"] is True
     assert onemsg_client.update_settings(rawHooks=True)["rawHooks"] is True
     assert onemsg_client.settings()["rawHooks"] is True
 
 
 def test_hook_info_follows_the_acks(emulator, onemsg_client, webhook_receiver):
     onemsg_client.set_webhooks([webhook_receiver.url])
+    onemsg_client.update_settings(ackNotificationsOn=True)
     emulator.open_window(CUSTOMER)
     sent = onemsg_client.send_contact(CUSTOMER, CARD)
     webhook_receiver.wait_for(lambda _: [a for a in webhook_receiver.acks()
@@ -491,3 +538,30 @@ def test_cli_reads_the_environment_when_no_client_is_given(emulator, monkeypatch
     result = CliRunner().invoke(onemsg_cli, ["status"])
     assert result.exit_code == 1
     assert "auth_failed" in result.output and "wrong-token" not in result.output
+
+
+# ----- answers that vary in the wild -----
+
+def test_a_429_without_retry_after_is_retried_after_a_jittered_back_off(emulator):
+    emulator.open_window(faulty("0013"))
+    assert make_client(emulator, max_retry_wait=5.0).send_contact(faulty("0013"), CARD).id
+    first, second = [r["time"] for r in sends(emulator)]
+    assert 0.25 <= second - first < 2.0, "0.5 s doubled per try, times 50-100 % jitter"
+
+
+def test_a_429_back_off_never_overruns_the_sends_time_budget(emulator):
+    emulator.open_window(faulty("0013"))
+    with pytest.raises(RateLimited) as caught:
+        make_client(emulator, max_retry_wait=0.1).send_contact(faulty("0013"), CARD)
+    assert caught.value.retry_after is None
+    assert len(sends(emulator)) == 1
+
+
+def test_sent_as_the_string_true_is_accepted(emulator, onemsg_client):
+    emulator.open_window(faulty("0014"))
+    assert onemsg_client.send_contact(faulty("0014"), CARD).id.startswith("wamid.")
+
+
+def test_re_engagement_with_sent_as_the_string_false_is_a_closed_window(emulator, onemsg_client):
+    with pytest.raises(WindowClosed):
+        onemsg_client.send_contact(faulty("0015"), CARD)

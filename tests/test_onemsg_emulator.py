@@ -5,8 +5,8 @@ import time
 import pytest
 import requests
 
-from onemsg.emulator import FAULTS, TEMPLATE_REPLY
-from tests.emulator_fixtures import SLOW_SECONDS
+from onemsg.emulator import FAULTS, NAMESPACE, TEMPLATE_REPLY, TEMPLATES
+from tests.emulator_fixtures import ACK_DELAY, SLOW_SECONDS
 
 CUSTOMER = "14155552671"
 CARD = {"name": {"formatted_name": "Jane Specialist", "first_name": "Jane"},
@@ -26,7 +26,7 @@ def send_card(emulator, phone=CUSTOMER, **extra) -> requests.Response:
 @pytest.fixture
 def hooked(emulator, webhook_receiver):
     """The emulator with the webhook receiver registered."""
-    emulator.post("webhook", {"webhookUrl": webhook_receiver.url})
+    emulator.connect(webhook_receiver.url)
     return webhook_receiver
 
 
@@ -136,21 +136,30 @@ def test_send_message_needs_a_body_of_1_to_4096_characters(emulator, text):
 
 # ----- templates -----
 
-def template(name="specialist_intro", params=("Ana", "Jane", "+12025550199"), language="en"):
-    """A sendTemplate body."""
+def template(name="specialist_intro", params=("Ana", "Jane", "+12025550199"), language="en_US",
+             namespace=NAMESPACE):
+    """A sendTemplate body, as 1MSG's own SDKs build it."""
     parameters = [{"type": "text", "text": p} for p in params]
-    return {"phone": CUSTOMER, "template": name,
+    body = {"phone": CUSTOMER, "template": name, "namespace": namespace,
             "language": {"policy": "deterministic", "code": language},
-            "params": [{"type": "body", "parameters": parameters}]}
+            "params": [{"type": "body", "parameters": parameters}] if params else []}
+    return body if namespace else {k: v for k, v in body.items() if k != "namespace"}
 
 
-def test_templates_are_listed(emulator):
+def test_templates_are_listed_like_1msg_with_paging(emulator):
     response = requests.get(emulator.url("templates"), params={"token": emulator.token},
                             timeout=5)
-    names = {t["name"]: t for t in response.json()["templates"]}
-    assert {"specialist_intro", "reopen_chat"} <= set(names)
-    assert names["specialist_intro"]["components"][0]["text"].count("{{") == 3
-    assert all(t["status"] == "approved" for t in names.values())
+    listed = response.json()
+    assert listed["total"] == len(listed["templates"]) == len(TEMPLATES)
+    for item in listed["templates"]:
+        assert set(item) == {"name", "namespace", "language", "category", "status", "components",
+                             "rejected_reason"}, "only fields 1MSG lists"
+    assert any(isinstance(t["components"], str) for t in listed["templates"])
+    assert {(t["name"], t["language"]) for t in listed["templates"]} >= {
+        ("specialist_intro", "en_US"), ("specialist_intro", "de")}
+    page = requests.get(emulator.url("templates"), params={"token": emulator.token, "limit": 2,
+                                                            "offset": 2}, timeout=5).json()
+    assert page["total"] == len(TEMPLATES) and page["templates"] == listed["templates"][2:4]
 
 
 def test_a_template_goes_out_with_the_window_closed(emulator):
@@ -162,17 +171,38 @@ def test_a_template_goes_out_with_the_window_closed(emulator):
         "Hello Ana, our specialist Jane can help you: call +12025550199.")
 
 
+@pytest.mark.parametrize("body", [
+    template(name="nope"),
+    template(language="en"),                 # typed by a person, not the template's own code
+    template(language="fr"),                 # a language the template does not exist in
+    template(namespace=""),                  # no namespace
+    template(namespace="other_namespace"),
+    template(name="spring_promo", params=()),  # listed, but rejected by Meta
+])
+def test_a_template_that_does_not_match_an_approved_one_is_not_defined(emulator, body):
+    response = emulator.post("sendTemplate", body)
+    assert response.status_code == 200
+    assert response.json() == {"sent": False, "message": "Template is not defined"}
+
+
 @pytest.mark.parametrize("body, meta_code", [
-    (template(name="nope"), 132001),
-    (template(language="de"), 132001),
     (template(params=("Ana",)), 132000),
+    (template(params=("Ana", "Jane", "x", "y")), 132000),
+    (template(name="handoff_followup", params=("Ana", "Jane")), 132000),  # header and button missing
     (template(params=("Ana\nRuiz", "Jane", "x")), 132018),
     (template(params=("Ana" + " " * 5 + "Ruiz", "Jane", "x")), 132018),
 ])
-def test_bad_template_sends_are_refused_with_meta_codes(emulator, body, meta_code):
+def test_bad_template_parameters_are_refused_with_meta_codes(emulator, body, meta_code):
     response = emulator.post("sendTemplate", body)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == meta_code
+
+
+def test_the_german_template_is_its_own_template(emulator):
+    answer = emulator.post("sendTemplate", template(language="de")).json()
+    assert answer["sent"] is True
+    history = api_get(emulator, "messages", chatId=f"{CUSTOMER}@c.us")["messages"]
+    assert history[0]["body"].startswith("Hallo Ana")
 
 
 def test_after_a_template_is_read_the_customer_replies(emulator, hooked):
@@ -313,8 +343,8 @@ def test_reset_clears_state(emulator):
 
 # ----- scripted faults -----
 
-def test_the_fault_table_documents_0001_to_0012():
-    assert sorted(FAULTS) == [f"{n:04d}" for n in range(1, 13)]
+def test_the_fault_table_documents_0001_to_0015():
+    assert sorted(FAULTS) == [f"{n:04d}" for n in range(1, 16)]
 
 
 @pytest.mark.parametrize("code, status, retry_after", [
@@ -367,12 +397,44 @@ def test_0009_is_queued_without_an_id(emulator):
     assert answer["sent"] is False and answer["jobId"].startswith("job-") and "id" not in answer
 
 
-def test_0010_is_a_meta_error_object(emulator):
+def test_0010_reports_131026_in_a_later_failed_status_not_in_the_answer(emulator, hooked):
     emulator.open_window(faulty("0010"))
     response = send_card(emulator, faulty("0010"))
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == 131026
-    assert response.json()["error"]["error_user_title"] == "Message undeliverable"
+    assert response.status_code == 200 and response.json()["sent"] is True
+    [status] = hooked.wait_for(raw_statuses)
+    assert (status["id"], status["status"]) == (response.json()["id"], "failed")
+    assert status["errors"][0]["code"] == 131026
+
+
+def test_0013_is_a_429_without_retry_after_once(emulator):
+    emulator.open_window(faulty("0013"))
+    first = send_card(emulator, faulty("0013"))
+    assert first.status_code == 429 and "Retry-After" not in first.headers
+    assert send_card(emulator, faulty("0013")).json()["sent"] is True
+
+
+def test_0014_says_sent_as_a_string(emulator):
+    emulator.open_window(faulty("0014"))
+    assert send_card(emulator, faulty("0014")).json()["sent"] == "true"
+
+
+def test_0015_refuses_a_closed_window_with_re_engagement_and_no_code(emulator):
+    assert send_card(emulator, faulty("0015")).json() == {"sent": "false",
+                                                          "message": "Re-engagement message"}
+
+
+def test_acks_flow_only_after_ack_notifications_are_switched_on(emulator, webhook_receiver):
+    emulator.post("webhook", {"webhookUrl": webhook_receiver.url})
+    assert api_get(emulator, "settings")["ackNotificationsOn"] is False, "as on a new channel"
+    emulator.open_window(CUSTOMER)
+    sent = send_card(emulator).json()
+    webhook_receiver.wait_for(lambda _: [m for m in webhook_receiver.messages() if m["fromMe"]])
+    time.sleep(10 * ACK_DELAY)
+    assert [a for a in webhook_receiver.acks() if a["id"] == sent["id"]] == []
+    emulator.post("settings", {"ackNotificationsOn": True})
+    later = send_card(emulator).json()
+    assert [a["status"] for a in acks_for(webhook_receiver, later["id"], 3)] == [
+        "sent", "delivered", "read"]
 
 
 @pytest.mark.parametrize("code", ["0007", "0009", "0010"])

@@ -277,7 +277,7 @@ def test_a_helpdesk_follows_a_handoff_to_read_and_gets_a_signed_event_per_step(a
     db.session.commit()  # SQLite: the live server needs the write lock
     server, base_url = serve_in_thread(app)
     try:
-        emulator.post("webhook", {"webhookUrl": [f"{base_url}/webhooks/1msg/{app.config['ONEMSG_WEBHOOK_SECRET']}"]})
+        emulator.connect(f"{base_url}/webhooks/1msg/{app.config['ONEMSG_WEBHOOK_SECRET']}")
         api = requests.Session()
         api.headers["Authorization"] = f"Bearer {key}"
         ticket = api.post(f"{base_url}/api/v1/tickets", json={

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from models import AppSetting, Handoff, db, utcnow
 from services import handoffs, status, templates
+from onemsg.emulator import NAMESPACE
 from services.demo import DEMO_REOPEN_TEMPLATE
 from tests.conftest import wait_until
 
@@ -119,16 +120,18 @@ def test_unknown_reason_shows_the_raw_text(client, auth, app, make_ticket, make_
 def test_admin_chooses_the_template_and_its_parameters(client, auth, app, emulator):
     auth.login("admin")
     page = client.get("/admin/settings")
-    assert page.status_code == 200 and b"specialist_intro" in page.data
-    wrong = client.post("/admin/settings", data={"intro_text": "Hi", "template_name": "specialist_intro",
-                                                 "template_language": "en", "param_1": "customer_name",
-                                                 "param_2": "", "param_3": ""})
+    assert page.status_code == 200 and b"specialist_intro|en_US" in page.data
+    wrong = client.post("/admin/settings", data={"intro_text": "Hi", "template": "specialist_intro|en_US",
+                                                 "params-0": "customer_name"})
     assert wrong.status_code == 400 and b"takes 3 parameter" in wrong.data
+    assert b"What fills Body {{3}}" in wrong.data, "the form now shows every placeholder"
     ok = client.post("/admin/settings", data={
-        "intro_text": "Our expert will help you.", "template_name": "specialist_intro", "template_language": "en",
-        "param_1": "customer_name", "param_2": "specialist_name", "param_3": "specialist_phone"})
+        "intro_text": "Our expert will help you.", "template": "specialist_intro|en_US",
+        "params-0": "customer_name", "params-1": "specialist_name", "params-2": "specialist_phone"})
     assert ok.status_code == 302
-    assert templates.reopen_choice()["params"] == ["customer_name", "specialist_name", "specialist_phone"]
+    assert templates.reopen_choice() == {
+        "name": "specialist_intro", "language": "en_US", "namespace": NAMESPACE,
+        "params": ["customer_name", "specialist_name", "specialist_phone"]}
     from services import settings
 
     assert settings.get("intro_text") == "Our expert will help you."

@@ -116,3 +116,27 @@ def test_any_input_gives_a_complete_triage(reason_code, text, meta_code):
     assert triage.title and triage.explanation
     if text and text.strip():
         assert triage.raw == text  # the reason as given is never lost
+
+
+@pytest.mark.parametrize("meta_code, text, key_words", [
+    (132000, None, "map every placeholder"),
+    (132001, None, "choose an approved template"),
+    (132018, None, "new line, a tab"),
+    (None, "Template is not defined", "choose an approved template"),
+    (None, "Number of parameters does not match the expected number of params", "map every placeholder"),
+    (None, "Param text cannot have new-line/tab characters or more than 4 consecutive spaces", "new line, a tab"),
+])
+def test_template_errors_say_what_the_admin_must_fix(meta_code, text, key_words):
+    triage = explain_failure("rejected", text, meta_code)
+    assert triage.action == "tell_admin" and not triage.retry_helps
+    assert key_words in triage.explanation and "Settings" in triage.explanation
+
+
+@pytest.mark.parametrize("text", ["Dialog window is closed", "outside the allowed window",
+                                  "Re-engagement message", "Message failed to send because more than "
+                                  "24 hours have passed since the customer last replied"])
+def test_every_window_refusal_text_means_window_closed(text):
+    from onemsg.errors import WindowClosed, error_from_refusal
+
+    assert isinstance(error_from_refusal({"sent": False, "message": text}, status_code=200), WindowClosed)
+    assert explain_failure("rejected", text, None).action == "send_template"

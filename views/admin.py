@@ -66,46 +66,64 @@ def user_edit(user_id: int):
 def settings_page():
     """The default introduction and the template that reopens closed chats."""
     form = SettingsForm()
-    available = templates.available(refresh=request.method == "GET")
-    form.template_name.choices = [("", "(none: agents cannot reopen chats)")] + [
-        (t["name"], f"{t['name']} ({t.get('language', '')}): {templates.body_text(t)[:80]}") for t in available]
+    available, answered = templates.listing(refresh=request.method == "GET")
+    form.template.choices = [("", "(none: agents cannot reopen chats)")] + [
+        (t["key"], f"{t['name']} ({t['language']}): {templates.body_text(t)[:80]}") for t in available]
+    choice = templates.reopen_choice()
     if request.method == "GET":
-        _fill_settings_form(form)
+        _fill_settings_form(form, choice, available)
     elif form.validate_on_submit():
         if problem := _template_problem(form, available):
-            form.template_name.errors.append(problem)
+            form.template.errors.append(problem)
         else:
-            _save_settings(form)
+            _save_settings(form, templates.find(available, form.template.data))
             flash("Settings saved.", "success")
             return redirect(url_for("admin.settings_page"))
-    return render_template("admin/settings.html", form=form, templates=available), 400 if form.errors else 200
+    picked = templates.find(available, form.template.data or "")
+    if request.method == "POST":
+        form.show_params(templates.slot_labels(picked) if picked else [], form.param_values())
+    missing = choice is not None and answered and templates.find(available, templates.choice_key(choice)) is None
+    return render_template("admin/settings.html", form=form, templates=available, answered=answered,
+                           body_text=templates.body_text, missing=templates.missing_text(choice) if missing else None), \
+        400 if form.errors else 200
 
 
-def _fill_settings_form(form: SettingsForm) -> None:
+@bp.route("/settings/template-params")
+@requires_role("admin")
+def template_params():
+    """The parameter selects for one template (htmx swaps them in when the template changes)."""
+    form = SettingsForm(meta={"csrf": False})
+    picked = templates.find(templates.available(), request.args.get("template", ""))
+    form.show_params(templates.slot_labels(picked) if picked else [], [])
+    return render_template("partials/template_params.html", form=form)
+
+
+def _fill_settings_form(form: SettingsForm, choice: dict | None, available: list[dict]) -> None:
     form.intro_text.data = app_settings.get("intro_text")
-    choice = templates.reopen_choice() or {}
-    form.template_name.data = choice.get("name", "")
-    form.template_language.data = choice.get("language", "en")
-    for field, value in zip((form.param_1, form.param_2, form.param_3), choice.get("params", [])):
-        field.data = value
+    form.template.data = templates.choice_key(choice)
+    picked = templates.find(available, form.template.data)
+    form.show_params(templates.slot_labels(picked) if picked else [], (choice or {}).get("params", []))
 
 
 def _template_problem(form: SettingsForm, available: list[dict]) -> str | None:
-    if not form.template_name.data:
+    if not form.template.data:
         return None
-    template = next((t for t in available if t["name"] == form.template_name.data), None)
+    template = templates.find(available, form.template.data)
     if template is None:
-        return "That template is not among the channel's approved templates."
-    needed = int(template.get("params") or templates.body_text(template).count("{{"))
-    if len(form.params()) != needed:
-        return f"This template takes {needed} parameter(s): map each of them, in order."
+        return "That template is not among the channel's approved templates: choose one from the list."
+    labels = templates.slot_labels(template)
+    values = form.param_values()
+    if len(values) != len(labels) or not all(values):
+        return (f"This template takes {len(labels)} parameter(s) ({', '.join(labels) or 'none'}): "
+                "choose what fills each of them, then save.")
     return None
 
 
-def _save_settings(form: SettingsForm) -> None:
+def _save_settings(form: SettingsForm, template: dict | None) -> None:
     actor = current_user._get_current_object()
     app_settings.put("intro_text", form.intro_text.data.strip(), actor)
-    choice = ({"name": form.template_name.data, "language": form.template_language.data.strip() or "en",
-               "params": form.params()} if form.template_name.data else None)
+    choice = ({"name": template["name"], "language": template["language"],
+               "namespace": template.get("namespace"), "params": form.param_values()}
+              if template else None)
     app_settings.put("reopen_template", choice, actor)
     db.session.commit()
