@@ -55,6 +55,7 @@ def check_production_settings(app: Flask) -> None:
         )
     if app.config["ONEMSG_API_URL"]:
         check_onemsg_settings(app.config)
+        check_onemsg_channel(app.config)
 
 
 def check_onemsg_settings(config) -> None:
@@ -68,6 +69,18 @@ def check_onemsg_settings(config) -> None:
                 f"{key} must be at least 32 random characters (1MSG does not sign webhooks, so this secret "
                 "in the URL is what keeps strangers out), e.g. python -c 'import secrets; "
                 "print(secrets.token_urlsafe(32))'.")
+
+
+def check_onemsg_channel(config) -> None:
+    """With the real 1MSG, every call needs a channel id: from the settings or the JWT key."""
+    from onemsg.client import TOKEN_PLACES, channel_id_from_token
+
+    if not (config["ONEMSG_CHANNEL_ID"] or channel_id_from_token(config["ONEMSG_TOKEN"])):
+        raise InsecureConfiguration(
+            "ONEMSG_API_URL is set but no 1MSG channel id is known: set ONEMSG_CHANNEL_ID, or use a "
+            "JWT channel key whose instanceId names the channel.")
+    if config.get("ONEMSG_TOKEN_IN", "header") not in TOKEN_PLACES:
+        raise InsecureConfiguration(f"ONEMSG_TOKEN_IN must be one of {', '.join(TOKEN_PLACES)}.")
 
 
 def configure_logging(app: Flask) -> None:

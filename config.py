@@ -44,6 +44,8 @@ class Config:
     ONEMSG_API_URL = os.environ.get("ONEMSG_API_URL", "")
     ONEMSG_CHANNEL_ID = os.environ.get("ONEMSG_CHANNEL_ID", "")
     ONEMSG_TOKEN = os.environ.get("ONEMSG_TOKEN", "")
+    # "header" (Authorization: Bearer) or "query" (?token=) for gateways that want it there.
+    ONEMSG_TOKEN_IN = os.environ.get("ONEMSG_TOKEN_IN", "header")
     # Where the built-in emulator listens when ONEMSG_API_URL is empty (set by scripts/run).
     ONEMSG_EMULATOR_URL = os.environ.get("ONEMSG_EMULATOR_URL", "http://127.0.0.1:5001")
     ONEMSG_WEBHOOK_SECRET = os.environ.get("ONEMSG_WEBHOOK_SECRET", "")

@@ -38,6 +38,7 @@ from models.audit_entry import AuditEntry  # noqa: E402
 from models.app_setting import AppSetting  # noqa: E402
 from models.api_key import ApiKey, API_KEY_ROLES  # noqa: E402
 from models.outbox_event import OutboxEvent, OUTBOX_STATUSES  # noqa: E402
+from models.customer_link import CustomerLink  # noqa: E402
 
 __all__ = [
     "db", "utcnow", "User", "ROLES", "Specialist", "Ticket", "TICKET_STATUSES",

@@ -66,6 +66,9 @@ class Handoff(db.Model):
     follow_up_id: Mapped[int | None] = mapped_column(ForeignKey("handoffs.id"))
     last_checked_at: Mapped[datetime | None]
     stuck_at: Mapped[datetime | None]
+    # Set when 1MSG could not be asked for the status (no hookInfo on the channel) and no
+    # webhook brought it: the agent sees "status not confirmed" and what to do.
+    unconfirmed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     ticket = relationship("Ticket", backref="handoffs")

@@ -34,6 +34,7 @@ log = logging.getLogger("onemsg")
 
 MAX_WEBHOOKS = 5
 USER_AGENT = "specialist-handoff-onemsg/1"
+TOKEN_PLACES = ("header", "query")
 RATE_LIMIT_BACKOFF = 0.5  # seconds before the first retry of a 429 without Retry-After
 RETRY_LATER_STATUSES = frozenset({429, 503})
 _DIGITS = re.compile(r"^\d{6,15}$")
@@ -80,6 +81,32 @@ def _same_url(url: str) -> str:
     return url.strip().rstrip("/")
 
 
+class _TokenFilter(logging.Filter):
+    """Hide a query-string token in urllib3's debug lines ("GET /1/status?token=... 200")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        hidden = message
+        for token in self.tokens:
+            hidden = hidden.replace(token, "***")
+        if hidden != message:
+            record.msg, record.args = hidden, None
+        return True
+
+
+_TRANSPORT_FILTER = _TokenFilter()
+logging.getLogger("urllib3.connectionpool").addFilter(_TRANSPORT_FILTER)
+
+
+def _hide_in_transport_logs(token: str) -> None:
+    """A token in the query string reaches urllib3's log lines: make it print as ***."""
+    _TRANSPORT_FILTER.tokens.add(token)
+
+
 def _template_identity(template: dict) -> tuple:
     """(name, language) as listed, the pair that identifies a template."""
     language = template.get("language")
@@ -96,8 +123,9 @@ def _cleaned_component(component: dict) -> dict:
 
 
 def recipient_digits(recipient: str) -> str:
-    """Return the digits 1MSG wants for "+14155552671", "14155552671" or "...@c.us"."""
-    text = str(recipient or "").strip().removesuffix("@c.us")
+    """Return the digits 1MSG wants as `phone` for "+14155552671", "14155552671", "...@c.us",
+    or a user who hides their number, "<bsuid>@lid" (1MSG sends to them with phone=<bsuid>)."""
+    text = str(recipient or "").strip().removesuffix("@c.us").removesuffix("@lid")
     digits = re.sub(r"[\s\-().]", "", text).removeprefix("+")
     if not _DIGITS.match(digits):
         raise InvalidRecipient(f"Not a WhatsApp number: {recipient!r}")
@@ -164,9 +192,11 @@ class OneMsgClient:
 
     def __init__(self, base_url: str, channel_id: str | None, token: str, *,
                  connect_timeout: float = 3.0, read_timeout: float = 10.0,
-                 max_retries: int = 2, max_retry_wait: float = 10.0):
+                 max_retries: int = 2, max_retry_wait: float = 10.0, token_in: str = "header"):
         if not token:
             raise ValueError("A 1MSG token is required")
+        if token_in not in TOKEN_PLACES:
+            raise ValueError(f"token_in must be one of {', '.join(TOKEN_PLACES)}, not {token_in!r}")
         self.channel_id = str(channel_id or channel_id_from_token(token) or "")
         if not self.channel_id:
             raise ValueError("A 1MSG channel id is required (none found in the token either)")
@@ -176,20 +206,24 @@ class OneMsgClient:
         self.max_retries = max_retries
         self.max_retry_wait = max_retry_wait
         self._token = token
-        self._session = self._build_session(token)
+        self.token_in = token_in
+        self._session = self._build_session(token if token_in == "header" else None)
+        if token_in == "query":
+            _hide_in_transport_logs(token)
 
     def __repr__(self) -> str:
         return f"OneMsgClient(base_url={self.base_url!r}, channel_id={self.channel_id!r})"
 
     @staticmethod
-    def _build_session(token: str) -> requests.Session:
+    def _build_session(header_token: str | None) -> requests.Session:
         """Build the one session this client reuses; urllib3 itself never retries."""
         session = requests.Session()
         adapter = HTTPAdapter(max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
-        session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json",
-                                "User-Agent": USER_AGENT})
+        session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
+        if header_token:
+            session.headers["Authorization"] = f"Bearer {header_token}"
         return session
 
     def close(self) -> None:
@@ -266,6 +300,13 @@ class OneMsgClient:
         """Return the status hooks 1MSG holds for one message (to reconcile an unknown outcome)."""
         body = self._get_json("hookInfo", params={"messageId": message_id})
         return list(body.get("hooks") or []) if isinstance(body, dict) else []
+
+    def message(self, message_id: str) -> dict | None:
+        """Return one message by id (`GET messages?msgId=`), or None when 1MSG has no such message."""
+        body = self._get_json("messages", params={"msgId": message_id})
+        found = body.get("messages") if isinstance(body, dict) else body
+        return next((m for m in found or [] if isinstance(m, dict)
+                     and m.get("id") == message_id), None)
 
     def messages(self, chat_id: str, last: bool = True, limit: int = 100) -> list[dict]:
         """Return a chat's message history, newest first."""
@@ -344,6 +385,8 @@ class OneMsgClient:
                  params: dict | None) -> requests.Response:
         """Make one HTTP call and log it (method, path, status; never the token)."""
         path = f"/{self.channel_id}/{method}"
+        if self.token_in == "query":  # for gateways that want ?token=; never logged (path only)
+            params = {**(params or {}), "token": self._token}
         try:
             response = self._session.request(
                 http_method, self.base_url + path, json=json_body, params=params,

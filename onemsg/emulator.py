@@ -13,6 +13,7 @@ answer and 0008 garbles it. So to reach a recipient fault, open the window first
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -57,7 +58,7 @@ TEMPLATE_REPLY = "Yes, please send it"
 # A new channel posts no status acks until ackNotificationsOn is switched on.
 DEFAULT_SETTINGS = {"ackNotificationsOn": False, "rawHooks": False, "chatHistoryOn": True}
 _DIGITS = re.compile(r"^\d{6,15}$")
-_CHAT_ID = re.compile(r"^(\d{6,15})@c\.us$")
+_CHAT_ID = re.compile(r"^(\d{6,15})@(c\.us|lid)$")
 _URL = re.compile(r"^https?://[^\s,]+$")
 _BAD_TEMPLATE_PARAM = re.compile(r"[\n\t]| {5,}")
 
@@ -102,6 +103,11 @@ def _error(status: int, message: Any, **headers: str) -> Response:
     return response
 
 
+def bsuid_for(phone: str) -> str:
+    """The business-scoped user id (15 digits) this emulator gives a customer's number."""
+    return str(10 ** 14 + int(hashlib.sha256(phone.encode()).hexdigest(), 16) % (9 * 10 ** 14))
+
+
 def _new_id(prefix: str) -> str:
     """Return a fresh id that looks like 1MSG's."""
     return prefix + secrets.token_hex(12).upper()
@@ -109,7 +115,7 @@ def _new_id(prefix: str) -> str:
 
 def _digits_of(value: Any) -> str | None:
     """Return the digits of "+14155552671", "14155552671" or "...@c.us", or None."""
-    text = str(value or "").strip().removesuffix("@c.us").removeprefix("+")
+    text = str(value or "").strip().removesuffix("@c.us").removesuffix("@lid").removeprefix("+")
     return text if _DIGITS.match(text) else None
 
 
@@ -124,7 +130,7 @@ def recipient_problem(body: dict) -> str | None:
     if has_phone and not _DIGITS.match(str(body["phone"])):
         return "Invalid phone: digits only with country code (no +), 6 to 15 digits"
     if has_chat and not _CHAT_ID.match(str(body["chatId"])):
-        return "Invalid chatId: expected <digits>@c.us"
+        return "Invalid chatId: expected <digits>@c.us or <bsuid>@lid"
     return None
 
 
@@ -266,12 +272,13 @@ class Emulator:
     """In-memory 1MSG channel; every state change happens under one lock."""
 
     def __init__(self, channel_id: str, token: str, *, ack_delay: float, slow_seconds: float,
-                 webhook_retry_delays: tuple[float, ...]):
+                 webhook_retry_delays: tuple[float, ...], hook_info: bool = True):
         self.channel_id = str(channel_id)
         self.token = token
         self.ack_delay = ack_delay
         self.slow_seconds = slow_seconds
         self.webhook_retry_delays = tuple(webhook_retry_delays)
+        self.hook_info_default = hook_info
         self.lock = threading.RLock()
         self.generation = 0
         self._clear()
@@ -287,6 +294,8 @@ class Emulator:
         self.settings = dict(DEFAULT_SETTINGS)
         self.tried: set[str] = set()
         self.webhook_form = "array"
+        self.hook_info_enabled = self.hook_info_default
+        self.lid_phones: dict[str, str] = {}  # BSUID -> phone, for users who hide their number
 
     def reset(self) -> None:
         """Clear state; pending ack threads see the new generation and stop."""
@@ -343,19 +352,41 @@ class Emulator:
         return last is not None and time.time() - last < WINDOW_SECONDS
 
     def record_inbound(self, phone: str, text: str, when: int | None = None,
-                       sender_name: str | None = None) -> dict:
-        """Store a customer's message (it opens the window) and post it to the webhooks."""
+                       sender_name: str | None = None, *, hidden: bool = False,
+                       group: str | None = None) -> dict:
+        """Store a customer's message (it opens the window) and post it to the webhooks.
+
+        `hidden`: the customer hides their number behind a username and writes from
+        `<bsuid>@lid`. `group`: the message comes from the group `<group>@g.us` (no window).
+        """
+        bsuid = bsuid_for(phone)
+        chat = f"{bsuid}@lid" if hidden else f"{group}@g.us" if group else f"{phone}@c.us"
         message = {"id": _new_id("wamid.HBgN"), "body": text, "type": "chat", "fromMe": False,
                    "self": 0, "time": int(when if when is not None else time.time()),
-                   "chatId": f"{phone}@c.us", "author": f"{phone}@c.us",
-                   "senderName": sender_name or f"+{phone}", "chatName": sender_name or f"+{phone}"}
+                   "chatId": chat, "author": f"{bsuid}@lid" if hidden else f"{phone}@c.us",
+                   "senderName": sender_name or ("~user" if hidden else f"+{phone}"),
+                   "chatName": "Project group" if group else sender_name or f"+{phone}"}
+        if not hidden:
+            message["authorBsuid"] = bsuid  # production items carry it beside the phone
         with self.lock:
             self.messages.append(message)
-            self.last_inbound[phone] = max(message["time"], self.last_inbound.get(phone, 0))
+            self.lid_phones[bsuid] = phone
+            if not group:
+                self.last_inbound[phone] = max(message["time"], self.last_inbound.get(phone, 0))
             generation = self.generation
         self.in_background(self.deliver_all, {"instanceId": self.channel_id,
                                               "messages": [message]}, generation)
         return message
+
+    def record_call(self, phone: str) -> dict:
+        """Post a calls passthrough body: no event array, as 1MSG forwards calling events."""
+        body = {"instanceId": self.channel_id, "type": "calls",
+                "data": {"id": _new_id("call."), "from": f"{phone}@c.us", "status": "ringing",
+                         "time": int(time.time())}}
+        with self.lock:
+            generation = self.generation
+        self.in_background(self.deliver_all, body, generation)
+        return body
 
     def record_outgoing(self, phone: str, kind: str, text: str) -> dict:
         """Store our own message in the chat history (fromMe true: it opens nothing)."""
@@ -454,7 +485,7 @@ class Emulator:
             body = self.raw_status_body(message["id"], phone, status, error)
         else:
             ack = {"id": message["id"], "status": status, "chatId": message["chatId"],
-                   "phone": phone}
+                   "phone": phone, "bsuid": bsuid_for(phone)}
             if error:
                 ack["error"] = error
             body = {"instanceId": self.channel_id, "ack": [ack]}
@@ -482,6 +513,8 @@ class Emulator:
     def send(self, body: dict, kind: str, text: str, *, is_template: bool = False) -> Response:
         """Run a validated send through faults, the window, recording and acks."""
         phone = _digits_of(body.get("phone") or body.get("chatId"))
+        with self.lock:
+            phone = self.lid_phones.get(phone, phone)  # phone=<bsuid> reaches an @lid user
         fault = phone[-4:]
         if fault == "0002":
             return _error(429, "Too many requests", **{"Retry-After": "1"})
@@ -608,7 +641,11 @@ def _api_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Respons
 
     def hook_info(_body: dict) -> Response:
 
-        """GET hookInfo: the latest status of one message."""
+        """GET hookInfo: the latest status of one message (404 when switched off)."""
+        with emu.lock:
+            enabled = emu.hook_info_enabled
+        if not enabled:
+            return _error(404, "Unknown method GET hookInfo")
         message_id = request.args.get("messageId", "")
         with emu.lock:
             record = emu.statuses.get(message_id)
@@ -620,12 +657,16 @@ def _api_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Respons
 
     def messages(_body: dict) -> Response:
 
-        """GET messages: a chat's history, newest first."""
-        chat = _digits_of(request.args.get("chatId"))
-        if chat is None:
-            return _error(400, "chatId is required: <digits>@c.us")
+        """GET messages: one message by msgId, or a chat's history, newest first."""
         limit = request.args.get("limit", 100, type=int)
-        return jsonify({"messages": emu.chat_history(f"{chat}@c.us", limit)})
+        if request.args.get("msgId"):
+            with emu.lock:
+                found = [m for m in emu.messages if m["id"] == request.args["msgId"]]
+            return jsonify({"messages": found[:limit]})
+        chat_id = str(request.args.get("chatId") or "")
+        if not _CHAT_ID.match(chat_id):
+            return _error(400, "chatId (<digits>@c.us) or msgId is required")
+        return jsonify({"messages": emu.chat_history(chat_id, limit)})
 
     return {
         ("POST", "sendContact"): send_contact,
@@ -652,8 +693,26 @@ def _control_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Res
         if phone is None or not isinstance(body.get("body"), str):
             return _error(400, "inbound needs phone (+E.164 or digits) and body")
         message = emu.record_inbound(phone, body["body"], body.get("time"),
-                                     body.get("senderName"))
+                                     body.get("senderName"), hidden=bool(body.get("hidden")),
+                                     group=body.get("group") or None)
         return jsonify(message)
+
+    def call(body: dict) -> Response:
+
+        """Post a calls passthrough body for a customer's call."""
+        phone = _digits_of(body.get("phone"))
+        if phone is None:
+            return _error(400, "call needs phone")
+        return jsonify(emu.record_call(phone))
+
+    def hook_info_switch(body: dict) -> Response:
+
+        """Switch GET hookInfo on or off (newer channels do not offer it)."""
+        if not isinstance(body.get("enabled"), bool):
+            return _error(400, "enabled must be true or false")
+        with emu.lock:
+            emu.hook_info_enabled = body["enabled"]
+        return jsonify({"enabled": body["enabled"]})
 
     def webhook_form(body: dict) -> Response:
 
@@ -687,6 +746,8 @@ def _control_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Res
         ("POST", "inbound"): inbound,
         ("POST", "reset"): reset,
         ("POST", "webhook-form"): webhook_form,
+        ("POST", "call"): call,
+        ("POST", "hookinfo"): hook_info_switch,
         ("GET", "requests"): request_log,
         ("GET", "deliveries"): deliveries,
     }
@@ -695,11 +756,15 @@ def _control_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Res
 # bandit: the emulator's own dev token
 def create_emulator(channel_id: str = "100000", token: str = "dev-token", *,  # nosec B107
                     ack_delay: float = 1.0, slow_seconds: float = 12.0,
-                    webhook_retry_delays: tuple[float, ...] = (0.5, 1, 2)) -> Flask:
-    """Build the emulator as its own Flask app (state in memory, per app)."""
+                    webhook_retry_delays: tuple[float, ...] = (0.5, 1, 2),
+                    hook_info: bool = True) -> Flask:
+    """Build the emulator as its own Flask app (state in memory, per app).
+
+    `hook_info=False` runs it like a newer channel without GET hookInfo (it answers 404).
+    """
     app = Flask("onemsg.emulator")
     emu = Emulator(channel_id, token, ack_delay=ack_delay, slow_seconds=slow_seconds,
-                   webhook_retry_delays=webhook_retry_delays)
+                   webhook_retry_delays=webhook_retry_delays, hook_info=hook_info)
     app.extensions["onemsg_emulator"] = emu
     api, control = _api_routes(emu), _control_routes(emu)
 

@@ -2,7 +2,11 @@
 
 A plain library: no Flask, no database. Structurally malformed bodies raise
 WebhookFormatError naming the path at fault; well-formed events we do not track (e.g. a
-"pending" status) are listed in ParsedWebhook.ignored with a reason instead.
+"pending" status, or a calls passthrough body with no event array) are listed in
+ParsedWebhook.ignored with a reason instead.
+
+A chat id is not always a phone: `<digits>@c.us` is one, `<id>@lid` is a user known only by a
+business-scoped user id (BSUID), `<id>@g.us` a group. Only phones become `chat_phone`.
 """
 from __future__ import annotations
 
@@ -44,7 +48,8 @@ class StatusUpdate:
     occurred_at: datetime | None = None  # UTC; None when 1MSG sent no timestamp
     error: str | None = None  # plain text, as WhatsApp/1MSG gave it
     error_code: int | None = None  # Meta error code, when present
-    recipient: str | None = None  # digits only
+    recipient: str | None = None  # the phone's digits; None for an @lid or @g.us chat
+    bsuid: str | None = None  # the recipient's business-scoped user id, when given
 
 
 @dataclass(frozen=True)
@@ -52,13 +57,15 @@ class InboundMessage:
     """One message from `messages[]`: the customer's, or an echo of ours (from_me)."""
 
     message_id: str
-    chat_phone: str  # digits only
+    chat_phone: str | None  # the phone's digits; None for an @lid user or an @g.us group
     from_me: bool
     sent_at: datetime  # UTC
     body: str | None = None
     type: str | None = None
     sender_name: str | None = None
     caption: str | None = None  # media messages carry their text here, the URL in body
+    chat_kind: str = "phone"  # "phone" (@c.us), "lid" (a user known by BSUID) or "group" (@g.us)
+    bsuid: str | None = None  # the author's business-scoped user id (@lid, or authorBsuid)
 
 
 @dataclass
@@ -103,9 +110,14 @@ def parse_payload(obj: Any) -> ParsedWebhook:
     if not isinstance(obj, dict):
         raise WebhookFormatError(f"body is {_kind(obj)}, not a JSON object")
     present = [key for key in _EVENT_ARRAYS if obj.get(key) is not None]
-    if not present:
-        raise WebhookFormatError("no ack, hooks, messages or entry array in the body")
     result = ParsedWebhook(instance_id=_instance_id(obj))
+    if not present:
+        # Calls passthrough ({"type": "calls", ...}) and other bodies without an event array:
+        # nothing to apply, but a refusal would only make 1MSG send it again.
+        kind = obj.get("type")
+        result.ignored.append(f"a body of type {_show(kind) if kind is not None else '(none)'} "
+                              "with no ack, hooks, messages or entry array: kept, nothing applied")
+        return result
     for key in present:
         items = _list(obj[key], key)
         if key == "messages":
@@ -152,15 +164,35 @@ def _status_update(item: dict, where: str) -> StatusUpdate | str:
     return StatusUpdate(
         message_id=message_id, status=status,
         occurred_at=_optional_time(item, "timestamp", where),
-        error=error, error_code=error_code, recipient=_status_recipient(item, where))
+        error=error, error_code=error_code, recipient=_status_recipient(item, where),
+        bsuid=_bsuid(item, ("bsuid",), where) or _lid_of(item.get("chatId")))
 
 
 def _status_recipient(item: dict, where: str) -> str | None:
-    """Return the recipient's digits from phone, recipient_id or chatId, whichever is set."""
+    """Return the recipient's phone digits from phone, recipient_id or a phone chatId."""
     for key in ("phone", "recipient_id", "chatId"):
         value = item.get(key)
-        if value is not None:
-            return _digits(value, f"{where}.{key}")
+        if value is not None and chat_kind(value) == "phone":
+            return _digits(value, f"{where}.{key}") or None
+    return None
+
+
+def chat_kind(chat_id: object) -> str:
+    """"phone" for `<digits>@c.us` or bare digits, "lid" for `<id>@lid`, "group" for `@g.us`."""
+    text = str(chat_id).strip().lower()
+    if text.endswith("@lid"):
+        return "lid"
+    if text.endswith("@g.us"):
+        return "group"
+    return "phone"
+
+
+def _bsuid(item: dict, keys: tuple[str, ...], where: str) -> str | None:
+    """Return the first BSUID given under `keys` (without an @lid suffix)."""
+    for key in keys:
+        value = _optional_text(item, key, where)
+        if value and value.strip():
+            return value.strip().removesuffix("@lid")
     return None
 
 
@@ -216,9 +248,12 @@ def _collect_messages(items: list, path: str, result: ParsedWebhook) -> None:
 
 def _inbound_message(item: dict, where: str) -> InboundMessage:
     """Build an InboundMessage from one 1MSG messages[] item."""
+    kind = chat_kind(item.get("chatId")) if item.get("chatId") is not None else "phone"
     return InboundMessage(
         message_id=_required_text(item, "id", where),
-        chat_phone=_chat_phone(item, where),
+        chat_phone=_chat_phone(item, where) if kind == "phone" else None,
+        chat_kind=kind,
+        bsuid=_bsuid(item, ("authorBsuid",), where) or (_lid_of(item.get("chatId")) if kind == "lid" else None),
         from_me=_from_me(item, where),
         sent_at=_required_time(item, "time", where),
         body=_optional_text(item, "body", where),
@@ -237,6 +272,13 @@ def _chat_phone(item: dict, where: str) -> str:
                 return digits
             raise WebhookFormatError(f"{where}.{key} {_show(value)} holds no phone digits")
     raise WebhookFormatError(f"{where}.chatId is missing (no chatId, phone or author)")
+
+
+def _lid_of(chat_id: object) -> str | None:
+    """The BSUID of an `<id>@lid` chat id, else None."""
+    if isinstance(chat_id, str) and chat_kind(chat_id) == "lid":
+        return chat_id.strip()[:-len("@lid")] or None
+    return None
 
 
 def _from_me(item: dict, where: str) -> bool:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pybreaker
 from flask import current_app
 
-from onemsg.client import OneMsgClient
+from onemsg.client import OneMsgClient, channel_id_from_token
 from onemsg.errors import OneMsgError, UnknownOutcome, UpstreamError
 
 EMULATOR_CHANNEL_ID = "100000"
@@ -15,11 +15,16 @@ EMULATOR_TOKEN = "dev-token"  # nosec B105
 
 
 def connection_settings() -> tuple[str, str, str]:
-    """(base URL, channel id, token): the real service, or the emulator's defaults."""
+    """(base URL, channel id, token): the real service, or the emulator's defaults.
+
+    The channel id is ONEMSG_CHANNEL_ID, else the `instanceId` inside a JWT channel key; the
+    emulator's default channel only when neither gives one.
+    """
     config = current_app.config
+    token = config["ONEMSG_TOKEN"] or EMULATOR_TOKEN
+    channel = config["ONEMSG_CHANNEL_ID"] or channel_id_from_token(token) or EMULATOR_CHANNEL_ID
     return (config["ONEMSG_API_URL"] or config.get("ONEMSG_EMULATOR_URL") or "http://127.0.0.1:5001",
-            config["ONEMSG_CHANNEL_ID"] or EMULATOR_CHANNEL_ID,
-            config["ONEMSG_TOKEN"] or EMULATOR_TOKEN)
+            channel, token)
 
 
 PAUSED_STATUS = "paused (1MSG failing)"
@@ -119,6 +124,7 @@ def client() -> GuardedClient:
             *connection_settings(),
             connect_timeout=config["ONEMSG_CONNECT_TIMEOUT"],
             read_timeout=config["ONEMSG_READ_TIMEOUT"],
+            token_in=config.get("ONEMSG_TOKEN_IN") or "header",
             breaker=breaker(),
         )
         app.extensions["onemsg_client"] = existing

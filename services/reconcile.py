@@ -67,7 +67,8 @@ def settle(handoff: Handoff) -> bool:
     """Ask 1MSG what became of this handoff; True when something changed."""
     before = handoff.status
     if handoff.message_id:
-        _apply_hook_info(handoff.message_id)
+        if not _apply_hook_info(handoff.message_id):
+            _without_hook_info(handoff)
     else:
         _find_unknown_card(handoff)
     db.session.flush()
@@ -75,15 +76,35 @@ def settle(handoff: Handoff) -> bool:
     return handoff.status != before
 
 
-def _apply_hook_info(message_id: str) -> None:
-    hooks = client().hook_info(message_id)
+def _apply_hook_info(message_id: str) -> bool:
+    """Apply what hookInfo knows; False when the channel has no hookInfo (newer 1MSG: 404)."""
+    try:
+        hooks = client().hook_info(message_id)
+    except OneMsgError as exc:
+        if exc.status_code == 404:
+            return False
+        raise
     try:
         parsed = parse_payload({"hooks": [h for h in hooks if isinstance(h, dict)]})
     except WebhookFormatError as exc:
         current_app.logger.warning("hookInfo for %s was not understood: %s", message_id, exc)
-        return
+        return True
     for update_ in parsed.statuses:
         status_service.record_status(update_)
+    return True
+
+
+def _without_hook_info(handoff: Handoff) -> None:
+    """No hookInfo: GET messages?msgId= shows whether 1MSG holds the message, but no status.
+
+    So a handoff still without news is marked "status not confirmed", and the agent is told
+    what to do, instead of waiting for the stuck flag.
+    """
+    found = client().message(handoff.message_id)
+    if handoff.status in ("accepted", "sent") and handoff.unconfirmed_at is None:
+        handoff.unconfirmed_at = handoff.updated_at = utcnow()
+        current_app.logger.info("handoff %s: status not confirmed (no hookInfo; 1MSG %s the message)",
+                                handoff.id, "lists" if found else "does not list")
 
 
 def _find_unknown_card(handoff: Handoff) -> None:
@@ -109,7 +130,7 @@ def _settle_as_accepted(handoff: Handoff, message_id: str) -> None:
     db.session.flush()
     events.record_handoff_event(handoff.id, "accepted")
     status_service.apply_pending(message_id)
-    _apply_hook_info(message_id)
+    _apply_hook_info(message_id)  # without hookInfo, the next pass marks it "not confirmed"
 
 
 def _settle_as_not_sent(handoff: Handoff) -> None:

@@ -7,7 +7,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from models import STATUS_RANK, Handoff, InboundMessage, StatusEvent, Ticket, WebhookEvent, db, utcnow
 from onemsg.webhooks import ParsedWebhook, StatusUpdate, WebhookFormatError, parse_body
-from services import events, window
+from services import customers, events, window
 
 TIMESTAMP_COLUMN = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at", "failed": "failed_at"}
 
@@ -65,9 +65,12 @@ def _scrub_nul(value):
 def apply_parsed(parsed: ParsedWebhook, event: WebhookEvent) -> None:
     for update_ in parsed.statuses:
         record_status(update_, webhook_event_id=event.id)
+    customers.learn_links(parsed, record_inbound)
     for message in parsed.messages:
-        if not message.from_me:  # echoes of our own messages never open the window
-            record_inbound(message.message_id, "+" + message.chat_phone, message.sent_at,
+        # Echoes of our own messages never open the window; nor do groups or unknown @lid users.
+        phone = None if message.from_me else customers.customer_phone(message)
+        if phone:
+            record_inbound(message.message_id, phone, message.sent_at,
                            body=message.caption or message.body, sender_name=message.sender_name)
 
 

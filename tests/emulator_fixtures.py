@@ -66,12 +66,26 @@ class EmulatorHandle:
         """Return the webhook POSTs the emulator made (url, body, status, error, attempt)."""
         return self._control("GET", "deliveries")
 
-    def inbound(self, phone: str, body: str, time: int | None = None) -> dict:
-        """Simulate the customer writing (opens the window unless `time` is old)."""
-        payload: dict = {"phone": phone, "body": body}
+    def inbound(self, phone: str, body: str, time: int | None = None, *, hidden: bool = False,
+                group: str | None = None) -> dict:
+        """Simulate the customer writing (opens the window unless `time` is old).
+
+        `hidden`: from `<bsuid>@lid` (number hidden behind a username); `group`: in that group.
+        """
+        payload: dict = {"phone": phone, "body": body, "hidden": hidden}
         if time is not None:
             payload["time"] = time
+        if group:
+            payload["group"] = group
         return self._control("POST", "inbound", payload)
+
+    def call(self, phone: str) -> dict:
+        """Make 1MSG post a calls passthrough body (no event array) for a customer's call."""
+        return self._control("POST", "call", {"phone": phone})
+
+    def hook_info(self, enabled: bool) -> None:
+        """Switch GET hookInfo on or off (newer channels answer it with 404)."""
+        self._control("POST", "hookinfo", {"enabled": enabled})
 
     def open_window(self, phone: str) -> dict:
         """Open the customer's 24-hour window with a fresh inbound message."""

@@ -60,7 +60,7 @@ def test_pages_carry_the_htmx_safety_config(client):
 
 
 REAL_1MSG = {"SECRET_KEY": "s" * 64, "SQLALCHEMY_DATABASE_URI": "sqlite://", "ONEMSG_API_URL": "https://api.1msg.example",
-             "ONEMSG_TOKEN": "a-real-token", "ONEMSG_WEBHOOK_SECRET": "w" * 40}
+             "ONEMSG_TOKEN": "a-real-token", "ONEMSG_CHANNEL_ID": "371267300", "ONEMSG_WEBHOOK_SECRET": "w" * 40}
 
 
 @pytest.mark.parametrize("override, message", [

@@ -182,11 +182,43 @@ def test_empty_event_array_is_not_an_error():
     assert parse_payload({"ack": []}) == ParsedWebhook(None)
 
 
+@pytest.mark.parametrize("body", [
+    {"instanceId": "1"},
+    {"ack": None},
+    {"instanceId": "1", "type": "calls", "data": {"id": "c", "from": "14155552671@c.us"}},
+])
+def test_a_body_with_no_event_array_is_kept_as_ignored(body):
+    parsed = parse_payload(body)
+    assert parsed.statuses == [] and parsed.messages == []
+    assert len(parsed.ignored) == 1 and "no ack, hooks, messages or entry array" in parsed.ignored[0]
+
+
+@pytest.mark.parametrize("chat_id, kind, phone, bsuid", [
+    ("14155552671@c.us", "phone", "14155552671", None),
+    ("104729384756201@lid", "lid", None, "104729384756201"),
+    ("120363041234567890@g.us", "group", None, None),
+])
+def test_chat_ids_are_told_apart(chat_id, kind, phone, bsuid):
+    body = {"messages": [{"id": "m", "fromMe": False, "time": 5, "chatId": chat_id, "author": chat_id}]}
+    [message] = parse_payload(body).messages
+    assert (message.chat_kind, message.chat_phone, message.bsuid) == (kind, phone, bsuid)
+
+
+def test_bsuids_beside_phones_are_read_from_acks_and_messages():
+    parsed = parse_payload({
+        "ack": [{"id": "a", "status": "sent", "chatId": "14155552671@c.us", "phone": "14155552671",
+                 "bsuid": "104729384756201", "category": "utility", "userName": "ana"}],
+        "messages": [{"id": "m", "fromMe": False, "time": 5, "chatId": "14155552671@c.us",
+                      "authorBsuid": "104729384756201", "authorUserName": "ana"}]})
+    assert (parsed.statuses[0].bsuid, parsed.statuses[0].recipient) == ("104729384756201", "14155552671")
+    assert (parsed.messages[0].bsuid, parsed.messages[0].chat_phone) == ("104729384756201", "14155552671")
+    lid_ack = parse_payload({"ack": [{"id": "a", "status": "read", "chatId": "104729384756201@lid"}]})
+    assert lid_ack.statuses[0].recipient is None, "a BSUID is never read as a phone"
+
+
 @pytest.mark.parametrize(("body", "reason"), [
     ([], "body is an array, not a JSON object"),
     ("ack", "body is text, not a JSON object"),
-    ({"instanceId": "1"}, "no ack, hooks, messages or entry array in the body"),
-    ({"ack": None}, "no ack, hooks, messages or entry array in the body"),
     ({"ack": {"id": "x"}}, "ack is an object, expected an array"),
     ({"ack": ["x"]}, "ack[0] is text, expected an object"),
     ({"ack": [{"status": "sent"}]}, "ack[0].id is missing"),
