@@ -58,6 +58,7 @@ TEMPLATE_REPLY = "Yes, please send it"
 # A new channel posts no status acks until ackNotificationsOn is switched on.
 DEFAULT_SETTINGS = {"ackNotificationsOn": False, "rawHooks": False, "chatHistoryOn": True}
 _DIGITS = re.compile(r"^\d{6,15}$")
+_E164 = re.compile(r"^\+\d{6,15}$")
 _CHAT_ID = re.compile(r"^(\d{6,15})@(c\.us|lid)$")
 _URL = re.compile(r"^https?://[^\s,]+$")
 _BAD_TEMPLATE_PARAM = re.compile(r"[\n\t]| {5,}")
@@ -144,8 +145,12 @@ def _contact_item_problem(index: int, item: Any) -> str | None:
     for phone in item.get("phones") or []:
         if not isinstance(phone, dict) or not isinstance(phone.get("phone"), str):
             return f"contacts[{index}].phones[].phone must be a string"
+        if not _E164.match(phone["phone"]):
+            return f"contacts[{index}].phones[].phone must be E.164, e.g. +12025550199"
         if phone.get("type", "CELL") not in PHONE_TYPES:
             return f"contacts[{index}].phones[].type must be one of {sorted(PHONE_TYPES)}"
+        if "wa_id" in phone and not _DIGITS.match(str(phone["wa_id"])):
+            return f"contacts[{index}].phones[].wa_id must be the number's digits"
     return None
 
 
