@@ -65,3 +65,16 @@ def test_with_hook_info_the_status_is_settled_instead(app, emulator, make_ticket
     db.session.expire_all()
     settled = db.session.get(Handoff, handoff.id)
     assert settled.status == "read" and settled.unconfirmed_at is None
+
+
+def test_an_emulator_built_without_hook_info_answers_404():
+    from onemsg.emulator import create_emulator, serve_in_thread
+
+    server, url = serve_in_thread(create_emulator("100000", "dev-token", hook_info=False))
+    try:
+        answer = requests.get(f"{url}/100000/hookInfo", params={"messageId": "wamid.X"},
+                              headers={"Authorization": "Bearer dev-token"}, timeout=5)
+        assert answer.status_code == 404
+    finally:
+        server.shutdown()
+        server.server_close()
