@@ -29,15 +29,22 @@ def learn_links(parsed: ParsedWebhook, record_inbound: RecordInbound) -> None:
 
 
 def link(bsuid: str, phone: str) -> tuple[str, datetime] | None:
-    """Link a BSUID to a phone; returns the user's waiting (message id, time), if any."""
-    _insert_ignoring_duplicates(bsuid)
-    row = db.session.scalar(select(CustomerLink).where(CustomerLink.bsuid == bsuid))
-    waiting = None
-    if row.customer_phone is None and row.last_message_id and row.last_message_at:
-        waiting = (row.last_message_id, row.last_message_at)
-    if row.customer_phone != phone:
-        row.customer_phone, row.updated_at = phone, utcnow()
-    return waiting
+    """Link a BSUID to a phone; returns the user's waiting (message id, time), if any.
+
+    One statement (acks carry a bsuid on every item): insert the link, or fill in the phone
+    of a BSUID that had none; a link already known is left as it is and returns nothing.
+    """
+    module = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = module.insert(CustomerLink).values(bsuid=bsuid, customer_phone=phone, updated_at=utcnow())
+    statement = statement.on_conflict_do_update(
+        index_elements=[CustomerLink.bsuid],
+        set_={"customer_phone": statement.excluded.customer_phone, "updated_at": utcnow()},
+        where=CustomerLink.customer_phone.is_(None),
+    ).returning(CustomerLink.last_message_id, CustomerLink.last_message_at)
+    row = db.session.execute(statement).first()
+    if row is None or not row.last_message_id or row.last_message_at is None:
+        return None
+    return row.last_message_id, row.last_message_at
 
 
 def customer_phone(message: InboundMessage) -> str | None:
@@ -51,12 +58,18 @@ def customer_phone(message: InboundMessage) -> str | None:
     if row.customer_phone:
         return row.customer_phone
     # No phone yet: remember the latest message, so the window opens when the link is learnt.
-    db.session.execute(update(CustomerLink).where(
-        CustomerLink.id == row.id,
-        (CustomerLink.last_message_at.is_(None)) | (CustomerLink.last_message_at < _naive(message.sent_at)))
-        .values(last_message_id=message.message_id, last_message_at=_naive(message.sent_at),
-                updated_at=utcnow()))
-    return None
+    # "Still no phone" is checked again in the UPDATE itself: a link committed since our read
+    # (or one that waits on our row lock) must not miss this message.
+    sent_at = _naive(message.sent_at)
+    remembered = db.session.execute(update(CustomerLink).where(
+        CustomerLink.id == row.id, CustomerLink.customer_phone.is_(None),
+        (CustomerLink.last_message_at.is_(None)) | (CustomerLink.last_message_at < sent_at))
+        .values(last_message_id=message.message_id, last_message_at=sent_at, updated_at=utcnow())
+        .returning(CustomerLink.id)).first()
+    if remembered is not None:
+        return None
+    return db.session.scalar(select(CustomerLink.customer_phone).where(CustomerLink.id == row.id)
+                             .execution_options(populate_existing=True))
 
 
 def phone_for(bsuid: str) -> str | None:

@@ -1,12 +1,17 @@
 """Chat ids as 1MSG sends them: @c.us phones, @lid users (BSUID), @g.us groups, calls (real HTTP)."""
+import random
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+import sqlalchemy
 from sqlalchemy import func, select
 
 from models import AppSetting, CustomerLink, InboundMessage, WebhookEvent, db
 from onemsg.emulator import bsuid_for
+from onemsg.webhooks import parse_payload
 from services import customers, handoffs, window
 from services.demo import DEMO_REOPEN_TEMPLATE
 from tests.conftest import wait_until
@@ -87,3 +92,58 @@ def test_we_send_to_a_lid_user_with_phone_set_to_the_bsuid(emulator, onemsg_clie
     assert onemsg_client.send_contact(f"{bsuid}@lid", card).id
     [call] = [r for r in emulator.requests() if r["path"].endswith("/sendContact")]
     assert call["json"]["phone"] == bsuid
+
+
+def test_lid_messages_and_the_acks_that_link_them_race_without_losing_a_window(live_server, app):
+    """Bodies for ten hidden-number users arrive at once, message and link in any order: the end
+    state is one link per user and every window open (the exact interleaving is left to chance;
+    the next test forces the narrow one)."""
+    users = [(f"10472938475{n:04d}", f"+4915112341{n:03d}") for n in range(10)]
+    bodies = []
+    for n, (bsuid, phone) in enumerate(users):
+        bodies.append({"instanceId": "371267300", "messages": [
+            {"id": f"wamid.lid-{n}", "body": "Hi", "type": "chat", "fromMe": False, "time": int(time.time()),
+             "chatId": f"{bsuid}@lid", "author": f"{bsuid}@lid"}]})
+        bodies.append({"instanceId": "371267300", "ack": [
+            {"id": f"wamid.out-{n}", "status": "delivered", "chatId": f"{phone[1:]}@c.us", "phone": phone[1:],
+             "bsuid": bsuid}]})
+    random.Random(13).shuffle(bodies)
+    url = live_server.webhook_url(app)
+    db.session.rollback()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda body: requests.post(url, json=body, timeout=30).status_code, bodies))
+    assert answers == [200] * len(bodies)
+    db.session.rollback()
+    links = {link.bsuid: link.customer_phone for link in db.session.scalars(select(CustomerLink))}
+    assert links == dict(users), "one link per user, each with its phone"
+    for _bsuid, phone in users:
+        assert inbound_rows(phone) == 1, f"the window of {phone} opened once"
+        assert window.session_window(phone, lookup=False).is_open
+
+
+def test_a_link_committed_between_our_read_and_our_update_is_not_missed(live_server, app):
+    """While a @lid message's transaction is open (it has read "no phone yet"), the ack that links
+    the user commits: the message must still open that phone's window, not wait forever."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers: the interleaving cannot happen there")
+    bsuid, phone = "104729384750999", "+4915112349999"
+    db.session.add(CustomerLink(bsuid=bsuid))  # seen before, phone unknown
+    db.session.commit()
+    [message] = parse_payload({"messages": [{"id": "wamid.lid-race", "fromMe": False, "time": int(time.time()),
+                                             "chatId": f"{bsuid}@lid"}]}).messages
+    ack = {"instanceId": "371267300", "ack": [{"id": "wamid.x", "status": "sent", "phone": phone[1:],
+                                               "chatId": f"{phone[1:]}@c.us", "bsuid": bsuid}]}
+    fired = []
+
+    def link_commits_now(_conn, _cursor, statement, *_):
+        if statement.lstrip().upper().startswith("UPDATE CUSTOMER_LINKS") and not fired:
+            fired.append(requests.post(live_server.webhook_url(app), json=ack, timeout=10).status_code)
+
+    sqlalchemy.event.listen(db.engine, "before_cursor_execute", link_commits_now)
+    try:
+        found = customers.customer_phone(message)
+    finally:
+        sqlalchemy.event.remove(db.engine, "before_cursor_execute", link_commits_now)
+    db.session.commit()
+    assert fired == [200], "the link really committed in between"
+    assert found == phone
