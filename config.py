@@ -73,6 +73,11 @@ class Config:
     LOGIN_ATTEMPTS_PER_MINUTE = int(os.environ.get("LOGIN_ATTEMPTS_PER_MINUTE", "5"))
     # Card sends per agent (POST /tickets/<id>/handoffs), counted in Redis when REDIS_URL is set.
     SEND_LIMIT = os.environ.get("SEND_LIMIT", "30 per minute")
+    # Handoffs created per API key (POST /api/v1/handoffs), answered 429 with Retry-After beyond it.
+    API_SEND_LIMIT = os.environ.get("API_SEND_LIMIT", "60 per minute")
+    # Cards to one customer number, by every path together, unless a lead overrides.
+    CUSTOMER_CARD_CAP = int(os.environ.get("CUSTOMER_CARD_CAP", "3"))
+    CUSTOMER_CARD_CAP_MINUTES = int(os.environ.get("CUSTOMER_CARD_CAP_MINUTES", "10"))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)

@@ -32,7 +32,7 @@ def measure(backend: str = "sqlite", sends: int = 200) -> dict:
             open_windows(emu.base_url, [t["phone"] for t in tickets] + direct_phones)
             with gunicorn("ours", OURS, app_env(url, 0, emu.base_url)) as ours:
                 direct, through = _rounds(url, ours.base_url, emu.base_url, tickets, direct_phones)
-        accepted = count_rows(url, "handoffs", "WHERE idempotency_key LIKE 'bench-send-%' AND status = 'accepted'")
+        accepted = count_rows(url, "handoffs", "WHERE idempotency_key LIKE '%bench-send-%' AND status = 'accepted'")
     return _summary(direct[3:], through[3:], accepted - 3)  # the first three rounds are the warm-up
 
 

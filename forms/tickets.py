@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, Length, Regexp, ValidationError
+from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from models.ticket import TICKET_STATUS_LABELS
 from services.phones import PhoneError, normalize_phone
@@ -32,6 +32,10 @@ class SendCardForm(FlaskForm):
     include_intro = SelectField("Introduction", choices=[("yes", "Send the introduction first"), ("no", "Card only")], default="yes")
     intro_text = StringField("Introduction text", validators=[Length(max=1000)])
     confirm_resend = StringField()
+    # The handoff named in the second-card confirmation the agent accepted (see send_rules).
+    confirm_after = IntegerField(validators=[Optional()])
+    cancel_pending = StringField()
+    override_cap = BooleanField("Override the per-customer limit (leads only)")
     submit = SubmitField("Send card")
 
 
@@ -46,9 +50,16 @@ class ReopenForm(FlaskForm):
                                 validators=[DataRequired("Pick a specialist.")])
     idempotency_key = StringField(validators=[DataRequired(), Length(min=8, max=80)])
     card_on_reply = BooleanField("Send the card automatically when the customer answers", default=True)
+    confirm_after = IntegerField(validators=[Optional()])
     submit = SubmitField("Send template to reopen the chat")
 
 
 class RetryForm(FlaskForm):
-    idempotency_key = StringField(validators=[DataRequired(), Length(min=8, max=80)])
+    # The retry's key is the failed attempt's own (services.handoffs.retry); this one is ignored.
+    idempotency_key = StringField(validators=[Optional(), Length(max=80)])
+    confirm_after = IntegerField(validators=[Optional()])
     submit = SubmitField("Retry as a new attempt")
+
+
+class CancelFollowUpForm(FlaskForm):
+    submit = SubmitField("Cancel the automatic card")

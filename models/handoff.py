@@ -6,10 +6,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import db, utcnow
 
-HANDOFF_STATUSES = ("sending", "unknown", "accepted", "sent", "failed", "delivered", "read")
+HANDOFF_STATUSES = ("sending", "unknown", "queued", "accepted", "sent", "failed", "delivered", "read")
 # The current status only moves up this order. A failure outranks "sent" but not
 # "delivered": a late failure after delivery is recorded in failed_at, not shown as the status.
-STATUS_RANK = {status: rank for rank, status in enumerate(HANDOFF_STATUSES)}
+# "queued" (1MSG answered with a jobId, no message id) is as unsettled as "unknown".
+STATUS_RANK = {"sending": 0, "unknown": 1, "queued": 1, "accepted": 2, "sent": 3, "failed": 4,
+               "delivered": 5, "read": 6}
 FINAL_STATUSES = ("read", "failed")
 KINDS = ("card", "template")
 
@@ -18,7 +20,7 @@ class Handoff(db.Model):
     __tablename__ = "handoffs"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('sending', 'unknown', 'accepted', 'sent', 'failed', 'delivered', 'read')",
+            "status IN ('sending', 'unknown', 'queued', 'accepted', 'sent', 'failed', 'delivered', 'read')",
             name="status",
         ),
         CheckConstraint("kind IN ('card', 'template')", name="kind"),

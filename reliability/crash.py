@@ -193,7 +193,9 @@ def handoff_state(app, key: str) -> tuple[str | None, str | None]:
     from models import Handoff, db
 
     with app.app_context():
-        row = db.session.execute(select(Handoff.status, Handoff.message_id).where(Handoff.idempotency_key == key)).first()
+        # A form's key is stored in its user's namespace ("user:<id>:<key>").
+        row = db.session.execute(select(Handoff.status, Handoff.message_id)
+                                 .where(Handoff.idempotency_key.like(f"%:{key}"))).first()
         db.session.rollback()
     return tuple(row) if row else (None, None)
 
@@ -204,7 +206,7 @@ def backdate(app, key: str) -> None:
     from models import Handoff, db
 
     with app.app_context():
-        handoff = db.session.scalar(select(Handoff).where(Handoff.idempotency_key == key))
+        handoff = db.session.scalar(select(Handoff).where(Handoff.idempotency_key.like(f"%:{key}")))
         handoff.created_at -= timedelta(minutes=2)
         db.session.commit()
 

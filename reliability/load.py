@@ -221,7 +221,9 @@ def concurrent_sends(args, server: Gunicorn, emulator: Emulator, app, data: dict
     with ThreadPoolExecutor(max_workers=args.sends) as pool:
         codes = list(pool.map(submit, range(args.sends)))
     with app.app_context():
-        rows = db.session.scalar(select(func.count()).select_from(Handoff).where(Handoff.idempotency_key == form["idempotency_key"]))
+        # Stored in the agent's namespace: "user:<id>:<key>".
+        rows = db.session.scalar(select(func.count()).select_from(Handoff)
+                                 .where(Handoff.idempotency_key.like(f"%:{form['idempotency_key']}")))
         db.session.rollback()
     calls = emulator.sends()
     report.figure("identical sends", f"{args.sends} at once -> {calls} sendContact, {rows} handoff row(s), answers {sorted(set(codes))}")

@@ -1,41 +1,37 @@
-"""The exactly-once send of a specialist's card, and retries as new attempts."""
+"""The exactly-once send of a specialist's card, the card that follows a template, and retries.
+
+Every path (form, API, retry, the worker's follow-up) goes through `send_card` or
+`send_template`, so the rules in services/send_rules.py hold for all of them.
+"""
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from models import STATUS_RANK, Handoff, Specialist, Ticket, User, db, utcnow
 from onemsg import errors as onemsg_errors
 from onemsg.cards import contact_payload
-from services import audit, events, settings, status, templates, window
+from services import audit, events, send_rules, settings, status, templates, window
 from services.cards import card_for
 from services.database import commit_keeping_values
-from services.onemsg_gateway import CircuitOpen, client
-from services.triage import explain_failure
+from services.onemsg_gateway import client
+from services.send_rules import CustomerCapReached, SecondCardNeedsConfirmation  # noqa: F401 (callers' API)
+from services.triage import explain_failure, failure_sentence, queued_sentence, unknown_sentence
 
-
-# What the agent can do about each way a send can fail, in their words.
-FAILURE_MESSAGES = {
-    "window_closed": "The customer's 24-hour window is closed: ask the customer to write to us first "
-                     "(or reopen the chat with a template), then send again.",
-    "invalid_recipient": "1MSG says the customer's number cannot receive WhatsApp messages: check the "
-                         "number on the ticket.",
-    "auth_failed": "The 1MSG channel is misconfigured (token refused): tell an admin.",
-    "rate_limited": "1MSG is rate limiting us: try again in {retry_after} s.",
-    "upstream_unavailable": "1MSG could not be reached, so nothing was sent: try again in a minute.",
-    "circuit_open": "1MSG has been failing; sending is paused for {retry_after} s to let it recover.",
-    "unknown_outcome": "1MSG did not answer in time, so we cannot tell whether the card went out. "
-                       "It is being checked; do not send again until this settles.",
-    "rejected": "1MSG refused the message: {detail}",
-    "intro_failed": "The introduction text could not be sent, so the card was not sent: {detail}",
-    "specialist_inactive": "This specialist is no longer active in the directory: pick another one.",
-    "ticket_closed": "The ticket is closed: reopen it before handing the customer off.",
-    "no_template": "No template is chosen for reopening chats: ask an admin to pick one in Settings.",
-    "not_retryable": "Only a failed attempt can be retried.",
+# Our own refusals, before anything is sent (one sentence each: cause, then what to do).
+BLOCKED_MESSAGES = {
+    "window_closed": "The customer's 24-hour window is closed, so nothing was sent; reopen the chat "
+                     "with a template, or wait until the customer writes.",
+    "specialist_inactive": "This specialist is no longer active in the directory, so nothing was sent; "
+                           "pick another one.",
+    "ticket_closed": "The ticket is closed, so nothing was sent; reopen it before handing the customer off.",
+    "no_template": "No template is chosen for reopening chats, so nothing was sent; ask an admin to pick "
+                   "one in Settings.",
 }
+FAILURE_MESSAGES = {**BLOCKED_MESSAGES, "not_retryable": "Only a failed attempt can be retried."}
 
 
 class HandoffConflict(Exception):
@@ -48,9 +44,16 @@ class SendOutcome:
     created: bool  # False: an earlier request with the same key already did this
 
 
-def fingerprint(ticket_id: int, specialist_id: int, kind: str, retry_of_id: int | None) -> str:
-    raw = f"{ticket_id}:{specialist_id}:{kind}:{retry_of_id or ''}"
+def fingerprint(ticket_id: int, specialist_id: int, kind: str, retry_of_id: int | None,
+                detail: str = "") -> str:
+    """What a key stands for: the same key with any different field is a conflict."""
+    raw = f"{ticket_id}:{specialist_id}:{kind}:{retry_of_id or ''}:{detail}"
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def user_key(agent: User, key: str) -> str:
+    """A form's key in its user's own namespace: no one can take another's key (or the worker's)."""
+    return f"user:{agent.id}:{key}"
 
 
 def recent_duplicate(ticket: Ticket, specialist: Specialist, key: str = "") -> Handoff | None:
@@ -63,19 +66,48 @@ def recent_duplicate(ticket: Ticket, specialist: Specialist, key: str = "") -> H
     ).order_by(Handoff.id.desc()).limit(1))
 
 
+def pending_follow_up(ticket: Ticket) -> Handoff | None:
+    """The template whose card still goes by itself when the customer answers, if any."""
+    return db.session.scalar(select(Handoff).where(
+        Handoff.ticket_id == ticket.id, Handoff.kind == "template", Handoff.card_on_reply.is_(True),
+        Handoff.follow_up_id.is_(None), Handoff.status != "failed").order_by(Handoff.id.desc()).limit(1))
+
+
+def list_version(ticket: Ticket) -> str:
+    """Changes when a handoff of the ticket is added or a pending follow-up goes or is cancelled."""
+    count, last = db.session.execute(select(func.count(), func.max(Handoff.id))
+                                     .where(Handoff.ticket_id == ticket.id)).one()
+    pending = pending_follow_up(ticket)
+    return f"{count}-{last or 0}-{pending.id if pending else 0}"
+
+
 def send_card(ticket: Ticket, specialist: Specialist, agent: User | None, key: str, *,
               intro_text: str | None = None, retry_of: Handoff | None = None,
-              actor_label: str | None = None) -> SendOutcome:
-    """Send the card once per key: check the window, record the attempt, call 1MSG."""
+              actor_label: str | None = None, confirmed_over: int | None = None,
+              cap_override: bool = False, follow_up_of: Handoff | None = None) -> SendOutcome:
+    """Send the card once per key: the rules, the window, the attempt recorded, then 1MSG."""
     blocked = _blocked_reason(ticket, specialist)
     card, phone = contact_payload(card_for(specialist)), ticket.customer_phone
+    follow_up_of = follow_up_of or _same_specialist_follow_up(ticket, specialist, retry_of)
+    detail = intro_text or ""
+    if follow_up_of is not None:
+        # The pending follow-up and this send are the same card: one key, so only one goes.
+        key, detail = f"follow-up-{follow_up_of.id}", ""
+
+    def rules() -> None:
+        if follow_up_of is None:  # a follow-up passed the rule when its template was sent
+            send_rules.check_second_card(ticket, specialist, confirmed_over)
+        if not blocked:
+            send_rules.check_customer_cap(phone, agent, cap_override)
+
     summary = f"card of {specialist.display_name} to {phone} for ticket {ticket.external_ref}"
     handoff, created = _claim(ticket, specialist, agent, key, intro_text, retry_of, card=card,
+                              detail=detail, rules=rules, follow_up_of=follow_up_of,
                               audit_entry=("handoff.send", summary, actor_label))
     if not created:
         return SendOutcome(handoff, False)
     if blocked:
-        _fail(handoff, blocked, FAILURE_MESSAGES[blocked])
+        _fail(handoff, blocked, BLOCKED_MESSAGES[blocked])
     else:
         # The attempt is committed and no transaction is open while 1MSG answers.
         _record_answer(handoff, call_onemsg(phone, intro_text or None, card))
@@ -83,22 +115,33 @@ def send_card(ticket: Ticket, specialist: Specialist, agent: User | None, key: s
     return SendOutcome(handoff, True)
 
 
+def _same_specialist_follow_up(ticket: Ticket, specialist: Specialist, retry_of) -> Handoff | None:
+    pending = pending_follow_up(ticket) if retry_of is None else None
+    return pending if pending is not None and pending.specialist_id == specialist.id else None
+
+
 def send_template(ticket: Ticket, specialist: Specialist, agent: User | None, key: str, *,
                   card_on_reply: bool = False, retry_of: Handoff | None = None,
-                  actor_label: str | None = None) -> SendOutcome:
+                  actor_label: str | None = None, confirmed_over: int | None = None) -> SendOutcome:
     """Reopen the chat with the chosen template (allowed with the window closed)."""
     choice = templates.reopen_choice()
     blocked = "no_template" if choice is None else _blocked_reason(ticket, specialist, check_window=False)
     params = templates.parameters(choice, ticket, specialist) if choice else []
     phone, name = ticket.customer_phone, choice["name"] if choice else None
+
+    def rules() -> None:
+        if card_on_reply:  # the card that follows is a card like any other
+            send_rules.check_second_card(ticket, specialist, confirmed_over)
+
     summary = f"template {name} to {phone} for ticket {ticket.external_ref}"
     handoff, created = _claim(ticket, specialist, agent, key, None, retry_of, kind="template",
+                              detail=f"card_on_reply={card_on_reply}", rules=rules,
                               template_name=name, card_on_reply=card_on_reply,
                               audit_entry=("handoff.template", summary, actor_label))
     if not created:
         return SendOutcome(handoff, False)
     if blocked:
-        _fail(handoff, blocked, FAILURE_MESSAGES[blocked])
+        _fail(handoff, blocked, BLOCKED_MESSAGES[blocked])
     else:
         _record_answer(handoff, _call_template(phone, choice, params))
     commit_keeping_values()
@@ -112,35 +155,77 @@ def _call_template(phone: str, choice: dict, params: list[str]) -> "OneMsgAnswer
         return OneMsgAnswer(error=exc)
 
 
-def retry(failed: Handoff, agent: User | None, key: str) -> SendOutcome:
-    """A new attempt linked to the failed one (never a reset), under the same rules."""
+def retried_by(handoff: Handoff) -> Handoff | None:
+    """The attempt that already retried this one, if any."""
+    return db.session.scalar(select(Handoff).where(Handoff.retry_of_id == handoff.id).limit(1))
+
+
+def retry(failed: Handoff, agent: User | None, key: str = "", *,
+          confirmed_over: int | None = None) -> SendOutcome:
+    """A new attempt linked to the failed one (never a reset), under the same rules.
+
+    The key is the failed attempt's own: however many people or tabs retry it, one retry goes."""
     if failed.status != "failed":
         raise HandoffConflict(FAILURE_MESSAGES["not_retryable"])
+    key = f"retry-of-{failed.id}"
     if failed.kind == "template":
-        return send_template(failed.ticket, failed.specialist, agent, key,
+        return send_template(failed.ticket, failed.specialist, agent, key, confirmed_over=confirmed_over,
                              card_on_reply=failed.card_on_reply, retry_of=failed)
     return send_card(failed.ticket, failed.specialist, agent, key, intro_text=failed.intro_text,
-                     retry_of=failed)
+                     retry_of=failed, confirmed_over=confirmed_over)
+
+
+def cancel_follow_up(template: Handoff, agent: User | None) -> bool:
+    """Stop the card that would follow a template; False when it already went (or was cancelled)."""
+    cancelled = db.session.execute(
+        update(Handoff).where(Handoff.id == template.id, Handoff.card_on_reply.is_(True),
+                              Handoff.follow_up_id.is_(None))
+        .values(card_on_reply=False, updated_at=utcnow())
+        .execution_options(synchronize_session=False)).rowcount
+    if cancelled:
+        audit.record("handoff.follow_up_cancelled", "handoff", template.id, actor=agent,
+                     summary=f"cancelled the automatic card of {template.specialist_name} "
+                             f"for ticket {template.ticket.external_ref}")
+    db.session.commit()
+    return bool(cancelled)
 
 
 def send_cards_after_replies() -> int:
-    """Send the card for reopened chats whose customer has now answered (worker job)."""
-    waiting = db.session.scalars(select(Handoff).where(
+    """Send the card for reopened chats whose customer has now answered (worker job).
+
+    Each follow-up is handled in its own transaction: one that fails is logged and left for
+    the next pass, and never stops the others."""
+    waiting = db.session.scalars(select(Handoff.id).where(
         Handoff.kind == "template", Handoff.card_on_reply.is_(True), Handoff.follow_up_id.is_(None),
-        Handoff.status.in_(("accepted", "sent", "delivered", "read")))).all()
+        Handoff.status.in_(("accepted", "sent", "delivered", "read"))).order_by(Handoff.id)).all()
+    db.session.commit()
     sent = 0
-    for template in waiting:
-        state = window.session_window(template.customer_phone, lookup=False)
-        # 1MSG gives message times in whole seconds: allow for the truncation.
-        if not state.is_open or state.last_inbound_at < template.created_at - timedelta(seconds=1):
-            continue
-        outcome = send_card(template.ticket, template.specialist, template.agent, f"after-reply-{template.id}",
+    for template_id in waiting:
+        try:
+            sent += _send_follow_up(template_id)
+        except Exception:  # noqa: BLE001 - isolate each item; the next pass tries it again
+            db.session.rollback()
+            current_app.logger.exception("follow-up card of template handoff %s failed", template_id)
+    return sent
+
+
+def _send_follow_up(template_id: int) -> int:
+    template = db.session.get(Handoff, template_id)
+    if template is None or not template.card_on_reply or template.follow_up_id is not None:
+        return 0
+    state = window.session_window(template.customer_phone, lookup=False)
+    # 1MSG gives message times in whole seconds: allow for the truncation.
+    if not state.is_open or state.last_inbound_at < template.created_at - timedelta(seconds=1):
+        db.session.commit()
+        return 0
+    try:
+        outcome = send_card(template.ticket, template.specialist, template.agent, "", follow_up_of=template,
                             intro_text=settings.get("intro_text"),
                             actor_label="automatic, after the customer answered")
-        template.follow_up_id = outcome.handoff.id
-        db.session.commit()
-        sent += 1
-    return sent
+    except CustomerCapReached as exc:
+        current_app.logger.info("follow-up of template handoff %s waits: %s", template_id, exc)
+        return 0
+    return 1 if outcome.created else 0  # else the agent (or another worker) sent it just now
 
 
 def find_by_key(key: str) -> Handoff | None:
@@ -148,9 +233,49 @@ def find_by_key(key: str) -> Handoff | None:
 
 
 def _claim(ticket, specialist, agent, key, intro_text, retry_of, *, kind: str = "card",
-           card: dict | None = None, audit_entry: tuple, **extra) -> tuple[Handoff, bool]:
-    """Commit the attempt (and its audit entry) before any call to 1MSG; the unique key stops a second."""
-    fp = fingerprint(ticket.id, specialist.id, kind, retry_of.id if retry_of else None)
+           card: dict | None = None, detail: str = "", rules=None, follow_up_of: Handoff | None = None,
+           audit_entry: tuple, **extra) -> tuple[Handoff, bool]:
+    """Commit the attempt (and its audit entry) before any call to 1MSG; the unique key stops a second.
+
+    The customer's number is locked meanwhile, so the rules see every earlier send."""
+    fp = fingerprint(ticket.id, specialist.id, kind, retry_of.id if retry_of else None, detail)
+    try:
+        send_rules.lock_customer(ticket.customer_phone)
+        existing = find_by_key(key)
+        if existing is not None:
+            db.session.commit()
+            return _replayed(existing, fp), False
+        if rules is not None:
+            rules()
+        handoff = _insert(ticket, specialist, agent, key, fp, intro_text, retry_of, kind, card, extra)
+        if follow_up_of is not None:
+            db.session.execute(update(Handoff).where(Handoff.id == follow_up_of.id)
+                               .values(follow_up_id=handoff.id, updated_at=utcnow())
+                               .execution_options(synchronize_session=False))
+        action, summary, label = audit_entry
+        audit.record(action, "handoff", handoff.id, actor=agent, label=label, summary=summary,
+                     after={"ticket": ticket.external_ref, "specialist_id": specialist.id,
+                            "customer_phone": ticket.customer_phone, "kind": kind})
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        existing = find_by_key(key)
+        if existing is None:
+            raise
+        return _replayed(existing, fp), False
+    except Exception:
+        db.session.rollback()
+        raise
+    return handoff, True
+
+
+def _replayed(existing: Handoff, fp: str) -> Handoff:
+    if existing.request_fingerprint != fp:
+        raise HandoffConflict("This idempotency key was already used for a different handoff.")
+    return existing
+
+
+def _insert(ticket, specialist, agent, key, fp, intro_text, retry_of, kind, card, extra) -> Handoff:
     handoff = Handoff(
         kind=kind, ticket_id=ticket.id, specialist_id=specialist.id,
         agent_id=agent.id if agent else None, idempotency_key=key, request_fingerprint=fp,
@@ -159,22 +284,8 @@ def _claim(ticket, specialist, agent, key, intro_text, retry_of, *, kind: str = 
         status="sending", status_rank=0, ready_at=ticket.ready_at, **extra,
     )
     db.session.add(handoff)
-    try:
-        db.session.flush()
-        action, summary, label = audit_entry
-        audit.record(action, "handoff", handoff.id, actor=agent, label=label, summary=summary,
-                     after={"ticket": ticket.external_ref, "specialist_id": specialist.id,
-                            "customer_phone": ticket.customer_phone, "kind": kind})
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        existing = db.session.scalar(select(Handoff).where(Handoff.idempotency_key == key))
-        if existing is None:
-            raise
-        if existing.request_fingerprint != fp:
-            raise HandoffConflict("This idempotency key was already used for a different handoff.")
-        return existing, False
-    return handoff, True
+    db.session.flush()
+    return handoff
 
 
 def _blocked_reason(ticket: Ticket, specialist: Specialist, *, check_window: bool = True) -> str | None:
@@ -195,35 +306,44 @@ class OneMsgAnswer:
     intro_id: str | None = None
     message_id: str | None = None
     error: onemsg_errors.OneMsgError | None = None
-    intro_failed: bool = False
+    intro_error: onemsg_errors.OneMsgError | None = None
 
 
 def call_onemsg(phone: str, intro_text: str | None, card: dict) -> OneMsgAnswer:
-    """Introduction (if any), then the card. HTTP only: no database work in here."""
+    """The card, then (only once 1MSG accepted it) the introduction. HTTP only: no database work.
+
+    The order is what keeps a customer from getting an introduction without its card: a card
+    that is refused, queued or unanswered stops here."""
     api, answer = client(), OneMsgAnswer()
-    if intro_text:
-        try:
-            answer.intro_id = api.send_message(phone, intro_text).id
-        except onemsg_errors.OneMsgError as exc:
-            # An unknown intro outcome is settled like an unknown card; any other error stops here.
-            # A paused breaker is reported as itself: nothing went out, intro or card.
-            answer.error, answer.intro_failed = exc, not isinstance(exc, (onemsg_errors.UnknownOutcome, CircuitOpen))
-            return answer
     try:
         answer.message_id = api.send_contact(phone, card).id
     except onemsg_errors.OneMsgError as exc:
         answer.error = exc
+        return answer
+    if intro_text:
+        try:
+            answer.intro_id = api.send_message(phone, intro_text).id
+        except onemsg_errors.OneMsgError as exc:
+            answer.intro_error = exc  # the card is out; a missing introduction is only noted
     return answer
 
 
 def _record_answer(handoff: Handoff, answer: OneMsgAnswer) -> None:
     handoff.intro_message_id = answer.intro_id
+    error, noun = answer.error, handoff.kind
     if answer.message_id:
         _accept(handoff, answer.message_id)
-    elif isinstance(answer.error, onemsg_errors.UnknownOutcome):
-        _mark_unknown(handoff, str(answer.error))
+    elif isinstance(error, onemsg_errors.Rejected) and error.job_id:
+        _mark_unsettled(handoff, "queued", queued_sentence(error.job_id, noun))
+    elif isinstance(error, onemsg_errors.UnknownOutcome):
+        timeout = current_app.config["ONEMSG_READ_TIMEOUT"]
+        _mark_unsettled(handoff, "unknown", unknown_sentence(error, timeout, noun))
     else:
-        _fail_from_error(handoff, answer.error, intro=answer.intro_failed)
+        code, sentence = failure_sentence(error, noun)
+        _fail(handoff, code, sentence, meta_code=getattr(error, "meta_code", None))
+    if answer.intro_error is not None:
+        current_app.logger.warning("handoff %s: card accepted, introduction not sent (%s)",
+                                   handoff.id, answer.intro_error.code)
     if answer.intro_id:
         db.session.flush()
         status.apply_pending(answer.intro_id)  # the introduction's early statuses become known
@@ -238,39 +358,61 @@ def _accept(handoff: Handoff, message_id: str) -> None:
     status.apply_pending(message_id)
 
 
-def _mark_unknown(handoff: Handoff, detail: str) -> None:
-    current_app.logger.warning("handoff %s: outcome unknown (%s)", handoff.id, detail)
-    handoff.status, handoff.status_rank = "unknown", STATUS_RANK["unknown"]
-    handoff.failure_code = "unknown_outcome"
-    handoff.failure_reason = FAILURE_MESSAGES["unknown_outcome"]
+def _mark_unsettled(handoff: Handoff, state: str, sentence: str) -> None:
+    """No message id yet: reconciliation settles it; sending again could duplicate it."""
+    current_app.logger.warning("handoff %s: %s", handoff.id, state)
+    handoff.status, handoff.status_rank = state, STATUS_RANK[state]
+    handoff.failure_code = "unknown_outcome" if state == "unknown" else "queued"
+    handoff.failure_reason = sentence
     db.session.flush()
     events.record_handoff_event(handoff.id, "unknown")
 
 
-def _fail_from_error(handoff: Handoff, exc: onemsg_errors.OneMsgError, *, intro: bool = False) -> None:
-    code = exc.code if exc.code in FAILURE_MESSAGES else "rejected"
-    detail = str(exc) or exc.code
-    message = FAILURE_MESSAGES[code].format(retry_after=int(getattr(exc, "retry_after", 0) or 30),
-                                            detail=detail)
-    if intro:
-        code, message = "intro_failed", FAILURE_MESSAGES["intro_failed"].format(detail=message)
-    _fail(handoff, code, message, meta_code=getattr(exc, "meta_code", None), raw=detail)
-
-
-def _fail(handoff: Handoff, code: str, message: str, *, meta_code=None, raw: str | None = None) -> None:
+def _fail(handoff: Handoff, code: str, message: str, *, meta_code=None) -> None:
     handoff.status, handoff.status_rank, handoff.failed_at = "failed", STATUS_RANK["failed"], utcnow()
     handoff.failure_code, handoff.failure_reason, handoff.failure_meta_code = code, message, meta_code
-    if raw and raw not in message:
-        handoff.failure_reason = f"{message} (1MSG: {raw})"
     db.session.flush()
     events.record_handoff_event(handoff.id, "failed")
 
 
-def triage_for(handoff: Handoff):
+@dataclass(frozen=True)
+class FailureView:
+    """A failure (or an unsettled send) as the timeline shows it: one sentence, the buttons."""
+
+    title: str
+    explanation: str  # the one sentence: the real cause, then what to do
+    raw: str | None  # 1MSG's own words, when the sentence is ours and not theirs
+    action: str
+    action_label: str
+    retry_helps: bool
+    retry_after_seconds: int | None
+    retry_from: datetime | None  # Retry is offered from this time (the advice's wait)
+    retried: Handoff | None  # the attempt that already retried this one
+
+    @property
+    def retry_now(self) -> bool:
+        return self.retry_from is not None and self.retried is None and self.retry_from <= utcnow()
+
+    @property
+    def retry_later(self) -> bool:
+        return self.retry_from is not None and self.retried is None and self.retry_from > utcnow()
+
+
+def triage_for(handoff: Handoff) -> FailureView | None:
     """What a failure (or an unsettled send) means and what the agent can do about it."""
-    if handoff.status not in ("failed", "unknown") and not handoff.failed_at:
+    if handoff.status not in ("failed", "unknown", "queued") and not handoff.failed_at:
         return None
-    return explain_failure(handoff.failure_code, handoff.failure_reason, handoff.failure_meta_code)
+    triage = explain_failure(handoff.failure_code, handoff.failure_reason, handoff.failure_meta_code)
+    # Our send path writes one sentence of its own; a delivery failure carries 1MSG's words.
+    ours = handoff.failure_code not in (None, "delivery_failed")
+    sentence = handoff.failure_reason if ours and handoff.failure_reason else triage.explanation
+    raw = None if ours else triage.raw
+    offers_retry = handoff.status == "failed" and triage.action in ("retry", "wait") and triage.retry_helps
+    retry_from = None
+    if offers_retry:
+        retry_from = (handoff.failed_at or utcnow()) + timedelta(seconds=triage.retry_after_seconds or 0)
+    return FailureView(triage.title, sentence, raw, triage.action, triage.action_label, triage.retry_helps,
+                       triage.retry_after_seconds, retry_from, retried_by(handoff) if offers_retry else None)
 
 
 def attempts_for(ticket: Ticket) -> list[Handoff]:

@@ -24,7 +24,7 @@ PENDING_STATUSES = ("sending", "unknown", "accepted", "sent")
 FAILURE_CODES = (
     "window_closed", "invalid_recipient", "rate_limited", "auth_failed", "upstream_unavailable",
     "rejected", "intro_failed", "specialist_inactive", "ticket_closed", "unknown_outcome",
-    "delivery_failed", "not_sent",
+    "delivery_failed", "not_sent", "circuit_open", "queued",
 )
 
 

@@ -3,7 +3,8 @@ from models import AppSetting, db
 from services import audit
 
 DEFAULTS = {
-    "intro_text": "Please reach our specialist using the contact card below.",
+    # Sent just after the card, once 1MSG has accepted the card (never without it).
+    "intro_text": "Please reach our specialist using the contact card above.",
 }
 
 

@@ -26,6 +26,8 @@ EXPECTED = {
     "handoffs.send": "agent",
     "handoffs.reopen": "agent",
     "handoffs.retry": "agent",
+    "handoffs.cancel_follow_up": "agent",
+    "handoffs.ticket_list": "agent",
     "tickets.send_panel": "agent",
     "admin.settings_page": "admin",
     "admin.template_params": "admin",

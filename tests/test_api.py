@@ -227,14 +227,14 @@ def test_a_handoff_through_the_api_sends_the_card(client, agent_key, emulator, m
     assert response.status_code == 200 and response.json["message_id"] == handoff["message_id"]
 
 
-def test_an_introduction_can_be_sent_first(client, agent_key, emulator, make_ticket, make_specialist):
+def test_an_introduction_follows_the_accepted_card(client, agent_key, emulator, make_ticket, make_specialist):
     ticket = make_ticket(customer_phone="+14155550102")
     open_window_everywhere(emulator, ticket.customer_phone)
     response = post_handoff(client, agent_key, {"ticket": ticket.external_ref, "specialist_id": make_specialist().id,
                                                 "intro_text": "Meet our billing expert."})
     assert response.status_code == 201
     posts = [r["path"].rsplit("/", 1)[1] for r in emulator.requests() if r["method"] == "POST"]
-    assert posts[-2:] == ["sendMessage", "sendContact"]
+    assert posts[-2:] == ["sendContact", "sendMessage"]
 
 
 def test_a_closed_window_is_a_409_with_the_failed_handoff(client, agent_key, emulator, make_ticket, make_specialist):

@@ -2,6 +2,7 @@
 import os
 import re
 import shutil
+import threading
 
 import pytest
 
@@ -89,7 +90,9 @@ def test_failed_delivery_shows_why_and_what_to_do(page):
     status = page.locator(".handoff-status").first
     expect(status).to_have_attribute("data-status", "failed", timeout=15000)
     expect(status).to_contain_text("part of an experiment")
-    expect(status).to_contain_text("What to do:")
+    expect(status).to_contain_text("retry after 24 hours")
+    expect(status.locator('[data-action="retry-later"]')).to_contain_text("Retry is offered from")
+    expect(status.locator('[data-action="retry"]')).to_have_count(0)
 
 
 def test_closed_window_reopened_with_a_template_then_card_read(page):
@@ -130,3 +133,69 @@ def test_closed_window_reopened_by_a_template_a_strict_1msg_accepts_then_the_car
     card = page.locator(".handoff-status").first
     expect(card).to_contain_text("Card of")
     expect(card).to_have_attribute("data-status", "read", timeout=15000)
+
+
+def pick(page, name):
+    value = page.locator("#specialist_id option", has_text=name).get_attribute("value")
+    page.select_option("#specialist_id", value=value)
+
+
+@pytest.fixture
+def worker(emulated_app):
+    """The worker's follow-up job, running beside the live server as `flask handoffs worker` does."""
+    from services.handoffs import send_cards_after_replies
+
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            with emulated_app.app_context():
+                send_cards_after_replies()
+            stop.wait(0.5)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(5)
+
+
+def test_hd_1002_omar_chosen_template_answered_one_card_omars_live_in_two_tabs(page, worker, emulator):
+    """The README's walkthrough: the agent's choice survives the template, the card goes once,
+    both tabs see it come without a reload, and a second specialist needs a confirmation."""
+    log_in_as_agent(page)
+    open_ticket(page, "HD-1002")
+    other_tab = page.context.new_page()
+    other_tab.goto(page.url)
+    pick(page, "Omar Haddad")
+    expect(page.get_by_label("Send the card automatically when the customer answers")).to_be_checked()
+    page.get_by_role("button", name="Send template to reopen the chat").click()
+    expect(page.locator("#flashes .flash-success")).to_contain_text("Template accepted by 1MSG")
+    expect(page.locator("#pending-follow-up")).to_contain_text("Omar Haddad's card goes when the customer answers.")
+    expect(page.locator("#specialist_id option:checked")).to_contain_text("Omar Haddad")
+    # The other tab learns of the template by itself (the card may already follow it by then).
+    expect(other_tab.locator("#handoffs .handoff-status", has_text="Template")).to_be_visible(timeout=10000)
+
+    # The emulated customer answers; the worker sends Omar's card; both tabs show it, no reload.
+    for tab in (page, other_tab):
+        card = tab.locator("#handoffs .handoff-status", has_text="Card of Omar Haddad")
+        expect(card).to_be_visible(timeout=30000)
+        expect(card).to_have_attribute("data-status", "read", timeout=15000)
+        expect(tab.locator("#pending-follow-up")).to_have_count(0)
+    cards = [r["json"]["contacts"][0]["name"]["formatted_name"] for r in emulator.requests()
+             if r["path"].endswith("/sendContact")]
+    assert cards == ["Omar Haddad"], cards
+
+    # Now the window is open: picking another specialist asks first, naming Omar's card.
+    expect(page.get_by_role("button", name="Send card")).to_be_visible(timeout=10000)
+    expect(page.locator("#specialist_id option:checked")).to_contain_text("Omar Haddad")
+    pick(page, "Jane Specialist")
+    page.get_by_role("button", name="Send card").click()
+    expect(page.get_by_role("heading", name="Also send Jane Specialist's card?")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("Omar Haddad's card was already sent to this customer")
+    page.get_by_role("button", name="No, go back").click()
+    expect(page.locator("#window-state")).to_be_visible()
+    cards = [r["json"]["contacts"][0]["name"]["formatted_name"] for r in emulator.requests()
+             if r["path"].endswith("/sendContact")]
+    assert cards == ["Omar Haddad"], "nothing more went without the confirmation"
+    other_tab.close()

@@ -98,7 +98,7 @@ def test_sends_are_paused_recorded_and_explained_while_1msg_fails(make_app, emul
         paused = send(ready_ticket(emulator, make_ticket, "2601"), specialist)
         assert len(sends(emulator)) == 2, "the third send never reached 1MSG"
         assert (paused.status, paused.failure_code) == ("failed", "circuit_open")
-        assert paused.failure_reason.startswith("1MSG has been failing; sending is paused for ")
+        assert paused.failure_reason.startswith("Sending is paused because 1MSG failed several times")
         assert explain_failure(paused.failure_code, paused.failure_reason, None).action == "wait"
         client = app.test_client()
         auth._client = client
@@ -106,7 +106,7 @@ def test_sends_are_paused_recorded_and_explained_while_1msg_fails(make_app, emul
         badge = client.get("/channel/status", headers={"HX-Request": "true"}).get_data(as_text=True)
         assert "paused (1MSG failing)" in badge and "badge-paused" in badge
         page = client.get(f"/handoffs/{paused.id}").get_data(as_text=True)
-        assert "sending is paused" in page
+        assert "Sending is paused because 1MSG failed" in page
 
 
 def test_an_introduction_refused_by_the_breaker_is_reported_as_the_pause(make_app, emulator, make_ticket,

@@ -29,7 +29,8 @@ def schemathesis_config(key: str) -> SchemathesisConfig:
 def app(make_app, emulator):
     """The app on the emulator, so that generated handoffs reach a (fake) 1MSG."""
     app = make_app(ONEMSG_API_URL=emulator.base_url, ONEMSG_CHANNEL_ID=emulator.channel_id,
-                   ONEMSG_TOKEN=emulator.token, ONEMSG_READ_TIMEOUT=1.0)
+                   ONEMSG_TOKEN=emulator.token, ONEMSG_READ_TIMEOUT=1.0,
+                   CUSTOMER_CARD_CAP=10_000)  # many sends to one customer on purpose
     with app.app_context():
         yield app
 

@@ -1,5 +1,6 @@
 """When the card cannot be sent: templates, retries as new attempts, and the action for each failure."""
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -71,17 +72,30 @@ def test_retry_is_a_new_linked_attempt_with_one_new_send(app, emulator, make_tic
         handoffs.retry(retried, None, "retry-key-2")
 
 
-def test_retry_button_on_the_ticket_page(client, auth, app, emulator, make_ticket, make_specialist):
+def test_retry_button_on_the_ticket_page_once_its_wait_is_over(client, auth, app, emulator, make_ticket,
+                                                               make_specialist):
     auth.login("agent")
-    ticket, specialist = make_ticket(customer_phone="+14155554403"), make_specialist()
+    ticket, specialist = make_ticket(customer_phone="+14155550012"), make_specialist()  # 0012: 503
+    emulator.open_window("14155550012")
+    status.record_inbound("in-0012", ticket.customer_phone, utcnow())
+    db.session.commit()
     failed = handoffs.send_card(ticket, specialist, None, uuid.uuid4().hex).handoff
+    assert failed.failure_code == "upstream_unavailable" and "retry after 1 minute" in failed.failure_reason
+    page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
+    assert f'action="/handoffs/{failed.id}/retry"' not in page, "the advice says wait: no button yet"
+    assert 'data-action="retry-later"' in page
+    failed.failed_at = utcnow() - timedelta(minutes=2)
+    db.session.commit()
     page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
     assert f'action="/handoffs/{failed.id}/retry"' in page
-    response = client.post(f"/handoffs/{failed.id}/retry", data={"idempotency_key": f"retry-of-{failed.id}"},
-                           follow_redirects=True)
-    assert response.status_code == 200
+    for _ in range(2):  # two tabs, or a double click: one retry
+        response = client.post(f"/handoffs/{failed.id}/retry", data={"idempotency_key": "anything-at-all"},
+                               follow_redirects=True)
+        assert response.status_code == 200
     assert db.session.scalar(select(func.count()).select_from(Handoff).where(Handoff.retry_of_id == failed.id)) == 1
     assert b"retry of" in response.data
+    page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
+    assert f'action="/handoffs/{failed.id}/retry"' not in page and 'data-action="retried"' in page
 
 
 @pytest.mark.parametrize("code, reason, meta, action", [
@@ -96,8 +110,8 @@ def test_each_failure_shows_its_action(client, auth, app, make_ticket, make_spec
     ticket, specialist = make_ticket(), make_specialist()
     handoff = Handoff(ticket_id=ticket.id, specialist_id=specialist.id, idempotency_key=uuid.uuid4().hex,
                       customer_phone=ticket.customer_phone, card_snapshot={"name": {"formatted_name": "S"}},
-                      status="failed", status_rank=4, failed_at=utcnow(), failure_code=code,
-                      failure_reason=reason, failure_meta_code=meta)
+                      status="failed", status_rank=4, failed_at=utcnow() - timedelta(minutes=2),
+                      failure_code=code, failure_reason=reason, failure_meta_code=meta)
     db.session.add(handoff)
     db.session.commit()
     auth.login("agent")

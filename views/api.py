@@ -4,7 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from extensions import csrf
+from extensions import csrf, limiter
 from models import Handoff, Specialist, db
 from services import api_keys, directory, handoffs, tickets
 from views import api_io
@@ -34,6 +34,8 @@ def api_view(*, write: bool = False):
 def api_error(exc: ApiError):
     db.session.rollback()
     response, status = exc.response()
+    if "retry_after" in exc.extra:
+        response.headers["Retry-After"] = str(exc.extra["retry_after"])
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
     return response, status
@@ -114,12 +116,21 @@ def list_specialists():
     return jsonify(items=[api_io.specialist_json(s) for s in directory.search(limit=1000)])
 
 
+def _api_send_limit() -> str:
+    return current_app.config["API_SEND_LIMIT"]
+
+
+def _api_key_bucket() -> str:
+    return f"api-key:{g.api_key.id}"
+
+
 @bp.route("/handoffs", methods=["POST"])
 @api_view(write=True)
+@limiter.limit(_api_send_limit, key_func=_api_key_bucket)
 def create_handoff():
     """Send a specialist's card for a ticket, once per Idempotency-Key."""
     key = api_io.idempotency_key(request.headers)
-    ref, specialist_id, intro = api_io.handoff_input(api_io.json_object(request))
+    ref, specialist_id, intro, confirmed = api_io.handoff_input(api_io.json_object(request))
     ticket, specialist = tickets.find_by_ref(ref), db.session.get(Specialist, specialist_id)
     errors = {"ticket": "No ticket has this reference."} if ticket is None else {}
     if specialist is None:
@@ -129,9 +140,15 @@ def create_handoff():
     try:
         # Keys are per API key: two helpdesks choosing the same key never collide.
         outcome = handoffs.send_card(ticket, specialist, None, f"api:{g.api_key.id}:{key}",
-                                     intro_text=intro, actor_label=_label())
+                                     intro_text=intro, actor_label=_label(), confirmed_over=confirmed)
     except handoffs.HandoffConflict as exc:
         raise ApiError(422, "idempotency_key_reused", str(exc)) from None
+    except handoffs.SecondCardNeedsConfirmation as exc:
+        raise ApiError(409, "second_card_needs_confirmation",
+                       f"{exc} Send the request again with confirm_after_handoff_id {exc.earlier.id}.",
+                       handoff=api_io.handoff_json(exc.earlier)) from None
+    except handoffs.CustomerCapReached as exc:
+        raise ApiError(429, "customer_cap_reached", str(exc), retry_after=exc.retry_after) from None
     return _handoff_answer(outcome)
 
 

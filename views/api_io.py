@@ -95,17 +95,22 @@ def _phone(body: dict, errors: dict, *, required: bool) -> str | None:
         return None
 
 
-def handoff_input(body: dict) -> tuple[str, int, str | None]:
-    """(ticket ref, specialist id, introduction text or None) from a POST /handoffs body."""
+def handoff_input(body: dict) -> tuple[str, int, str | None, int | None]:
+    """(ticket ref, specialist id, introduction text or None, confirmed handoff id or None)
+    from a POST /handoffs body."""
     errors: dict = {}
     ref = text_field(body, "ticket", 64, errors, required=True)
     specialist_id = body.get("specialist_id")
     if type(specialist_id) is not int or not 1 <= specialist_id <= MAX_DB_INT:
         errors["specialist_id"] = "Give the specialist's id (an integer from GET /specialists)."
     intro = text_field(body, "intro_text", 1000, errors, required=False)
+    confirmed = body.get("confirm_after_handoff_id")
+    if confirmed is not None and (type(confirmed) is not int or not 1 <= confirmed <= MAX_DB_INT):
+        errors["confirm_after_handoff_id"] = ("Give the id of the handoff named in the "
+                                              "second_card_needs_confirmation answer.")
     if errors:
         raise invalid(errors)
-    return ref, specialist_id, intro
+    return ref, specialist_id, intro, confirmed
 
 
 def idempotency_key(headers) -> str:

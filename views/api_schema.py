@@ -31,7 +31,10 @@ def _errors(*codes: int) -> dict:
         401: "No API key, or an unknown or revoked one.",
         403: "The key's role does not allow this (lead keys only read).",
         404: "Nothing has this reference or id.",
-        422: "Fields are missing or invalid, or the Idempotency-Key was used for another request.",
+        422: "Fields are missing or invalid, or the Idempotency-Key was used for another request "
+             "(the same key with any field different).",
+        429: "Too many handoffs: this API key's limit (API_SEND_LIMIT; X-RateLimit-* headers) or "
+             "the customer's cap (customer_cap_reached); wait for the Retry-After header's seconds.",
     }
     # Any request can be refused as malformed (400), so every operation documents it.
     return {str(code): _json(_ref("Error"), described[code]) for code in sorted({400, *codes})}
@@ -95,7 +98,13 @@ SCHEMAS = {
                        "description": "The ticket's external_ref."},
             "specialist_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
             "intro_text": _nullable({"type": "string", "minLength": 1, "maxLength": 1000,
-                                     "description": "Sent as a text message just before the card."}),
+                                     "description": "Sent as a text message just after the card, "
+                                                    "once 1MSG has accepted the card."}),
+            "confirm_after_handoff_id": _nullable({
+                "type": "integer", "minimum": 1, "maximum": MAX_ID,
+                "description": "Send this specialist's card although another specialist's card was "
+                               "already sent or is pending for the ticket: the id named in the "
+                               "second_card_needs_confirmation answer."}),
         },
     },
     "Handoff": {
@@ -166,8 +175,10 @@ PATHS = {
                 "201": _json(_ref("Handoff"), "The handoff (a repeat with the same key answers the first "
                                               "one, with the header Idempotent-Replayed: true)."),
                 "409": _json(_ref("HandoffBlocked"), "Not sent: window_closed, ticket_closed or "
-                                                     "specialist_inactive; the failed handoff is included."),
-                **_errors(400, 401, 403, 422)},
+                                                     "specialist_inactive (the failed handoff is included), "
+                                                     "or second_card_needs_confirmation (the handoff already "
+                                                     "sent or pending is included)."),
+                **_errors(400, 401, 403, 422, 429)},
         },
         "get": {
             "operationId": "listHandoffs", "summary": "Handoffs, oldest first, by cursor",

@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import case, select
 
 from extensions import htmx, limiter
-from forms.tickets import ReopenForm, SendCardForm, SimulateInboundForm, TicketForm
+from forms.tickets import CancelFollowUpForm, ReopenForm, SendCardForm, SimulateInboundForm, TicketForm
 from models import Ticket, User, db
 from services import directory, emulated, handoffs, settings, templates, tickets, window
 from onemsg.cards import contact_payload
@@ -98,6 +98,7 @@ def show(ticket_id: int):
     return render_template(
         "tickets/show.html", ticket=ticket, window=state, attempts=attempts,
         triages={h.id: handoffs.triage_for(h) for h in attempts},
+        version=handoffs.list_version(ticket), cancel_form=CancelFollowUpForm(),
         emulated=emulated.is_emulated(), inbound_form=SimulateInboundForm(),
         **_send_panel(ticket, state, request.args))
 
@@ -117,8 +118,10 @@ def send_panel(ticket_id: int):
 def _send_panel(ticket: Ticket, state, args) -> dict:
     """Specialists to pick from, the picked one's card, and the send or reopen form."""
     specialists = directory.search(args.get("q", ""))
-    picked = next((s for s in specialists if s.id == args.get("specialist_id", type=int)),
-                  specialists[0] if specialists else None)
+    pending = handoffs.pending_follow_up(ticket)
+    # The agent's choice stands: the one picked now, else the one whose card waits for the answer.
+    wanted = args.get("specialist_id", type=int) or (pending.specialist_id if pending else None)
+    picked = next((s for s in specialists if s.id == wanted), specialists[0] if specialists else None)
     key = uuid.uuid4().hex
     form = SendCardForm(formdata=None, data={
         "idempotency_key": key, "specialist_id": picked.id if picked else None,
@@ -126,7 +129,7 @@ def _send_panel(ticket: Ticket, state, args) -> dict:
         "intro_text": args.get("intro_text") or settings.get("intro_text")})
     form.specialist_id.choices = [(s.id, s.display_name) for s in specialists]
     choice = templates.reopen_choice()
-    return dict(specialists=specialists, picked=picked, form=form, reopen_form=ReopenForm(formdata=None),
+    return dict(specialists=specialists, picked=picked, form=form, reopen_form=ReopenForm(formdata=None), pending=pending,
                 preview=contact_payload(card_for(picked)) if picked else None, reopen_choice=choice,
                 template_text=templates.preview(choice, ticket, picked) if choice and picked else None)
 
