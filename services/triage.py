@@ -124,22 +124,20 @@ TRIAGE_TABLE: tuple[TriageRule, ...] = (
     TriageRule(
         "template_missing", "The template does not exist on the channel",
         "1MSG has no approved template with this name in this language (it may have been "
-        "deleted, paused or renamed). An administrator must choose an approved template in "
-        "Settings; then send it again.",
+        "deleted, paused or renamed), so tell an admin to choose an approved template in Settings.",
         "tell_admin", False, meta_codes=(132001,),
         text_markers=("template is not defined", "template name does not exist",
                       "no longer among the channel's approved templates")),
     TriageRule(
         "template_params", "The template's parameters do not match it",
-        "WhatsApp expected a different number of parameters for this template. An "
-        "administrator must map every placeholder of the template (header, body and buttons) "
-        "in Settings; then send it again.",
+        "WhatsApp expected a different number of parameters for this template, so tell an "
+        "admin to map every placeholder (header, body and buttons) in Settings.",
         "tell_admin", False, meta_codes=(132000,),
         text_markers=("number of parameters does not match", "map every placeholder")),
     TriageRule(
         "template_param_text", "A template parameter has text WhatsApp refuses",
-        "A parameter contained a new line, a tab or more than four spaces in a row. Check the "
-        "ticket's customer name and the specialist's details; an administrator may map that "
+        "A parameter held a new line, a tab or more than four spaces in a row, so check the "
+        "ticket's customer name and the specialist's details, or tell an admin to map that "
         "placeholder to another field in Settings.",
         "tell_admin", False, meta_codes=(132018,),
         text_markers=("param text cannot have",)),
@@ -258,7 +256,11 @@ def _cause(exc) -> str:
 def failure_sentence(exc, noun: str = "card") -> tuple[str, str]:
     """(failure code, the one sentence shown in the flash, the timeline and History)."""
     code = exc.code if exc.code in _SEND_CODES else "rejected"
-    triage = explain_failure(code, None, getattr(exc, "meta_code", None))
+    triage = explain_failure(code, str(exc) if code == "rejected" else None, getattr(exc, "meta_code", None))
+    if code == "rejected" and triage.title != _REJECTED_TITLE:
+        # 1MSG's words matched a rule of their own (a template error, say): its advice is the one.
+        explanation = triage.explanation[:1].lower() + triage.explanation[1:]
+        return code, f"{_capital(_cause(exc))}, so the {noun} was not sent: {explanation}"
     return code, f"{_capital(_cause(exc))}, so the {noun} was not sent; {advice(triage)}."
 
 
@@ -284,5 +286,6 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+_REJECTED_TITLE = next(rule.title for rule in TRIAGE_TABLE if rule.key == "rejected")
 _SEND_CODES = ("window_closed", "invalid_recipient", "auth_failed", "rate_limited",
                "upstream_unavailable", "circuit_open")

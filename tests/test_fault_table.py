@@ -51,9 +51,8 @@ FAULTS = {
                      "warning", "unknown_outcome", "never", True),
     "0009": Expected("queued", ("requested", "queued"), "1MSG queued the card as job job-", "warning",
                      "queued", "never", False),
-    "0010": Expected("failed", ("requested", "failed"), "1MSG says this number cannot receive WhatsApp "
-                     "messages, so the card was not sent; check the number on the ticket.", "error",
-                     "invalid_recipient", "never", False),
+    "0010": Expected("failed", ("requested", "accepted", "sent", "failed"), ACCEPTED, "success",
+                     "delivery_failed", "never", True),
     "0011": Expected("failed", ("requested", "accepted", "sent", "failed"), ACCEPTED, "success",
                      "delivery_failed", "never", True),
     "0012": Expected("failed", ("requested", "failed"), "1MSG was unavailable (HTTP 503), so the card was "
