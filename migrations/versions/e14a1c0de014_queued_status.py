@@ -1,7 +1,7 @@
 """a send queued by 1MSG (jobId, no message id) has its own status
 
 Revision ID: e14a1c0de014
-Revises: d7a1c0de0007
+Revises: e13a1c0de013
 Create Date: 2026-11-30 13:50:00
 
 """
@@ -9,7 +9,7 @@ from alembic import op
 
 
 revision = 'e14a1c0de014'
-down_revision = 'd7a1c0de0007'
+down_revision = 'e13a1c0de013'
 branch_labels = None
 depends_on = None
 
