@@ -13,7 +13,7 @@ from services.onemsg_gateway import client
 
 # Our outgoing card as 1MSG's chat history shows it.
 CARD_MESSAGE_TYPES = ("contacts", "contact", "vcard")
-NOT_SENT_REASON = ("1MSG has no record of this card, so it was not sent. You can send it again.")
+NOT_SENT_REASON = "1MSG has no record of this card, so it was not sent; you can send it again."
 
 
 @dataclass
@@ -40,7 +40,7 @@ def due_for_check(limit: int = 50) -> list[Handoff]:
         and_(Handoff.status.in_(("accepted", "sent")), Handoff.accepted_at < quiet),
         and_(Handoff.status == "delivered", Handoff.delivered_at < quiet, Handoff.read_at.is_(None),
              Handoff.accepted_at > now - timedelta(hours=24)),
-        Handoff.status == "unknown",
+        Handoff.status.in_(("unknown", "queued")),
         and_(Handoff.status == "sending", Handoff.created_at < abandoned),
     )).order_by(Handoff.id).limit(limit)
     return db.session.scalars(statement).all()
@@ -118,7 +118,9 @@ def _find_unknown_card(handoff: Handoff) -> None:
                 and int(message.get("time") or 0) >= since and message.get("id") not in taken):
             _settle_as_accepted(handoff, message["id"])
             return
-    if handoff.status == "sending" or handoff.created_at < utcnow() - timedelta(minutes=2):
+    # A queued job may still go out: give it as long as a stuck card before calling it not sent.
+    minutes = current_app.config["STUCK_AFTER_MINUTES"] if handoff.status == "queued" else 2
+    if handoff.status == "sending" or handoff.created_at < utcnow() - timedelta(minutes=minutes):
         _settle_as_not_sent(handoff)
 
 

@@ -171,3 +171,25 @@ def test_each_fault_tells_the_truth_and_never_leaves_an_intro_alone(
                            .values(failed_at=utcnow() - timedelta(days=2)))
         assert retry_form in get(live_server, agent, f"/handoffs/{handoff.id}"), \
             "once the advice's wait is over, Retry is offered"
+
+
+def test_a_queued_card_settles_by_reconciliation_and_is_never_retried_meanwhile(emulated_app, emulator,
+                                                                                 make_ticket, make_specialist):
+    from services import handoffs
+    from services.reconcile import reconcile
+
+    ticket = make_ticket(customer_phone="+14155550009")
+    open_window(emulator, ticket.customer_phone)
+    handoff = handoffs.send_card(ticket, make_specialist(), None, uuid.uuid4().hex, intro_text=INTRO).handoff
+    assert handoff.status == "queued" and handoff.message_id is None and handoff.intro_message_id is None
+    reconcile()
+    queued = db.session.get(Handoff, handoff.id)
+    assert queued.status == "queued" and queued.last_checked_at is not None, "checked, and left queued"
+    assert not handoffs.triage_for(queued).retry_now
+    db.session.execute(Handoff.__table__.update().where(Handoff.id == handoff.id).values(
+        created_at=utcnow() - timedelta(hours=1), last_checked_at=utcnow() - timedelta(hours=1)))
+    db.session.commit()
+    reconcile()
+    settled = db.session.get(Handoff, handoff.id)
+    assert (settled.status, settled.failure_code) == ("failed", "not_sent")
+    assert sentences(settled.failure_reason) == 1 and handoffs.triage_for(settled).retry_now
