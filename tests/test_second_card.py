@@ -5,7 +5,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from models import AppSetting, AuditEntry, Handoff, db, utcnow
 from services import api_keys, handoffs, status
@@ -240,3 +240,24 @@ def test_inactive_specialists_are_sent_by_no_path(client, auth, emulated_app, em
     assert handoffs.retry(failed, None).handoff.failure_code == "specialist_inactive"
     assert handoffs.send_cards_after_replies() == 0
     assert [r for r in emulator.requests() if r["path"].endswith(("/sendContact", "/sendTemplate"))] == []
+
+
+def test_two_agents_sending_two_specialists_at_once_one_goes_the_other_is_asked(
+        live_server, emulated_app, emulator, make_ticket, make_user, people):
+    """The rule is checked with the customer's number locked: neither send slips past the other."""
+    omar, jane = people
+    ticket = make_ticket(customer_phone="+14155553112")
+    open_window(emulator, ticket.customer_phone)
+    ticket_id, ids, agents = ticket.id, [omar.id, jane.id], [make_user("agent"), make_user("agent")]
+    sessions = [live_server.session_for(agent) for agent in agents]
+    db.session.commit()  # SQLite: hold no lock while the server sends
+
+    def post(n):
+        return sessions[n].post(f"{live_server.url}/tickets/{ticket_id}/handoffs", timeout=15, data={
+            "specialist_id": ids[n], "idempotency_key": uuid.uuid4().hex, "include_intro": "no"}).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        codes = sorted(pool.map(post, range(2)))
+    assert codes == [200, 409], codes  # one sent (then the page), one asked to confirm
+    assert len(cards_sent(emulator)) == 1
+    assert db.session.scalar(select(func.count()).select_from(Handoff).where(Handoff.kind == "card")) == 1
