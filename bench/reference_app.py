@@ -25,8 +25,9 @@ def constant():
 
 
 _local = threading.local()
-INSERT = ("INSERT INTO webhook_events (received_at, source, body, status_count, message_count) "
-          "VALUES ({p}, {p}, {p}, 0, 0) RETURNING id")
+# applied_at is set at once: the reference applies nothing, and our applier must not take its rows.
+INSERT = ("INSERT INTO webhook_events (received_at, source, body, status_count, message_count, applied_at) "
+          "VALUES ({p}, {p}, {p}, 0, 0, {p}) RETURNING id")
 
 
 def _connect():
@@ -50,11 +51,12 @@ def _store(body: str, source: str) -> int:
     connection, now = _local.connection, datetime.now(timezone.utc).replace(tzinfo=None)
     if _local.dialect == "sqlite":
         connection.execute("BEGIN IMMEDIATE")
-        row_id = connection.execute(INSERT.format(p="?"), (now.isoformat(" "), source, body)).fetchone()[0]
+        row_id = connection.execute(INSERT.format(p="?"), (now.isoformat(" "), source, body,
+                                                            now.isoformat(" "))).fetchone()[0]
         connection.execute("COMMIT")
         return row_id
     with connection.transaction():
-        return connection.execute(INSERT.format(p="%s"), (now, source, body)).fetchone()[0]
+        return connection.execute(INSERT.format(p="%s"), (now, source, body, now)).fetchone()[0]
 
 
 def ingest_app(environ, start_response):

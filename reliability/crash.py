@@ -3,10 +3,12 @@
     .venv/bin/python -m reliability.crash --db sqlite
     .venv/bin/python -m reliability.crash --db postgresql   # creates and drops database rel_crash
 
-1. Webhook: the database is held locked so the webhook request is stuck inside a worker (on
-   PostgreSQL after its raw body was inserted, before commit); the workers are killed; 1MSG
-   (played by this script) gets no 2xx and delivers again, twice. Checks: what was committed
-   before the crash is still there, the event is kept once and applied once.
+1. Webhook: the database is held locked and a webhook is posted; the workers are killed; 1MSG
+   (played by this script) delivers again, twice. On SQLite the store itself waits for the
+   lock, so the killed POST gets no 2xx; on PostgreSQL (status_events locked) the body is
+   stored and answered and the applier dies inside its transaction: a kill -9 between store
+   and apply. Checks: what was committed before the crash is still there, every stored body is
+   applied after the restart, the event is kept once and applied once.
 2. Send: 1MSG records the card but answers slowly (emulator fault 0004); the workers are killed
    while waiting, i.e. after 1MSG accepted and before our commit. Checks: the row is left
    "sending", the same form resubmitted sends nothing, `flask handoffs reconcile` leaves it
@@ -25,6 +27,7 @@ from datetime import timedelta
 
 import requests
 
+from reliability.load import wait_until_applied
 from reliability.harness import (AGENT_PASSWORD, CHANNEL_ID, DEFAULT_PG_URL, Database, Emulator, Gunicorn, Report, RunSecrets,
                                  app_environment, csrf_token, flask_command, harness_app, logged_in_session)
 
@@ -108,6 +111,8 @@ def webhook_crash(server: Gunicorn, database: Database, app, webhook_url: str, r
     from models import Handoff, StatusEvent, WebhookEvent, db
 
     before = requests.post(webhook_url, json=ack("sent"), timeout=10).status_code
+    with app.app_context():
+        wait_until_applied(app)  # "sent" is applied before the database is held
     with database_held(database):
         thread, outcome = in_background(lambda: requests.post(webhook_url, json=ack("delivered"), timeout=30))
         time.sleep(1.5)  # the request is inside a worker, waiting for the database
@@ -117,6 +122,7 @@ def webhook_crash(server: Gunicorn, database: Database, app, webhook_url: str, r
     server.wait_ready()
     retries = [requests.post(webhook_url, json=ack("delivered"), timeout=10).status_code for _ in range(2)]
     with app.app_context():
+        pending = wait_until_applied(app)  # the restarted workers' appliers take what was stored
         handoff = db.session.scalar(select(Handoff).where(Handoff.message_id == "wamid.CRASH1"))
         kept = db.session.execute(select(StatusEvent.status, func.count()).where(StatusEvent.message_id == "wamid.CRASH1")
                                   .group_by(StatusEvent.status)).all()
@@ -125,13 +131,21 @@ def webhook_crash(server: Gunicorn, database: Database, app, webhook_url: str, r
         db.session.rollback()
     report.figure("webhook crash", f"killed workers {killed} mid-webhook (answer seen by 1MSG: {outcome.get('answer')}); "
                                    f"redelivered twice -> {retries}; status events {dict(kept)}; raw bodies stored {stored}")
-    if waiting is not None:  # PostgreSQL shows it: the raw body was inserted, the status insert waits
-        report.check(waiting >= 1, f"the killed webhook was inside its transaction ({waiting} waiting)")
-    report.check(before == 200 and isinstance(outcome.get("answer"), str), "the webhook in flight died without a 2xx")
+    if waiting is not None:
+        # PostgreSQL: the body was stored and answered; the applier's insert into status_events
+        # waited, and died with the worker: a kill -9 between store and apply.
+        report.check(waiting >= 1, f"the killed applier was inside its transaction ({waiting} waiting)")
+        report.check(before == 200 and outcome.get("answer") == 200,
+                     "the webhook in flight was stored and answered before the kill")
+        expected, which = 4, "before + the killed one + 2 redeliveries"
+    else:  # SQLite: one lock for every writer, so the store itself waited and died
+        report.check(before == 200 and isinstance(outcome.get("answer"), str), "the webhook in flight died without a 2xx")
+        expected, which = 3, "before + 2 redeliveries"
     report.check(retries == [200, 200], "1MSG's redeliveries after the restart are accepted")
+    report.check(pending == 0, f"every stored body applied after the restart (pending: {pending})")
     report.check(dict(kept) == {"sent": 1, "delivered": 1}, "nothing lost, nothing applied twice (one row per event)")
     report.check(final == "delivered" and delivered_at is not None, f"the handoff ends delivered ({final})")
-    report.check(stored == 3, f"the killed attempt left no half-written row ({stored} bodies: before + 2 redeliveries)")
+    report.check(stored == expected, f"no half-written row, nothing lost ({stored} bodies: {which})")
 
 
 def open_window(emulator: Emulator, app, phone: str) -> None:

@@ -169,6 +169,25 @@ def webhook_burst(args, server: Gunicorn, run: RunSecrets, data: dict, sessions,
     return {"events": events, "expected": expected, "posted": len(bodies)}
 
 
+APPLY_WAIT_SECONDS = 30
+
+
+def wait_until_applied(app) -> int:
+    """Wait for the appliers to take every stored body; returns how many are still pending."""
+    from sqlalchemy import func, select
+
+    from models import WebhookEvent, db
+
+    deadline = time.monotonic() + APPLY_WAIT_SECONDS
+    while True:
+        pending = db.session.scalar(select(func.count()).select_from(WebhookEvent)
+                                    .where(WebhookEvent.applied_at.is_(None)))
+        db.session.rollback()
+        if not pending or time.monotonic() > deadline:
+            return pending
+        time.sleep(0.1)
+
+
 def verify_burst(app, burst: dict, report: Report) -> None:
     """Nothing lost, nothing applied twice, every final status right — read from the database."""
     from sqlalchemy import func, select
@@ -176,6 +195,8 @@ def verify_burst(app, burst: dict, report: Report) -> None:
     from models import Handoff, StatusEvent, WebhookEvent, db
 
     with app.app_context():
+        # The receiver answers once the body is stored; the applier follows within moments.
+        pending = wait_until_applied(app)
         stored = db.session.scalar(select(func.count()).select_from(WebhookEvent))
         kept = set(db.session.execute(select(StatusEvent.message_id, StatusEvent.status)).all())
         unapplied = db.session.scalar(select(func.count()).select_from(StatusEvent).where(StatusEvent.applied.is_(False)))
@@ -187,6 +208,7 @@ def verify_burst(app, burst: dict, report: Report) -> None:
     report.figure("events lost", len(lost))
     report.figure("final statuses wrong", f"{len(wrong)} of {len(burst['expected'])} handoffs")
     report.check(stored == burst["posted"], f"every POST stored before it was applied ({stored}/{burst['posted']})")
+    report.check(pending == 0, f"every stored body applied within {APPLY_WAIT_SECONDS} s (still pending: {pending})")
     report.check(not lost and len(kept) == len(distinct), f"each distinct event kept exactly once ({len(kept)}/{len(distinct)})")
     report.check(unapplied == 0, f"every event applied to its handoff (unapplied: {unapplied})")
     report.check(not wrong, f"every final status right (wrong: {dict(list(wrong.items())[:5])})")

@@ -1,5 +1,7 @@
 """Engine settings that make SQLite safe under concurrent workers."""
-from flask import g, has_request_context
+from contextlib import contextmanager
+
+from flask import g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -7,6 +9,17 @@ from sqlalchemy.engine import Engine
 def read_only_transactions() -> None:
     """Declare that this request only reads (SQLite: BEGIN DEFERRED, no write lock)."""
     g.read_only_transactions = True
+
+
+@contextmanager
+def reading_only():
+    """Transactions begun inside only read: the same, for background work in an app context."""
+    before = g.get("read_only_transactions", False)
+    g.read_only_transactions = True
+    try:
+        yield
+    finally:
+        g.read_only_transactions = before
 
 
 def commit_keeping_values() -> None:
@@ -23,7 +36,7 @@ def commit_keeping_values() -> None:
 
 
 def _wants_read_only() -> bool:
-    return has_request_context() and g.get("read_only_transactions", False)
+    return has_app_context() and g.get("read_only_transactions", False)
 
 
 def configure_engine(engine: Engine) -> None:

@@ -112,6 +112,7 @@ def send_card(ticket: Ticket, specialist: Specialist, agent: User | None, key: s
         # The attempt is committed and no transaction is open while 1MSG answers.
         _record_answer(handoff, call_onemsg(phone, intro_text or None, card))
     commit_keeping_values()
+    status.apply_after_commit(handoff)
     return SendOutcome(handoff, True)
 
 
@@ -145,6 +146,7 @@ def send_template(ticket: Ticket, specialist: Specialist, agent: User | None, ke
     else:
         _record_answer(handoff, _call_template(phone, choice, params))
     commit_keeping_values()
+    status.apply_after_commit(handoff)
     return SendOutcome(handoff, True)
 
 

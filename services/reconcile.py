@@ -89,8 +89,8 @@ def _apply_hook_info(message_id: str) -> bool:
     except WebhookFormatError as exc:
         current_app.logger.warning("hookInfo for %s was not understood: %s", message_id, exc)
         return True
-    for update_ in parsed.statuses:
-        status_service.record_status(update_)
+    # Existing unapplied rows of this message are applied too, not skipped as duplicates.
+    status_service.record_statuses(parsed.statuses)
     return True
 
 

@@ -1,150 +1,209 @@
-"""Applying 1MSG status events to handoffs: stored as received, never backwards."""
-import json
-from datetime import datetime
+"""Applying 1MSG status events to handoffs, in bulk: stored as received, never backwards.
 
-from sqlalchemy import case, func, or_, select, update
+Every status event is first kept in `status_events` (applied = false); `apply_unapplied` then
+moves the handoffs those events belong to with one conditional UPDATE per status kind. Who
+calls it last wins nothing and loses nothing: the applier after storing a batch, the send
+after committing its message id, reconciliation and the worker's sweep all run the same
+idempotent statements, so an event is applied whichever of them commits last.
+"""
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from models import STATUS_RANK, Handoff, InboundMessage, StatusEvent, Ticket, WebhookEvent, db, utcnow
-from onemsg.webhooks import ParsedWebhook, StatusUpdate, WebhookFormatError, parse_body
-from services import customers, events, window
+from models import STATUS_RANK, Handoff, InboundMessage, StatusEvent, Ticket, db, utcnow
+from onemsg.webhooks import StatusUpdate
+from services import events, window
+from services.database import commit_keeping_values
 
 TIMESTAMP_COLUMN = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at", "failed": "failed_at"}
+# Rank order, so the helpdesk hears of a handoff's steps in the order they happened.
+KINDS_IN_ORDER = ("sent", "failed", "delivered", "read")
+ID_LENGTH = 128  # message ids longer than this are no message of ours (our columns hold 128)
+INT4 = 2**31 - 1
+CHUNK = 500  # rows per statement: under SQLite's and PostgreSQL's bound-parameter limits
 
 
-def _insert_ignoring_duplicates(model, values: dict) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING; True when a row was inserted."""
-    dialect = db.session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(model).values(**values).on_conflict_do_nothing().returning(model.id)
-    return db.session.execute(statement).scalar() is not None
+def _chunks(items: list, size: int = CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
-def ingest_webhook(raw: bytes, source: str, *, too_large: bool = False) -> tuple[WebhookEvent, str | None]:
-    """Store the raw POST, then apply it in the same transaction; returns (event, error)."""
-    raw = _without_nul(raw)
-    event = WebhookEvent(body=raw.decode("utf-8", errors="replace"), source=source[:64])
-    db.session.add(event)
-    if too_large:
-        event.parse_error = f"body larger than the limit ({len(raw)}+ bytes); stored truncated"
-        return event, event.parse_error
-    try:
-        parsed = parse_body(raw)
-    except WebhookFormatError as exc:
-        event.parse_error = str(exc)
-        return event, event.parse_error
-    # Counts first, so the row is written once, before the events that point at it.
-    event.status_count, event.message_count = len(parsed.statuses), len(parsed.messages)
-    db.session.flush()
-    apply_parsed(parsed, event)
-    return event, None
+def _insert(model):
+    module = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(model)
 
 
-def _without_nul(raw: bytes) -> bytes:
-    """PostgreSQL text cannot hold NUL (raw or as \\u0000 in a JSON string): replace it, so the
-    body is still stored and applied instead of failing with a 500."""
-    if b"\x00" not in raw and b"\\u0000" not in raw:
-        return raw
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return raw.replace(b"\x00", "\ufffd".encode())
-    return json.dumps(_scrub_nul(value)).encode()
+def status_row(status: StatusUpdate, received: datetime, webhook_event_id: int | None = None) -> dict:
+    """The status_events row for one event, clamped to what the columns hold."""
+    code = status.error_code if status.error_code is not None and -INT4 <= status.error_code <= INT4 else None
+    return dict(message_id=status.message_id[:ID_LENGTH], status=status.status, occurred_at=status.occurred_at,
+                received_at=received, error=status.error, error_code=code,
+                webhook_event_id=webhook_event_id, applied=False)
 
 
-def _scrub_nul(value):
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, list):
-        return [_scrub_nul(item) for item in value]
-    if isinstance(value, dict):
-        return {_scrub_nul(key): _scrub_nul(item) for key, item in value.items()}
-    return value
+def store_statuses(rows: list[dict]) -> None:
+    """One multi-row INSERT ... ON CONFLICT DO NOTHING: a repeated event adds nothing."""
+    unique = list({(row["message_id"], row["status"]): row for row in rows}.values())
+    for chunk in _chunks(unique):
+        db.session.execute(_insert(StatusEvent).values(chunk).on_conflict_do_nothing())
 
 
-def apply_parsed(parsed: ParsedWebhook, event: WebhookEvent) -> None:
-    for update_ in parsed.statuses:
-        record_status(update_, webhook_event_id=event.id)
-    customers.learn_links(parsed, record_inbound)
-    for message in parsed.messages:
-        # Echoes of our own messages never open the window; nor do groups or unknown @lid users.
-        phone = None if message.from_me else customers.customer_phone(message)
-        if phone:
-            record_inbound(message.message_id, phone, message.sent_at,
-                           body=message.caption or message.body, sender_name=message.sender_name)
-
-
-def record_inbound(message_id: str, phone: str, sent_at: datetime, *, body=None, sender_name=None) -> bool:
-    """Store a customer's message (it opens their window); duplicates change nothing."""
-    inserted = _insert_ignoring_duplicates(InboundMessage, dict(
-        onemsg_id=message_id, customer_phone=phone, sent_at=sent_at, received_at=utcnow(),
-        body=(body or "")[:2000] or None, sender_name=(sender_name or "")[:120] or None))
-    if inserted:
-        window.forget_lookup(phone)
-    return inserted
+def record_statuses(updates: Iterable[StatusUpdate], *, webhook_event_id: int | None = None) -> set[str]:
+    """Keep each event once, then apply every unapplied one of these messages (earlier ones too)."""
+    received = utcnow()
+    rows = [status_row(update_, received, webhook_event_id) for update_ in updates]
+    if not rows:
+        return set()
+    store_statuses(rows)
+    return apply_unapplied({row["message_id"] for row in rows})
 
 
 def record_status(status: StatusUpdate, *, webhook_event_id: int | None = None) -> bool:
-    """Keep the event once; apply it to its handoff if that handoff is known."""
-    received = utcnow()
-    # "applied" is decided in the INSERT itself: the handoff is known, so the UPDATE below applies it.
-    # The introduction's statuses are kept too, and count as known (they never move the card's status).
-    known = select(Handoff.id).where(or_(Handoff.message_id == status.message_id,
-                                         Handoff.intro_message_id == status.message_id)).exists()
-    inserted = _insert_ignoring_duplicates(StatusEvent, dict(
-        message_id=status.message_id, status=status.status, occurred_at=status.occurred_at,
-        received_at=received, error=status.error, error_code=status.error_code,
-        webhook_event_id=webhook_event_id, applied=known))
-    if inserted:
-        apply_status(status.message_id, status.status, status.occurred_at or received,
-                     status.error, status.error_code)
-    return inserted
+    """One event (reconciliation, tests): kept once; True when its message is one of ours."""
+    return bool(record_statuses([status], webhook_event_id=webhook_event_id))
+
+
+def _belongs_to_a_handoff():
+    return or_(exists().where(Handoff.message_id == StatusEvent.message_id),
+               exists().where(Handoff.intro_message_id == StatusEvent.message_id))
+
+
+def apply_unapplied(message_ids: Iterable[str]) -> set[str]:
+    """Apply the unapplied events of these messages that belong to a handoff; returns those ids."""
+    pending = []
+    for chunk in _chunks(sorted(set(message_ids))):
+        pending += db.session.execute(select(StatusEvent.id, StatusEvent.message_id, StatusEvent.status).where(
+            StatusEvent.applied.is_(False), StatusEvent.message_id.in_(chunk), _belongs_to_a_handoff())).all()
+    _apply_rows(pending)
+    return {row.message_id for row in pending}
+
+
+def sweep_unapplied(within: timedelta = timedelta(hours=1), limit: int = 5000) -> int:
+    """The worker's backstop: recent unapplied events whose handoff is known by now."""
+    rows = db.session.execute(select(StatusEvent.id, StatusEvent.message_id, StatusEvent.status).where(
+        StatusEvent.applied.is_(False), StatusEvent.received_at > utcnow() - within, _belongs_to_a_handoff(),
+    ).order_by(StatusEvent.id).limit(limit)).all()
+    _apply_rows(rows)
+    return len(rows)
+
+
+def _apply_rows(rows: list) -> None:
+    """One UPDATE per status kind present, the events marked applied, one ticket UPDATE."""
+    if not rows:
+        return
+    moved_tickets, news = set(), []
+    for kind in KINDS_IN_ORDER:
+        ids = [row.id for row in rows if row.status == kind]
+        for chunk in _chunks(ids):
+            for handoff_id, ticket_id, handoff_kind in _apply_kind(kind, chunk):
+                news.append((handoff_id, kind))
+                if handoff_kind == "card" and kind in ("delivered", "read"):
+                    moved_tickets.add(ticket_id)
+    for chunk in _chunks([row.id for row in rows]):
+        db.session.execute(update(StatusEvent).where(StatusEvent.id.in_(chunk)).values(applied=True)
+                           .execution_options(synchronize_session=False))
+    _mark_tickets_handed_off(moved_tickets)
+    for handoff_id, kind in news:
+        events.record_handoff_event(handoff_id, kind)
+
+
+def _apply_kind(kind: str, event_ids: list[int]) -> list:
+    """Handoffs moved by these events of one kind: UPDATE handoffs ... FROM status_events."""
+    at = func.coalesce(StatusEvent.occurred_at, StatusEvent.received_at)
+    statement = (update(Handoff)
+                 .where(Handoff.message_id == StatusEvent.message_id, StatusEvent.id.in_(event_ids), _is_news(kind))
+                 .values(**_new_values(kind, at, StatusEvent.error, StatusEvent.error_code))
+                 .returning(Handoff.id, Handoff.ticket_id, Handoff.kind)
+                 .execution_options(synchronize_session=False))
+    return db.session.execute(statement).all()
+
+
+def _is_news(kind: str):
+    """Only a row where this status is news is touched: a duplicate changes nothing."""
+    column = getattr(Handoff, TIMESTAMP_COLUMN[kind])
+    return or_(column.is_(None), Handoff.status_rank < STATUS_RANK[kind])
+
+
+def _new_values(kind: str, at, error, error_code) -> dict:
+    """Set the status's time once, raise the status only upwards; a failure keeps its first reason."""
+    rank = STATUS_RANK[kind]
+    column = getattr(Handoff, TIMESTAMP_COLUMN[kind])
+    values = {
+        column.key: func.coalesce(column, at),
+        "status": case((Handoff.status_rank < rank, kind), else_=Handoff.status),
+        "status_rank": case((Handoff.status_rank < rank, rank), else_=Handoff.status_rank),
+        "updated_at": utcnow(),
+    }
+    if kind == "failed":
+        values.update(
+            failure_code=func.coalesce(Handoff.failure_code, "delivery_failed"),
+            failure_reason=func.coalesce(Handoff.failure_reason, error, "1MSG reported the message as failed"),
+            failure_meta_code=func.coalesce(Handoff.failure_meta_code, error_code),
+        )
+    return values
 
 
 def apply_status(message_id: str, status: str, at: datetime, error: str | None = None,
                  error_code: int | None = None) -> bool:
-    """One conditional UPDATE: set the status's time once, raise the status only upwards."""
-    rank = STATUS_RANK[status]
-    column = getattr(Handoff, TIMESTAMP_COLUMN[status])
-    values = {
-        column.key: func.coalesce(column, at),
-        "status": case((Handoff.status_rank < rank, status), else_=Handoff.status),
-        "status_rank": case((Handoff.status_rank < rank, rank), else_=Handoff.status_rank),
-        "updated_at": utcnow(),
-    }
-    if status == "failed":
-        values.update(
-            failure_code=func.coalesce(Handoff.failure_code, "delivery_failed"),
-            failure_reason=func.coalesce(Handoff.failure_reason, error or "1MSG reported the message as failed"),
-            failure_meta_code=func.coalesce(Handoff.failure_meta_code, error_code),
-        )
-    # Only a row where this status is news is touched: a duplicate changes nothing.
+    """One status straight onto its handoff, under the same rules (no status_events row)."""
     changed = db.session.execute(
-        update(Handoff)
-        .where(Handoff.message_id == message_id, or_(column.is_(None), Handoff.status_rank < rank))
-        .values(**values).returning(Handoff.id, Handoff.ticket_id, Handoff.kind, Handoff.delivered_at)
+        update(Handoff).where(Handoff.message_id == message_id, _is_news(status))
+        .values(**_new_values(status, at, error, error_code))
+        .returning(Handoff.id, Handoff.ticket_id, Handoff.kind)
         .execution_options(synchronize_session=False)).all()
-    for handoff_id, ticket_id, kind, delivered_at in changed:
+    _mark_tickets_handed_off({ticket_id for _, ticket_id, kind in changed
+                              if kind == "card" and status in ("delivered", "read")})
+    for handoff_id, _, _ in changed:
         events.record_handoff_event(handoff_id, status)
-        # "read" moves the ticket only when it came without a "delivered" (which already did).
-        if kind == "card" and (status == "delivered" or (status == "read" and delivered_at is None)):
-            _mark_ticket_handed_off(ticket_id)
     return bool(changed)
 
 
-def _mark_ticket_handed_off(ticket_id: int) -> None:
-    """A delivered card moves its ticket to "handed off"."""
-    db.session.execute(update(Ticket).where(Ticket.id == ticket_id, Ticket.status.in_(("open", "ready")))
-                       .values(status="handed_off", updated_at=utcnow())
-                       .execution_options(synchronize_session=False))
+def _mark_tickets_handed_off(ticket_ids: set[int]) -> None:
+    """A delivered (or read) card moves its ticket to "handed off", once."""
+    for chunk in _chunks(sorted(ticket_ids)):
+        db.session.execute(update(Ticket).where(Ticket.id.in_(chunk), Ticket.status.in_(("open", "ready")))
+                           .values(status="handed_off", updated_at=utcnow())
+                           .execution_options(synchronize_session=False))
 
 
 def apply_pending(message_id: str) -> int:
     """Apply events that arrived before we knew the message id (a webhook beat the send)."""
-    pending = db.session.scalars(select(StatusEvent).where(
-        StatusEvent.message_id == message_id, StatusEvent.applied.is_(False))).all()
-    for event in pending:
-        apply_status(message_id, event.status, event.occurred_at or event.received_at,
-                     event.error, event.error_code)
-        event.applied = True
-    return len(pending)
+    return len(apply_unapplied([message_id]))
+
+
+def apply_after_commit(handoff: Handoff) -> bool:
+    """Run by the send after its commit: events a webhook committed meanwhile are applied now.
+
+    Before that commit no other transaction could see the message id, and the webhook's may
+    have committed after the send last looked: one of the two always sees the other's work.
+    """
+    ids = [message_id for message_id in (handoff.message_id, handoff.intro_message_id) if message_id]
+    applied = bool(ids) and bool(apply_unapplied(ids))
+    commit_keeping_values()
+    if applied:
+        db.session.refresh(handoff)
+    return applied
+
+
+def record_inbound(message_id: str, phone: str, sent_at: datetime, *, body=None, sender_name=None) -> bool:
+    """Store a customer's message (it opens their window); duplicates change nothing."""
+    return bool(store_inbound([inbound_row(message_id, phone, sent_at, body=body, sender_name=sender_name)]))
+
+
+def inbound_row(message_id: str, phone: str, sent_at: datetime, *, body=None, sender_name=None) -> dict:
+    return dict(onemsg_id=message_id[:ID_LENGTH], customer_phone=phone, sent_at=sent_at, received_at=utcnow(),
+                body=(body or "")[:2000] or None, sender_name=(sender_name or "")[:120] or None)
+
+
+def store_inbound(rows: list[dict]) -> int:
+    """One multi-row insert-or-ignore; the windows of the phones that wrote are looked up afresh."""
+    inserted = []
+    unique = list({row["onemsg_id"]: row for row in rows}.values())
+    for chunk in _chunks(unique):
+        inserted += db.session.execute(_insert(InboundMessage).values(chunk).on_conflict_do_nothing()
+                                       .returning(InboundMessage.customer_phone)).scalars().all()
+    for phone in set(inserted):
+        window.forget_lookup(phone)
+    return len(inserted)

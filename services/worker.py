@@ -5,7 +5,7 @@ import time
 from flask import current_app
 
 from models import db
-from services import outbox
+from services import applier, outbox
 from services.handoffs import send_cards_after_replies
 from services.reconcile import reconcile
 
@@ -27,6 +27,7 @@ def run_worker(*, interval: float, once: bool = False) -> None:
 
 
 def run_pass() -> None:
+    apply_webhooks()
     try:
         report = reconcile()
         if report.checked or report.stuck or report.errors:
@@ -39,6 +40,19 @@ def run_pass() -> None:
     finally:
         db.session.remove()
     deliver_events()
+
+
+def apply_webhooks() -> None:
+    """The backstop for the web processes' appliers: bodies and status events nobody applied."""
+    try:
+        bodies, swept = applier.backstop()
+        if bodies or swept:
+            current_app.logger.info("webhooks: %d stored bodies and %d status events applied", bodies, swept)
+    except Exception:  # same rule: log, and let the next pass try again
+        db.session.rollback()
+        current_app.logger.exception("applying stored webhooks failed")
+    finally:
+        db.session.remove()
 
 
 def deliver_events() -> None:

@@ -52,6 +52,7 @@ EXPECTED = {
     "api_keys.revoke": "admin",
     "outbox.index": "admin",
     "outbox.replay": "admin",
+    "webhook_log.index": "admin",
     "admin.user_list": "admin",
     "admin.user_new": "admin",
     "admin.user_edit": "admin",

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from models import Handoff, StatusEvent, db
 from onemsg.webhooks import StatusUpdate
-from services import status
+from services import applier, status
 
 
 @pytest.fixture
@@ -139,6 +139,7 @@ def test_concurrent_webhooks_end_consistent(make_app, new_handoff, app):
         codes = list(pool.map(post, events))
     assert set(codes) == {200}
     db.session.rollback()
+    applier.drain(skip_locked=False)  # wait for the applier threads the POSTs woke
     for h in handoffs:
         db.session.refresh(h)
         assert h.status == "read"

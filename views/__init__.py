@@ -11,7 +11,9 @@ from views.history import bp as history_bp
 from views.home import bp as home_bp
 from views.outbox import bp as outbox_bp
 from views.tickets import bp as tickets_bp
+from views.webhook_log import bp as webhook_log_bp
 from views.webhooks import bp as webhooks_bp
 
 BLUEPRINTS = [auth_bp, health_bp, home_bp, channel_bp, tickets_bp, directory_bp, handoffs_bp,
-              webhooks_bp, admin_bp, history_bp, api_bp, api_keys_bp, outbox_bp]
+              webhooks_bp, admin_bp, history_bp, api_bp, api_keys_bp, outbox_bp,
+              webhook_log_bp]

@@ -37,7 +37,10 @@ def invalid(fields: dict) -> ApiError:
 
 def json_object(request) -> dict:
     """The request body as a JSON object, or a 400 that says what was wrong."""
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # the JSON reader gives up on deep nesting without a ValueError
+        raise ApiError(400, "invalid_json", "The JSON body is nested too deeply: send a flat JSON object.") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "Send a JSON object with Content-Type: application/json.")
     return body
@@ -58,7 +61,19 @@ def text_field(body: dict, name: str, max_length: int, errors: dict, *, required
     if "\x00" in value:
         errors[name] = "Remove the NUL character (\\u0000): it cannot be stored."
         return None
+    if not _is_utf8_text(value):
+        errors[name] = "Remove the lone surrogate (an unpaired \\ud800-\\udfff escape): it is not text."
+        return None
     return value.strip()
+
+
+def _is_utf8_text(value: str) -> bool:
+    """False for strings holding a lone surrogate, which JSON allows and no database stores."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def ticket_input(body: dict, *, creating: bool) -> dict:

@@ -5,8 +5,9 @@ import sys
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from extensions import csrf, limiter
-from models import db
-from services.status import ingest_webhook
+from models import WebhookEvent, db, utcnow
+from services import applier
+from services.webhook_input import storable
 from views.access import public
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -27,7 +28,7 @@ def _secret_matches(given: str) -> bool:
 @csrf.exempt
 @public
 def onemsg(secret: str):
-    """Store the raw body first, then apply it in the same transaction; never call out."""
+    """Store the body (one INSERT, one commit) and answer; the applier takes it from there."""
     if not _secret_matches(secret):
         abort(404)
     limit = current_app.config["WEBHOOK_MAX_BYTES"]
@@ -35,13 +36,18 @@ def onemsg(secret: str):
     request.max_content_length = sys.maxsize
     raw = request.stream.read(limit + 1)
     too_large = len(raw) > limit
-    event, error = ingest_webhook(raw[:limit], request.remote_addr or "", too_large=too_large)
+    body = storable(raw[:limit])
+    error = f"body larger than the limit ({len(raw)}+ bytes); stored truncated" if too_large else body.error
+    event = WebhookEvent(body=body.text, source=(request.remote_addr or "")[:64], parse_error=error,
+                         applied_at=utcnow() if error else None)  # nothing in it to apply
+    db.session.add(event)
     db.session.flush()
-    # Read what the answer needs before the commit expires it (saves a query per POST).
-    stored_as, statuses, messages = event.id, event.status_count, event.message_count
+    stored_as = event.id  # read before the commit expires it
     db.session.commit()
     if too_large:
-        return jsonify(error={"code": "too_large", "message": f"The body is larger than {limit} bytes."}), 413
+        return jsonify(error={"code": "too_large", "message": f"The body is larger than {limit} bytes.",
+                              "stored_as": stored_as}), 413
     if error:
         return jsonify(error={"code": "malformed", "message": error, "stored_as": stored_as}), 400
-    return jsonify(ok=True, stored_as=stored_as, statuses=statuses, messages=messages)
+    applier.wake(current_app._get_current_object())
+    return jsonify(ok=True, stored_as=stored_as)

@@ -1,0 +1,269 @@
+"""Stored webhook bodies applied off the request path, in bulk.
+
+A webhook POST only stores its body and wakes this process's applier thread. The thread
+takes every pending body in one batch: parse each, one multi-row insert-or-ignore of the
+status events, one UPDATE per status kind (services.status), one of the inbound messages,
+the bodies marked done, one commit. Bodies left behind by a process that died are taken by
+the next batch of any process, and by the worker (`flask handoffs worker`) as the backstop.
+"""
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field, replace
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from models import WebhookEvent, db, utcnow
+from onemsg.webhooks import InboundMessage, ParsedWebhook, StatusUpdate, WebhookFormatError, parse_payload
+from services import customers, status
+from services.database import reading_only
+from services.webhook_input import load_clean
+
+log = logging.getLogger(__name__)
+
+BATCH_BODIES = 200
+IDLE_SECONDS = 30.0  # an idle thread ends; the next webhook starts another
+EVENT_ARRAYS = ("ack", "hooks", "messages")
+ID_LENGTH = status.ID_LENGTH
+MAX_PHONE_DIGITS = 15  # E.164: a longer "phone" cannot be a customer's (nor fit the column)
+
+
+@dataclass
+class BodyEvents:
+    """What one stored body holds that we can apply, and what we could not read."""
+
+    statuses: list[StatusUpdate] = field(default_factory=list)
+    messages: list[InboundMessage] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def error(self) -> str | None:
+        if not self.errors:
+            return None
+        shown = "; ".join(self.errors[:5])
+        return shown + (f"; and {len(self.errors) - 5} more" if len(self.errors) > 5 else "")
+
+
+def read_events(text: str) -> BodyEvents:
+    """Every event of the body we can read; one bad event never costs the others."""
+    found = BodyEvents()
+    try:
+        payload = load_clean(text)
+        _take(found, parse_payload(payload))
+    except WebhookFormatError as whole:
+        if not isinstance(payload, dict):
+            found.errors.append(whole.reason)
+        else:
+            _read_one_by_one(payload, found, whole)
+    except Exception as exc:  # noqa: BLE001 - a parser bug must mark the body, not lose the batch
+        found.errors.append(f"body could not be read: {type(exc).__name__}: {exc}"[:500])
+    return found
+
+
+def _read_one_by_one(payload: dict, found: BodyEvents, whole: WebhookFormatError) -> None:
+    """The body as a whole did not parse: parse each event alone and keep the good ones."""
+    pieces = [(f"{key}[{index}]", f"{key}[0]", {key: [item]}) for key in EVENT_ARRAYS
+              for index, item in enumerate(_array(payload, key))]
+    for e_index, entry in enumerate(_array(payload, "entry")):
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        for c_index, change in enumerate(changes if isinstance(changes, list) else [None]):
+            pieces.append((f"entry[{e_index}].changes[{c_index}]", "entry[0].changes[0]",
+                           {"entry": [{"changes": [change]}]}))
+    if not pieces:
+        found.errors.append(whole.reason)
+        return
+    for where, parsed_as, piece in pieces:
+        try:
+            _take(found, parse_payload(piece))
+        except WebhookFormatError as exc:
+            # The parser names the path in the one-event piece: give the path in the body instead.
+            reason = exc.reason
+            found.errors.append(where + reason[len(parsed_as):] if reason.startswith(parsed_as)
+                                else f"{where}: {reason}")
+        except Exception as exc:  # noqa: BLE001 - same rule, per event
+            found.errors.append(f"{where}: {type(exc).__name__}: {exc}"[:500])
+
+
+def _array(payload: dict, key: str) -> list:
+    value = payload.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _take(found: BodyEvents, parsed: ParsedWebhook) -> None:
+    """Keep the events, with ids and phones cut to what their columns can hold."""
+    found.statuses += [replace(s, bsuid=_fits(s.bsuid, ID_LENGTH), recipient=_fits(s.recipient, MAX_PHONE_DIGITS))
+                       for s in parsed.statuses]
+    found.messages += [replace(m, message_id=m.message_id[:ID_LENGTH], bsuid=_fits(m.bsuid, ID_LENGTH),
+                               chat_phone=_fits(m.chat_phone, MAX_PHONE_DIGITS)) for m in parsed.messages]
+
+
+def _fits(value: str | None, length: int) -> str | None:
+    """The value if its column holds it; else None (an id that long is none of our customers')."""
+    return value if value is None or len(value) <= length else None
+
+
+def apply_stored(limit: int = BATCH_BODIES, *, skip_locked: bool = True) -> int:
+    """One batch of pending bodies, applied and committed; returns how many bodies it took."""
+    query = (select(WebhookEvent.id, WebhookEvent.body).where(WebhookEvent.applied_at.is_(None))
+             .order_by(WebhookEvent.id).limit(limit))
+    if db.session.get_bind().dialect.name == "sqlite":
+        # Read and parse without the write lock (it is the one lock every writer queues for);
+        # two appliers that read the same bodies apply them twice, which changes nothing.
+        with reading_only():
+            claimed = db.session.execute(query).all()
+            db.session.commit()
+    else:  # two appliers take different bodies, and the claim lasts until the commit
+        claimed = db.session.execute(query.with_for_update(skip_locked=skip_locked)).all()
+    if not claimed:
+        db.session.commit()
+        return 0
+    try:
+        unknown = _apply_bodies(claimed)
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("a batch of %d webhook bodies failed; applying them one by one", len(claimed))
+        unknown = _apply_one_by_one(claimed)
+    _apply_late_handoffs(unknown)
+    return len(claimed)
+
+
+def _apply_bodies(claimed) -> set[str]:
+    """Take the bodies apart, then apply them; returns the message ids no handoff carries (yet)."""
+    batch, status_rows, marks = _read_bodies(claimed)
+    status.store_statuses(status_rows)
+    applied = status.apply_unapplied({row["message_id"] for row in status_rows})
+    customers.learn_links(batch, status.record_inbound)
+    status.store_inbound(_inbound_rows(batch.messages))
+    _mark_done(marks)
+    return {row["message_id"] for row in status_rows} - applied
+
+
+def _read_bodies(claimed) -> tuple[ParsedWebhook, list[dict], dict]:
+    """Every event of the batch, the status rows to insert and each body's outcome; no database work."""
+    received = utcnow()
+    batch, status_rows, marks = ParsedWebhook(instance_id=None), [], {}
+    for body_id, text in claimed:
+        found = read_events(text)
+        batch.statuses += found.statuses
+        batch.messages += found.messages
+        status_rows += [status.status_row(update_, received, body_id) for update_ in found.statuses]
+        marks[body_id] = (len(found.statuses), len(found.messages), found.error)
+    return batch, status_rows, marks
+
+
+def _inbound_rows(messages: list[InboundMessage]) -> list[dict]:
+    """Customers' messages that open a window: not our own echoes, not groups, not unknown @lid users."""
+    rows = []
+    for message in messages:
+        phone = None if message.from_me else customers.customer_phone(message)
+        if phone and len(phone) <= MAX_PHONE_DIGITS + 1:
+            rows.append(status.inbound_row(message.message_id, phone, message.sent_at,
+                                           body=message.caption or message.body, sender_name=message.sender_name))
+    return rows
+
+
+def _apply_one_by_one(claimed) -> set[str]:
+    """After a failed batch: each body alone; one the database refuses is marked, not retried forever."""
+    unknown = set()
+    for body_id, text in claimed:
+        try:
+            unknown |= _apply_bodies([(body_id, text)])
+            db.session.commit()
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            log.exception("webhook body %s could not be applied", body_id)
+            reason = f"could not be applied: {type(exc.orig or exc).__name__}: {str(exc.orig or exc)[:300]}"
+            _mark_done({body_id: (0, 0, reason)})
+            db.session.commit()
+    return unknown
+
+
+def _mark_done(marks: dict) -> None:
+    """One UPDATE per distinct outcome (usually one for the whole batch)."""
+    groups: dict[tuple, list[int]] = {}
+    for body_id, outcome in marks.items():
+        groups.setdefault(outcome, []).append(body_id)
+    now = utcnow()
+    for (statuses, messages, error), ids in groups.items():
+        for chunk in status._chunks(ids):
+            db.session.execute(update(WebhookEvent).where(WebhookEvent.id.in_(chunk)).values(
+                applied_at=now, status_count=statuses, message_count=messages, parse_error=error,
+            ).execution_options(synchronize_session=False))
+
+
+def _apply_late_handoffs(message_ids: set[str]) -> None:
+    """Look again after our commit: a send that committed meanwhile did not see our events."""
+    if message_ids:
+        status.apply_unapplied(message_ids)
+        db.session.commit()
+
+
+def drain(*, skip_locked: bool = True) -> int:
+    """Batches until nothing is pending; returns the bodies applied."""
+    total = 0
+    while taken := apply_stored(skip_locked=skip_locked):
+        total += taken
+    return total
+
+
+def backstop() -> tuple[int, int]:
+    """The worker's pass: bodies no web process took (it died), then recent events still unapplied.
+
+    It never fights a live applier: PostgreSQL skips the bodies another transaction holds, and
+    on SQLite the write lock lets one in at a time, the second finding the bodies done."""
+    bodies = drain()
+    swept = status.sweep_unapplied()
+    db.session.commit()
+    return bodies, swept
+
+
+class Applier:
+    """One thread per process, woken by each stored body; it ends when idle for a while."""
+
+    def __init__(self, app):
+        self.app = app
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def wake(self) -> None:
+        with self._lock:
+            self._wake.set()
+            if self._thread is None or self._pid != os.getpid():  # none yet, or we were forked
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="webhook-applier", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            if not self._wake.wait(IDLE_SECONDS):
+                with self._lock:
+                    if not self._wake.is_set():
+                        self._thread = None
+                        return
+            self._wake.clear()
+            self._pass()
+
+    def _pass(self) -> None:
+        with self.app.app_context():
+            try:
+                drain()
+            except Exception:  # noqa: BLE001 - the bodies are stored: try again shortly
+                db.session.rollback()
+                log.exception("webhook applier pass failed; retrying")
+                time.sleep(1.0)
+                self._wake.set()
+            finally:
+                db.session.remove()
+
+
+def wake(app) -> None:
+    """Tell this process's applier that a body is waiting (starts it if needed)."""
+    applier = app.extensions.get("webhook_applier")
+    if applier is None:
+        applier = app.extensions.setdefault("webhook_applier", Applier(app))
+    applier.wake()
