@@ -229,6 +229,7 @@ class Applier:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
+        self._passing = threading.Lock()  # held while a pass runs
 
     def wake(self) -> None:
         with self._lock:
@@ -248,8 +249,13 @@ class Applier:
             self._wake.clear()
             self._pass()
 
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Return once no pass is running (tests empty the tables after this)."""
+        if self._passing.acquire(timeout=timeout):
+            self._passing.release()
+
     def _pass(self) -> None:
-        with self.app.app_context():
+        with self._passing, self.app.app_context():
             try:
                 drain()
             except Exception:  # noqa: BLE001 - the bodies are stored: try again shortly
@@ -259,6 +265,13 @@ class Applier:
                 self._wake.set()
             finally:
                 db.session.remove()
+
+
+def wait_idle(app) -> None:
+    """Wait for this process's applier of `app` to finish what it is doing, if it has one."""
+    applier = app.extensions.get("webhook_applier")
+    if applier is not None:
+        applier.wait_idle()
 
 
 def wake(app) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from app import create_app
 from config import TestingConfig, normalise_database_url
 from models import Base, Specialist, Ticket, User, db
+from services import applier
 from services.passwords import hash_password
 
 pytest_plugins = ["tests.emulator_fixtures"]
@@ -84,6 +85,7 @@ def make_app(database_url):
 
     yield factory
     for app in apps:
+        applier.wait_idle(app)  # a webhook applied after the tables are emptied would break the next test
         with app.app_context():
             db.session.remove()
         with app.app_context():
