@@ -1,7 +1,7 @@
 """webhook bodies are stored first and applied later: applied_at and the pending index
 
 Revision ID: e15a1c0de015
-Revises: e13a1c0de013
+Revises: e14a1c0de014
 Create Date: 2026-11-30 13:50:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'e15a1c0de015'
-down_revision = 'e13a1c0de013'
+down_revision = 'e14a1c0de014'
 branch_labels = None
 depends_on = None
 
