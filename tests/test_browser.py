@@ -1,7 +1,5 @@
 """End to end in real Chromium (Debian's package) driven by Playwright: the demo flow."""
-import os
 import re
-import shutil
 import threading
 
 import pytest
@@ -9,41 +7,23 @@ import pytest
 from models import Ticket, db
 from onemsg.emulator import NAMESPACE
 from services import handoffs
-from services.demo import seed_demo
+from tests.browser_support import browser, browser_page, require_chromium  # noqa: F401
 from tests.conftest import wait_until
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+require_chromium()
 pytestmark = pytest.mark.browser
 
-if not os.path.exists(CHROMIUM):
-    if os.environ.get("REQUIRE_BROWSER"):
-        raise RuntimeError("REQUIRE_BROWSER is set but Debian's chromium is not installed (apt-get install chromium)")
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+from playwright.sync_api import expect  # noqa: E402
 
 
 @pytest.fixture
-def page(browser, live_server):
-    seed_demo()
-    context = browser.new_context(base_url=live_server.url)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
+def viewport() -> str:
+    return "desktop"  # the send flow at the desktop size
+
+
+@pytest.fixture
+def page(browser_page):
+    return browser_page
 
 
 def log_in_as_agent(page):
