@@ -1,6 +1,8 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SubmitField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, SubmitField
 from wtforms.validators import DataRequired, Email, Length
+
+from services import time_zones
 
 
 class LoginForm(FlaskForm):
@@ -15,3 +17,13 @@ class ChangePasswordForm(FlaskForm):
     new_password = PasswordField("New password", validators=[
         DataRequired("Enter a new password."), Length(min=10, message="Use at least 10 characters.")])
     submit = SubmitField("Change password")
+
+
+class ProfileForm(FlaskForm):
+    time_zone = SelectField("Time zone", validate_choice=True)
+    submit = SubmitField("Save")
+
+    def __init__(self, *args, browser_zone: str = "UTC", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.time_zone.choices = [("", f"Follow this browser (now {browser_zone})")] + [
+            (name, name.replace("_", " ")) for name in time_zones.zone_names()]

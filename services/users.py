@@ -5,7 +5,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from models import ROLES, User, db, utcnow
-from services import audit
+from services import audit, time_zones
 from services.passwords import hash_password, password_problem, verify_password
 
 
@@ -87,3 +87,14 @@ def _dummy_hash() -> str:
     if cached is None:
         cached = current_app.extensions["dummy_password_hash"] = hash_password(secrets.token_hex(16))
     return cached
+
+
+def set_time_zone(user: User, zone: str | None, *, actor) -> None:
+    """Show this user times in `zone` (an IANA name), or in their browser's zone when None."""
+    if zone is not None and time_zones.valid_zone(zone) is None:
+        raise ValueError(f"Unknown time zone: {zone[:64]!r}")
+    if zone == user.time_zone:
+        return
+    audit.record("user.time_zone", "user", user.id, actor=actor, summary=f"user {user.email}",
+                 before={"time_zone": user.time_zone}, after={"time_zone": zone})
+    user.time_zone = zone

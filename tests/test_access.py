@@ -14,6 +14,7 @@ EXPECTED = {
     "auth.login": "public",
     "auth.logout": "agent",
     "auth.change_password": "agent",
+    "auth.profile": "agent",
     "home.index": "agent",
     "channel.status_badge": "agent",
     "tickets.index": "agent",

@@ -4,9 +4,9 @@ from flask_login import current_user, login_user, logout_user
 from urllib.parse import urlsplit
 
 from extensions import limiter
-from forms.auth import ChangePasswordForm, LoginForm
+from forms.auth import ChangePasswordForm, LoginForm, ProfileForm
 from models import db
-from services import audit, users
+from services import audit, time_zones, users
 from views.access import public, requires_role
 
 bp = Blueprint("auth", __name__)
@@ -81,3 +81,20 @@ def change_password():
             flash("Password changed. Your other sessions have ended.", "success")
             return redirect(url_for("home.index"))
     return render_template("auth/password.html", form=form)
+
+
+@bp.route("/account/", methods=["GET", "POST"])
+@requires_role("agent")
+def profile():
+    """One's own settings: the time zone every page shows times in."""
+    from views.navigation import BROWSER_ZONE_COOKIE
+
+    user = current_user._get_current_object()
+    browser_zone = time_zones.valid_zone(request.cookies.get(BROWSER_ZONE_COOKIE)) or time_zones.UTC_NAME
+    form = ProfileForm(browser_zone=browser_zone, data={"time_zone": user.time_zone or ""})
+    if form.validate_on_submit():
+        users.set_time_zone(user, form.time_zone.data or None, actor=user)
+        db.session.commit()
+        flash(f"Times are now shown in {user.time_zone or browser_zone}.", "success")
+        return redirect(url_for("auth.profile"))
+    return render_template("auth/profile.html", form=form), 400 if form.errors else 200

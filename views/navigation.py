@@ -2,8 +2,16 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import request, url_for
+from flask import g, request, url_for
 from flask_login import current_user
+from markupsafe import Markup, escape
+
+from services import time_zones
+
+# The browser's zone, written by static/js/app.js (used until the profile names one).
+BROWSER_ZONE_COOKIE = "tz"
+# Pages of the send flow that still show UTC and say so themselves.
+UTC_ENDPOINTS = ("tickets.show", "handoffs.show", "handoffs.send", "handoffs.reopen", "handoffs.retry")
 
 # (label, endpoint, the least role that sees it)
 NAV = [
@@ -41,6 +49,30 @@ def format_datetime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> s
     return value.strftime(fmt) if value else ""
 
 
+def viewer_zone() -> str:
+    """The zone the person looking at the page reads times in (once per request)."""
+    if "viewer_zone" not in g:
+        profile = current_user.time_zone if current_user.is_authenticated else None
+        g.viewer_zone = time_zones.effective_zone(profile, request.cookies.get(BROWSER_ZONE_COOKIE))
+    return g.viewer_zone
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> Markup:
+    """A stored UTC moment in the viewer's zone, as <time> carrying the exact UTC instant."""
+    if value is None:
+        return Markup("")
+    shown = time_zones.to_zone(value, viewer_zone())
+    instant = value.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+    return Markup(f'<time datetime="{instant}" title="{instant}">{escape(shown.strftime(fmt))}</time>')
+
+
+def time_zone_note() -> str:
+    """The footer's statement of which zone the page's times are in."""
+    if request.endpoint in UTC_ENDPOINTS:
+        return "times on this page in UTC"
+    return f"times shown in {viewer_zone()}"
+
+
 def format_duration(seconds: float | None) -> str:
     """'4 min 05 s' style, for SLA figures and the window countdown."""
     if seconds is None:
@@ -57,5 +89,7 @@ def format_duration(seconds: float | None) -> str:
 
 def register_template_helpers(app) -> None:
     app.jinja_env.globals["nav_items"] = nav_items
+    app.jinja_env.globals["time_zone_note"] = time_zone_note
     app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["duration"] = format_duration
