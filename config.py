@@ -87,6 +87,8 @@ class Config:
     MAX_CONTENT_LENGTH = 1024 * 1024
     WEBHOOK_MAX_BYTES = int(os.environ.get("WEBHOOK_MAX_BYTES", 256 * 1024))
     WINDOW_LOOKUP_CACHE_SECONDS = int(os.environ.get("WINDOW_LOOKUP_CACHE_SECONDS", "60"))
+    # How often the agents' queue refreshes itself (htmx poll), in seconds.
+    QUEUE_REFRESH_SECONDS = 20
     RESEND_CONFIRM_MINUTES = int(os.environ.get("RESEND_CONFIRM_MINUTES", "10"))
     RECONCILE_AFTER_SECONDS = int(os.environ.get("RECONCILE_AFTER_SECONDS", "60"))
     STUCK_AFTER_MINUTES = int(os.environ.get("STUCK_AFTER_MINUTES", "15"))

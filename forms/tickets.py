@@ -63,3 +63,19 @@ class RetryForm(FlaskForm):
 
 class CancelFollowUpForm(FlaskForm):
     submit = SubmitField("Cancel the automatic card")
+
+
+class QueueForm(FlaskForm):
+    """The queue's search and filters (GET, changes nothing: no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Search by ref, customer name or phone", validators=[Length(max=100)])
+    ready = BooleanField("Ready")
+    window_open = BooleanField("Window open")
+    failed = BooleanField("Failed handoff")
+    mine = BooleanField("Mine")
+
+    def chosen(self) -> list[str]:
+        return [name for name in ("ready", "window_open", "failed", "mine") if self[name].data]

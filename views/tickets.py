@@ -5,12 +5,12 @@ import requests
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import case, select
+from sqlalchemy import select
 
 from extensions import htmx, limiter
-from forms.tickets import CancelFollowUpForm, ReopenForm, SendCardForm, SimulateInboundForm, TicketForm
+from forms.tickets import CancelFollowUpForm, QueueForm, ReopenForm, SendCardForm, SimulateInboundForm, TicketForm
 from models import Ticket, User, db
-from services import directory, emulated, handoffs, settings, templates, tickets, window
+from services import directory, emulated, handoffs, queue, settings, templates, tickets, window
 from onemsg.cards import contact_payload
 from services.cards import card_for
 from views.access import read_only, requires_role
@@ -30,16 +30,12 @@ def _assignee_choices() -> list[tuple[int, str]]:
 @bp.route("/")
 @requires_role("agent")
 def index():
-    """Tickets, those ready for escalation first, with each customer's window."""
-    ready_first = case((Ticket.status == "ready", 0), (Ticket.status == "open", 1),
-                       (Ticket.status == "handed_off", 2), else_=3)
-    statement = select(Ticket).order_by(ready_first, Ticket.updated_at.desc()).limit(200)
-    if request.args.get("mine"):
-        statement = statement.where(Ticket.assignee_id == current_user.id)
-    rows = db.session.scalars(statement).all()
-    last = window.last_inbound_by_phone([t.customer_phone for t in rows])
-    windows = {t.id: window.window_from(t.customer_phone, last.get(t.customer_phone)) for t in rows}
-    return render_template("tickets/index.html", tickets=rows, windows=windows)
+    """The queue: search, filters, counts and each ticket's last handoff; htmx refreshes it."""
+    form = QueueForm(request.args)
+    query = form.q.data if form.validate() else ""
+    result = queue.ticket_queue(query or "", form.chosen(), current_user.id)
+    template = "partials/ticket_queue.html" if htmx and htmx.target == "ticket-queue" else "tickets/index.html"
+    return render_template(template, form=form, queue=result, limit=queue.QUEUE_LIMIT)
 
 
 @bp.route("/new", methods=["GET", "POST"])
