@@ -77,7 +77,7 @@ def test_each_row_carries_the_last_handoff(desk):
 def test_page_shows_filters_counts_and_last_handoff(client, auth, desk):
     auth.login(user=desk["me"])
     page = client.get("/tickets/?ready=y&q=Q-").get_data(as_text=True)
-    assert 'id="ticket-queue"' in page and 'role="search"' in page
+    assert 'id="ticket-queue"' in page and 'aria-label="Search and filter tickets"' in page
     assert re.search(r"<strong>2 tickets</strong>", page)
     assert "Q-100" in page and "Q-200" in page and "Q-300" not in page
     assert 'class="badge badge-failed">Failed</span>' in page
