@@ -38,8 +38,8 @@ class HistoryFilterForm(DateRangeMixin, FlaskForm):
 
     def __init__(self, args, agents, specialists):
         super().__init__(args)
-        self.agent.choices = [(None, "Any agent")] + agents
-        self.specialist.choices = [(None, "Any specialist")] + specialists
+        self.agent.choices = [("", "Any agent")] + agents  # "", not None: URLs say agent=, not agent=None
+        self.specialist.choices = [("", "Any specialist")] + specialists
         # No "from" in the URL at all means the default week; an empty one means "no limit".
         if "date_from" not in args:
             self.date_from.data = utcnow().date() - timedelta(days=DEFAULT_DAYS - 1)

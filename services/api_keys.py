@@ -5,7 +5,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from models import API_KEY_ROLES, ApiKey, db, utcnow
 from services import audit
@@ -87,3 +87,10 @@ def revoke(api_key: ApiKey, *, actor=None, label: str | None = None) -> bool:
 def all_keys() -> list[ApiKey]:
     """Every key, active first, newest first."""
     return db.session.scalars(select(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.id.desc())).all()
+
+
+def active_with_name(name: str) -> list[ApiKey]:
+    """Active keys already named `name` (ignoring case and spaces around)."""
+    wanted = (name or "").strip().lower()
+    return db.session.scalars(select(ApiKey).where(ApiKey.revoked_at.is_(None),
+                                                   func.lower(ApiKey.name) == wanted)).all()

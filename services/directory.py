@@ -1,5 +1,5 @@
 """The specialist directory: search and audited changes."""
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from models import Specialist, db
 from services import audit
@@ -54,3 +54,13 @@ def update(specialist: Specialist, data: dict, actor) -> None:
         action = "specialist.deactivate" if a.get("active") is False else "specialist.update"
         audit.record(action, "specialist", specialist.id, actor=actor,
                      summary=f"changed {specialist.display_name}: {', '.join(a)}", before=b, after=a)
+
+
+def exact_duplicates(display_name: str, phone: str, *, exclude_id: int | None = None) -> list[Specialist]:
+    """Other specialists with the same name (ignoring case and spaces around) and the same phone."""
+    name = (display_name or "").strip().lower()
+    statement = select(Specialist).where(Specialist.phone == phone,
+                                         func.lower(func.trim(Specialist.display_name)) == name)
+    if exclude_id is not None:
+        statement = statement.where(Specialist.id != exclude_id)
+    return db.session.scalars(statement.order_by(Specialist.id)).all()

@@ -145,7 +145,7 @@ def specialist_choices() -> list[tuple[int, str]]:
 # --- CSV export -------------------------------------------------------------------------
 
 CSV_COLUMNS = (
-    "handoff_id", "ticket_ref", "customer_phone", "agent_id", "agent_email", "specialist_id",
+    "handoff_id", "ticket_ref", "customer_phone", "agent_id", "agent_name", "agent_email", "specialist_id",
     "specialist_name", "specialist_phone", "specialist_organisation", "specialist_title",
     "specialist_card_json",
     "status", "failure_code", "failure_reason", "message_id", "retry_of_id", "ready_at",
@@ -156,7 +156,8 @@ EXPORT_BATCH = 1000
 
 def export_csv(filters: HistoryFilters) -> Iterator[str]:
     """The filtered set as CSV lines, fetched in keyset batches so memory stays flat."""
-    yield _csv_line(CSV_COLUMNS)
+    # The byte order mark makes spreadsheets read the file as UTF-8 (names with accents stay intact).
+    yield "\ufeff" + _csv_line(CSV_COLUMNS)
     before = None
     while True:
         statement = (select(*_export_columns()).join(Ticket, Ticket.id == Handoff.ticket_id)
@@ -174,7 +175,7 @@ def export_csv(filters: HistoryFilters) -> Iterator[str]:
 
 def _export_columns():
     return (Handoff.id, Ticket.external_ref, Handoff.customer_phone, Handoff.agent_id,
-            User.email.label("agent_email"), Handoff.specialist_id, Handoff.card_snapshot,
+            User.name.label("agent_name"), User.email.label("agent_email"), Handoff.specialist_id, Handoff.card_snapshot,
             Handoff.status, Handoff.failure_code, Handoff.failure_reason, Handoff.message_id,
             Handoff.retry_of_id, Handoff.ready_at, Handoff.created_at, Handoff.accepted_at,
             Handoff.sent_at, Handoff.delivered_at, Handoff.read_at, Handoff.failed_at, Handoff.stuck_at)
@@ -184,7 +185,8 @@ def _export_values(row) -> list:
     card = row.card_snapshot or {}
     phones = card.get("phones") or [{}]
     org = card.get("org") or {}
-    return [row.id, row.external_ref, row.customer_phone, row.agent_id or "", row.agent_email or "",
+    return [row.id, row.external_ref, row.customer_phone, row.agent_id or "", row.agent_name or "",
+            row.agent_email or "",
             row.specialist_id, (card.get("name") or {}).get("formatted_name", ""),
             phones[0].get("phone", ""), org.get("company", ""), org.get("title", ""),
             json.dumps(card, ensure_ascii=False, sort_keys=True),

@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from models import Specialist, Ticket, User, db, utcnow
+from services import api_keys
 from tests.browser_support import (axe_violations, browser, browser_page, log_in,  # noqa: F401
                                    require_chromium, viewport)
 from tests.history_factories import add_handoff
@@ -16,7 +17,8 @@ AGENT_PAGES = ["/", "/tickets/", "/tickets/?q=Ana", "/tickets/new", "/tickets/{t
                "/directory/{specialist}", "/account/password", "/no-such-page"]
 LEAD_PAGES = ["/history/", "/history/?status=failed", "/history/sla", "/history/stuck", "/history/audit"]
 ADMIN_PAGES = ["/admin/users/", "/admin/users/new", "/admin/users/{user}", "/admin/settings",
-               "/admin/api-keys/", "/admin/outbox/", "/directory/new", "/directory/{specialist}/edit"]
+               "/admin/api-keys/", "/admin/api-keys/{key}/revoke", "/admin/outbox/", "/directory/new",
+               "/directory/{specialist}/edit", "/account/"]
 PAGES = {"agent": AGENT_PAGES, "lead": AGENT_PAGES + LEAD_PAGES, "admin": AGENT_PAGES + LEAD_PAGES + ADMIN_PAGES}
 # The ticket page and a handoff's page belong to the send flow, reworked separately.
 SEND_FLOW_PAGES = ["/tickets/{ticket}", "/handoffs/{handoff}"]
@@ -32,7 +34,8 @@ def _ids() -> dict:
                           accepted_at=now - timedelta(minutes=5), read_at=now - timedelta(minutes=4))
     add_handoff(ticket, specialist, agent, created_at=now - timedelta(minutes=3), status="failed",
                 failed_at=now - timedelta(minutes=2), failure_reason="User's number is part of an experiment")
-    ids = {"ticket": ticket.id, "specialist": specialist.id, "user": agent.id, "handoff": handoff.id}
+    key = api_keys.create("Helpdesk", "agent", label="test").api_key
+    ids = {"ticket": ticket.id, "specialist": specialist.id, "user": agent.id, "handoff": handoff.id, "key": key.id}
     db.session.commit()  # end the read: on SQLite it holds the lock the server needs to log in
     return ids
 

@@ -34,7 +34,15 @@ def test_missing_fields_are_form_errors(client, auth):
 def test_admin_changes_role_and_deactivates(client, auth, make_user):
     target = make_user(role="agent")
     auth.login("admin")
-    response = client.post(f"/admin/users/{target.id}", data={"name": target.name, "role": "lead"})
+    asked = client.post(f"/admin/users/{target.id}", data={"name": target.name, "role": "lead"})
+    page = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and f"Deactivate {target.name}?" in page
+    # The safe choice comes first and is the primary button; the edit rides along.
+    assert page.index("Keep the account active") < page.index(f"Deactivate {target.name}</button>")
+    assert 'name="role" value="lead"' in page
+    db.session.refresh(target)
+    assert target.active is True and target.role == "agent"
+    response = client.post(f"/admin/users/{target.id}", data={"name": target.name, "role": "lead", "confirm": "yes"})
     assert response.status_code == 302
     db.session.refresh(target)
     assert target.role == "lead" and target.active is False
@@ -48,3 +56,9 @@ def test_admin_cannot_demote_themself(client, auth):
     response = client.post(f"/admin/users/{admin.id}", data={"name": admin.name, "role": "agent", "active": "y"})
     assert response.status_code == 400
     assert b"cannot change your own role" in response.data
+
+
+def test_the_user_list_answers_with_and_without_the_slash(client, auth):
+    auth.login("admin")
+    assert client.get("/admin/users/").status_code == 200
+    assert client.get("/admin/users").status_code in (301, 308)

@@ -33,15 +33,18 @@ def test_bad_names_and_roles_are_refused(app, name, role, field):
 
 def test_admin_creates_a_key_and_sees_it_once(client, auth):
     admin = auth.login("admin")
-    response = client.post("/admin/api-keys/", data={"name": "Zendesk", "role": "lead"})
-    assert response.status_code == 201
+    created = client.post("/admin/api-keys/", data={"name": "Zendesk", "role": "lead"})
+    assert created.status_code == 303 and created.headers["Location"].endswith("/admin/api-keys/")
+    assert not KEY_PATTERN.findall(created.get_data(as_text=True))
+    response = client.get("/admin/api-keys/")
+    assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     page = response.get_data(as_text=True)
     [secret] = KEY_PATTERN.findall(page)
-    assert "Copy the key for Zendesk now" in page
+    assert "Copy the key for Zendesk now" in page and 'data-copy-target="new-api-key"' in page
     key = db.session.scalar(select(ApiKey))
     assert (key.name, key.role, key.created_by_id) == ("Zendesk", "lead", admin.id)
-    listing = client.get("/admin/api-keys/").get_data(as_text=True)
+    listing = client.get("/admin/api-keys/").get_data(as_text=True)  # a reload: the key is gone
     assert "Zendesk" in listing and secret not in listing and f"shk_{key.prefix}_…" in listing
     assert "never" in listing  # not used yet
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "api_key.create"))
@@ -71,13 +74,29 @@ def test_admin_revokes_a_key(client, auth):
     db.session.commit()
     key_id = new_key.api_key.id
     auth.login("admin")
-    response = client.post(f"/admin/api-keys/{key_id}/revoke", follow_redirects=True)
+    asked = client.get(f"/admin/api-keys/{key_id}/revoke").get_data(as_text=True)
+    assert "Revoke the key Old helpdesk?" in asked
+    assert asked.index("Keep the key") < asked.index("Revoke the key</button>")
+    unconfirmed = client.post(f"/admin/api-keys/{key_id}/revoke")
+    assert unconfirmed.status_code == 200 and db.session.get(ApiKey, key_id).revoked_at is None
+    response = client.post(f"/admin/api-keys/{key_id}/revoke", data={"confirm": "yes"}, follow_redirects=True)
     assert response.status_code == 200 and "Revoked the key Old helpdesk" in response.get_data(as_text=True)
     assert db.session.get(ApiKey, key_id).revoked_at is not None
     assert api_keys.verify(new_key.secret) is None
-    again = client.post(f"/admin/api-keys/{key_id}/revoke", follow_redirects=True)
+    again = client.post(f"/admin/api-keys/{key_id}/revoke", data={"confirm": "yes"}, follow_redirects=True)
     assert "already revoked" in again.get_data(as_text=True)
     assert client.post("/admin/api-keys/999999/revoke").status_code == 404
+
+
+def test_a_duplicate_name_asks_before_a_second_key(client, auth):
+    auth.login("admin")
+    assert client.post("/admin/api-keys/", data={"name": "Zendesk", "role": "agent"}).status_code == 303
+    warned = client.post("/admin/api-keys/", data={"name": " zendesk ", "role": "agent"})
+    assert warned.status_code == 409 and "An active key is already named Zendesk" in warned.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(ApiKey)) == 1
+    forced = client.post("/admin/api-keys/", data={"name": "Zendesk", "role": "agent", "save_anyway": "yes"})
+    assert forced.status_code == 303
+    assert db.session.scalar(select(func.count()).select_from(ApiKey)) == 2
 
 
 def test_the_key_pages_are_for_admins_only(client, auth):

@@ -3,7 +3,7 @@ import html
 
 import pytest
 import vobject
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from models import AuditEntry, Handoff, Specialist, db
 
@@ -103,3 +103,22 @@ def test_preview_fragment_for_the_picker(client, auth, make_specialist):
     fragment = client.get(f"/directory/preview?specialist_id={specialist.id}", headers={"HX-Request": "true"})
     assert b"Picked One" in fragment.data and b"<html" not in fragment.data
     assert client.get("/directory/preview?specialist_id=999", headers={"HX-Request": "true"}).status_code == 404
+
+
+def test_an_exact_duplicate_specialist_needs_a_second_yes(client, auth, make_specialist):
+    existing = make_specialist(display_name="Omar Haddad", phone="+447700900123")
+    auth.login("admin")
+    data = {"display_name": " omar haddad ", "first_name": "Omar", "last_name": "Haddad",
+            "phone": "+44 7700 900123", "phone_type": "CELL", "active": "y"}
+    warned = client.post("/directory/new", data=data)
+    page = warned.get_data(as_text=True)
+    assert warned.status_code == 409 and "Possible duplicate." in page and f"/directory/{existing.id}" in page
+    assert db.session.scalar(select(func.count()).select_from(Specialist)) == 1
+    other_phone = client.post("/directory/new", data={**data, "phone": "+447700900124"})
+    assert other_phone.status_code == 302  # same name, other phone: not an exact duplicate
+    saved = client.post("/directory/new", data={**data, "save_anyway": "yes"})
+    assert saved.status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(Specialist)) == 3
+    # Editing a specialist does not find itself a duplicate.
+    edit = client.post(f"/directory/{existing.id}/edit", data={**data, "display_name": "Omar Haddad"})
+    assert edit.status_code == 409  # the one saved anyway is its exact duplicate

@@ -2,6 +2,7 @@
 import csv
 import io
 import json
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -29,7 +30,8 @@ def sent(make_ticket, make_specialist, make_user):
 
 
 def parse(text: str) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(text)))
+    assert text.startswith("\ufeff"), "the CSV starts with a byte order mark for spreadsheets"
+    return list(csv.DictReader(io.StringIO(text[1:])))
 
 
 def test_csv_has_every_timestamp_status_reason_agent_snapshot_and_ticket(client, auth, sent):
@@ -38,12 +40,13 @@ def test_csv_has_every_timestamp_status_reason_agent_snapshot_and_ticket(client,
     response = client.get("/history/export.csv?date_from=2024-02-01&date_to=2024-02-01")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
-    assert 'attachment; filename="handoffs-' in response.headers["Content-Disposition"]
+    assert re.search(r'attachment; filename="handoffs-\d{8}-\d{4}-UTC\.csv"', response.headers["Content-Disposition"])
     rows = parse(response.get_data(as_text=True))
     assert [r["handoff_id"] for r in rows] == [str(failed.id), str(delivered.id)]  # newest first
     first = rows[1]
     assert first["ticket_ref"] == "HD-1001" and first["customer_phone"] == "+14155552671"
     assert first["agent_email"] == "ann.agent@example.com" and first["status"] == "read"
+    assert first["agent_id"] == str(delivered.agent_id) and first["agent_name"] == delivered.agent.name
     assert (first["specialist_name"], first["specialist_phone"], first["specialist_organisation"],
             first["specialist_title"]) == ("Jane Specialist", "+12025550199", "Acme", "Billing lead")
     assert json.loads(first["specialist_card_json"]) == delivered.card_snapshot
@@ -75,7 +78,7 @@ def test_export_is_streamed_in_keyset_batches(app, monkeypatch, make_ticket, mak
     ids = [add_handoff(ticket, specialist, created_at=BASE + timedelta(minutes=i % 4)).id for i in range(7)]
     monkeypatch.setattr(history, "EXPORT_BATCH", 2)
     lines = history.export_csv(HistoryFilters())
-    assert next(lines).startswith("handoff_id,")  # a generator: nothing is fetched before it is read
+    assert next(lines).startswith("\ufeffhandoff_id,")  # a generator: nothing is fetched before it is read
     exported = [int(line.split(",")[0]) for line in lines]
     assert sorted(exported) == sorted(ids) and len(exported) == 7
 

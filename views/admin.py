@@ -12,7 +12,7 @@ from views.access import requires_role
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-@bp.route("/users")
+@bp.route("/users/")
 @requires_role("admin")
 def user_list():
     """All users with their role and state."""
@@ -45,20 +45,41 @@ def user_edit(user_id: int):
     user = db.session.get(User, user_id) or abort(404)
     form = EditUserForm(obj=user)
     if form.validate_on_submit():
-        actor = current_user._get_current_object()
-        try:
-            users.update_user(user, name=form.name.data, role=form.role.data,
-                              active=form.active.data, actor=actor)
-            if form.new_password.data:
-                users.set_password(user, form.new_password.data, actor=actor)
-        except users.UserError as exc:
-            db.session.rollback()
-            form.role.errors.append(str(exc))
-        else:
-            db.session.commit()
+        if user.active and not form.active.data and request.form.get("confirm") != "yes":
+            return _confirm_deactivation(user)
+        if _save_user(user, form):
             flash(f"Saved {user.email}.", "success")
             return redirect(url_for("admin.user_list"))
     return render_template("admin/user_form.html", form=form, user=user), 400 if form.errors else 200
+
+
+def _save_user(user: User, form: EditUserForm) -> bool:
+    actor = current_user._get_current_object()
+    try:
+        users.update_user(user, name=form.name.data, role=form.role.data, active=form.active.data, actor=actor)
+        if form.new_password.data:
+            users.set_password(user, form.new_password.data, actor=actor)
+    except users.UserError as exc:
+        db.session.rollback()
+        form.role.errors.append(str(exc))
+        return False
+    db.session.commit()
+    return True
+
+
+def _confirm_deactivation(user: User):
+    """Ask before locking someone out; the edit's other fields ride along unchanged."""
+    fields = [(name, value) for name, value in request.form.items(multi=True)
+              if name not in ("csrf_token", "confirm")]
+    page = render_template(
+        "confirm.html", title=f"Deactivate {user.name}?",
+        message=f"{user.email} is logged out everywhere at once and cannot log in until an admin "
+                "activates the account again. Their handoffs and history stay.",
+        action=url_for("admin.user_edit", user_id=user.id), fields=fields,
+        cancel_url=url_for("admin.user_edit", user_id=user.id), cancel_label="Keep the account active",
+        confirm_label=f"Deactivate {user.name}")
+    # The carried fields may hold a new password: no cache may keep the page.
+    return page, 200, {"Cache-Control": "no-store"}
 
 
 @bp.route("/settings", methods=["GET", "POST"])

@@ -64,14 +64,17 @@ def download_vcard(specialist_id: int):
 @bp.route("/new", methods=["GET", "POST"])
 @requires_role("admin")
 def new():
-    """Add a specialist."""
+    """Add a specialist (an exact duplicate needs a second, explicit yes)."""
     form = SpecialistForm()
+    duplicates = []
     if form.validate_on_submit():
-        specialist = directory.create(form.data, current_user._get_current_object())
-        db.session.commit()
-        flash(f"Added {specialist.display_name}.", "success")
-        return redirect(url_for("directory.show", specialist_id=specialist.id))
-    return render_template("directory/form.html", form=form, specialist=None), 400 if form.errors else 200
+        duplicates = _unconfirmed_duplicates(form)
+        if not duplicates:
+            specialist = directory.create(form.data, current_user._get_current_object())
+            db.session.commit()
+            flash(f"Added {specialist.display_name}.", "success")
+            return redirect(url_for("directory.show", specialist_id=specialist.id))
+    return _form_page(form, None, duplicates)
 
 
 @bp.route("/<int:specialist_id>/edit", methods=["GET", "POST"])
@@ -80,9 +83,23 @@ def edit(specialist_id: int):
     """Change a specialist, or deactivate them (their history stays)."""
     specialist = db.session.get(Specialist, specialist_id) or abort(404)
     form = SpecialistForm(obj=specialist)
+    duplicates = []
     if form.validate_on_submit():
-        directory.update(specialist, form.data, current_user._get_current_object())
-        db.session.commit()
-        flash(f"Saved {specialist.display_name}.", "success")
-        return redirect(url_for("directory.show", specialist_id=specialist.id))
-    return render_template("directory/form.html", form=form, specialist=specialist), 400 if form.errors else 200
+        duplicates = _unconfirmed_duplicates(form, specialist.id)
+        if not duplicates:
+            directory.update(specialist, form.data, current_user._get_current_object())
+            db.session.commit()
+            flash(f"Saved {specialist.display_name}.", "success")
+            return redirect(url_for("directory.show", specialist_id=specialist.id))
+    return _form_page(form, specialist, duplicates)
+
+
+def _unconfirmed_duplicates(form: SpecialistForm, exclude_id: int | None = None) -> list[Specialist]:
+    if request.form.get("save_anyway") == "yes":
+        return []
+    return directory.exact_duplicates(form.display_name.data, form.phone.data, exclude_id=exclude_id)
+
+
+def _form_page(form: SpecialistForm, specialist: Specialist | None, duplicates: list[Specialist]):
+    status = 409 if duplicates else 400 if form.errors else 200
+    return render_template("directory/form.html", form=form, specialist=specialist, duplicates=duplicates), status

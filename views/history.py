@@ -75,7 +75,7 @@ def export():
     form = _history_form()
     if form.errors:
         return render_error(400, "The filters are not valid: " + _first_error(form))
-    filename = f"handoffs-{utcnow():%Y%m%d-%H%M}.csv"
+    filename = f"handoffs-{utcnow():%Y%m%d-%H%M}-UTC.csv"  # every time inside is UTC too
     return Response(stream_with_context(history.export_csv(form.filters())), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 

@@ -27,3 +27,16 @@
     }
   } catch (e) { /* no Intl: times stay in UTC, as the footer says */ }
 })();
+
+// Copy buttons: <button data-copy-target="element-id">; the result is announced beside it.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-copy-target]");
+  if (!button) return;
+  var source = document.getElementById(button.dataset.copyTarget);
+  var result = button.parentElement.querySelector(".copy-result");
+  function say(text) { if (result) result.textContent = text; }
+  if (!source || !navigator.clipboard) { say("Select the key and copy it by hand."); return; }
+  navigator.clipboard.writeText(source.textContent.trim()).then(
+    function () { say("Copied."); },
+    function () { say("Copying was refused: select the key and copy it by hand."); });
+});
