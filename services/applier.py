@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from models import WebhookEvent, db, utcnow
 from onemsg.webhooks import InboundMessage, ParsedWebhook, StatusUpdate, WebhookFormatError, parse_payload
@@ -172,6 +172,9 @@ def _apply_one_by_one(claimed) -> set[str]:
         try:
             unknown |= _apply_bodies([(body_id, text)])
             db.session.commit()
+        except OperationalError:
+            db.session.rollback()  # locked, connection lost: transient, the body stays pending
+            log.exception("webhook body %s could not be applied now; it stays pending", body_id)
         except SQLAlchemyError as exc:
             db.session.rollback()
             log.exception("webhook body %s could not be applied", body_id)
