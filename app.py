@@ -2,9 +2,9 @@
 import logging
 
 from flask import Flask, request
-from flask_login import current_user
+from flask_login import current_user, login_user, user_loaded_from_cookie
 
-from config import DEFAULT_SECRET_KEY, Config, config_from_env
+from config import Config, config_from_env, deployment_problems
 from extensions import csrf, htmx, limiter, login_manager, migrate
 from models import User, db
 
@@ -22,7 +22,8 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     """Build the app from a settings class, a dict of overrides, or the environment."""
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, config)
-    check_production_settings(app)
+    check_production_settings(app, from_environment=config is None)
+    trust_proxies(app)
     configure_logging(app)
     init_extensions(app)
     register_blueprints(app)
@@ -42,17 +43,12 @@ def load_config(app: Flask, config) -> None:
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
 
 
-def check_production_settings(app: Flask) -> None:
-    """Refuse to start outside development with the well-known development secret."""
+def check_production_settings(app: Flask, *, from_environment: bool = False) -> None:
+    """Refuse to start a deployment with settings only fit for development or tests, saying why."""
+    if problems := deployment_problems(app.config, from_environment=from_environment):
+        raise InsecureConfiguration("The app refuses to start:\n- " + "\n- ".join(problems))
     if app.config["ENV_NAME"] in ("development", "testing"):
         return
-    if not app.config.get("SECRET_KEY") or app.config["SECRET_KEY"] == DEFAULT_SECRET_KEY:
-        raise InsecureConfiguration(
-            "SECRET_KEY is not set (or is the development default). Outside development the app "
-            "refuses to start with it, because anyone could forge session cookies. Set SECRET_KEY "
-            "to a long random value, e.g. python -c 'import secrets; print(secrets.token_hex(32))', "
-            "or set APP_ENV=development for a local run."
-        )
     if app.config["ONEMSG_API_URL"]:
         check_onemsg_settings(app.config)
         check_onemsg_channel(app.config)
@@ -83,6 +79,15 @@ def check_onemsg_channel(config) -> None:
         raise InsecureConfiguration(f"ONEMSG_TOKEN_IN must be one of {', '.join(TOKEN_PLACES)}.")
 
 
+def trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES reverse proxies, take the client's address and scheme from their
+    X-Forwarded-* headers (Werkzeug's ProxyFix), so throttles count clients, not the proxy."""
+    if hops := app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+
+
 def configure_logging(app: Flask) -> None:
     from services.log_redaction import install_redaction
 
@@ -109,16 +114,24 @@ def init_extensions(app: Flask) -> None:
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    """Find the session's user; a bumped session version ends old sessions."""
-    try:
-        ident, version = (int(part) for part in user_id.split(":"))
-    except ValueError:
-        return None
-    user = db.session.get(User, ident)
-    if user is None or user.session_version != version or not user.active:
-        return None
-    return user
+def load_user(cookie: str) -> User | None:
+    """The user of the live server-side session the cookie names; a logged-out one opens nothing."""
+    from services import sessions
+
+    return sessions.load(cookie)
+
+
+@user_loaded_from_cookie.connect
+def rotate_remember_token(app, user: User) -> None:
+    """A "remember me" cookie opened this session: replace its token, so a copy of it soon stops working."""
+    from flask import session
+
+    from services import sessions
+
+    sessions.rotate(user)
+    db.session.commit()
+    login_user(user, remember=True)  # new _user_id in the session, new remember cookie in the response
+    session["_fresh"] = False
 
 
 def register_blueprints(app: Flask) -> None:

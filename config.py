@@ -1,5 +1,8 @@
 """Settings from the environment, with safe development defaults."""
+import math
 import os
+import string
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -18,6 +21,44 @@ def _env_bool(name: str, default: bool) -> bool:
 
 def _env_float(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
+
+
+# A SECRET_KEY must carry at least as much randomness as 32 random bytes.
+MIN_SECRET_KEY_BITS = 256
+CHARACTER_CLASSES = (string.ascii_lowercase, string.ascii_uppercase, string.digits, string.punctuation)
+
+
+def secret_key_bits(key: str) -> float:
+    """An upper bound of the randomness in a key: its length times the bits of the alphabet its
+    characters come from (hex counts 4 bits a character). Generous on purpose, so a low figure
+    is a certain refusal; variety and repetition are checked apart."""
+    if key and all(c in string.hexdigits for c in key) and (key == key.lower() or key == key.upper()):
+        alphabet = 16
+    else:
+        alphabet = sum(len(chars) for chars in CHARACTER_CLASSES if any(c in chars for c in key))
+        alphabet += len({c for c in key if not any(c in chars for chars in CHARACTER_CLASSES)})
+    return len(key) * math.log2(alphabet) if alphabet > 1 else 0.0
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why a SECRET_KEY cannot be trusted to sign sessions, or None."""
+    how = "Generate one with: python -c 'import secrets; print(secrets.token_hex(32))'."
+    if not key or key == DEFAULT_SECRET_KEY:
+        return ("SECRET_KEY is not set (or is the development default): anyone could forge session "
+                f"cookies. {how}")
+    bits = secret_key_bits(key)
+    if bits < MIN_SECRET_KEY_BITS:
+        return (f"SECRET_KEY is too weak: {len(key)} characters carry at most {bits:.0f} bits of randomness, "
+                f"and at least {MIN_SECRET_KEY_BITS} (32 random bytes) are needed. {how}")
+    # A random key uses many different characters and does not repeat itself.
+    if len(set(key)) < min(len(key), 16) / 2 or _repeats(key):
+        return f"SECRET_KEY is a repeated or low-variety pattern, not a random value. {how}"
+    return None
+
+
+def _repeats(key: str) -> bool:
+    return any(key == (key[:period] * (len(key) // period + 1))[:len(key)]
+               for period in range(1, len(key) // 2 + 1))
 
 
 def default_database_url() -> str:
@@ -42,6 +83,8 @@ class Config:
     )
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     ONEMSG_API_URL = os.environ.get("ONEMSG_API_URL", "")
+    # Production must choose: the real 1MSG (ONEMSG_API_URL) or, explicitly, an emulator.
+    ONEMSG_EMULATED = _env_bool("ONEMSG_EMULATED", False)
     ONEMSG_CHANNEL_ID = os.environ.get("ONEMSG_CHANNEL_ID", "")
     ONEMSG_TOKEN = os.environ.get("ONEMSG_TOKEN", "")
     # "header" (Authorization: Bearer) or "query" (?token=) for gateways that want it there.
@@ -70,7 +113,14 @@ class Config:
     # An event still failing this long after its first attempt is given up (kept for replay).
     HELPDESK_WEBHOOK_GIVE_UP_HOURS = _env_float("HELPDESK_WEBHOOK_GIVE_UP_HOURS", 24.0)
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
-    LOGIN_ATTEMPTS_PER_MINUTE = int(os.environ.get("LOGIN_ATTEMPTS_PER_MINUTE", "5"))
+    # Login throttling (services/login_throttle.py): free failures per account (4x per address),
+    # then waits doubling from 1 s up to LOGIN_MAX_DELAY_SECONDS; counts kept this long.
+    LOGIN_FREE_FAILURES = int(os.environ.get("LOGIN_FREE_FAILURES", "5"))
+    LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("LOGIN_FAILURE_WINDOW_SECONDS", "900"))
+    LOGIN_MAX_DELAY_SECONDS = int(os.environ.get("LOGIN_MAX_DELAY_SECONDS", "900"))
+    # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none, the
+    # client's address is the connection's). Only that many hops are believed.
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
     # Card sends per agent (POST /tickets/<id>/handoffs), counted in Redis when REDIS_URL is set.
     SEND_LIMIT = os.environ.get("SEND_LIMIT", "30 per minute")
     # Handoffs created per API key (POST /api/v1/handoffs), answered 429 with Retry-After beyond it.
@@ -81,6 +131,10 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+    # A login lasts SESSION_HOURS, or REMEMBER_DAYS with "keep me logged in" (server-side rows).
+    SESSION_HOURS = _env_float("SESSION_HOURS", 12.0)
+    REMEMBER_DAYS = _env_float("REMEMBER_DAYS", 30.0)
+    REMEMBER_COOKIE_DURATION = timedelta(days=REMEMBER_DAYS)
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
@@ -130,6 +184,23 @@ CONFIGS = {
     "development": DevelopmentConfig,
     "testing": TestingConfig,
 }
+
+
+def deployment_problems(config, *, from_environment: bool) -> list[str]:
+    """What makes these settings unfit to serve real users (production), each said plainly."""
+    if config["ENV_NAME"] == "testing" and from_environment:
+        return ["APP_ENV=testing turns off CSRF protection and rate limits; it is for the test suite only. "
+                "Use APP_ENV=production (or development on your own machine)."]
+    if config["ENV_NAME"] != "production":
+        return []
+    problems = [p for p in [secret_key_problem(config.get("SECRET_KEY") or "")] if p]
+    if config.get("DEBUG"):
+        problems.append("Debug mode is on (FLASK_DEBUG): it shows code and lets a visitor run commands. "
+                        "Unset FLASK_DEBUG in production.")
+    if not config.get("ONEMSG_API_URL") and not config.get("ONEMSG_EMULATED"):
+        problems.append("Choose the 1MSG to talk to: set ONEMSG_API_URL (e.g. https://api.1msg.io) for the real "
+                        "one, or ONEMSG_EMULATED=1 to run on the built-in emulator (nothing reaches WhatsApp).")
+    return problems
 
 
 def config_from_env() -> type[Config]:

@@ -77,6 +77,7 @@ def build_app(url: str):
 
 
 def lead_client(app):
+    from services import sessions
     from services.passwords import hash_password
 
     with app.app_context():
@@ -86,7 +87,9 @@ def lead_client(app):
                         password_hash=hash_password("bench-lead-password"))
             db.session.add(lead)
             db.session.commit()
-        user_id = lead.get_id()
+        sessions.start(lead, remember=False)
+        user_id = sessions.cookie_value(lead)
+        db.session.commit()
     client = app.test_client()
     with client.session_transaction() as session:
         session["_user_id"], session["_fresh"] = user_id, True

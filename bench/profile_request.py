@@ -76,13 +76,17 @@ def _logged_in_client(url: str, emulator_url: str):
     from app import create_app
     from config import DevelopmentConfig
     from models import User, db
+    from services import sessions
 
     settings = {k: getattr(DevelopmentConfig, k) for k in dir(DevelopmentConfig) if k.isupper()}
     settings.update(SQLALCHEMY_DATABASE_URI=url, ONEMSG_API_URL="", ONEMSG_EMULATOR_URL=emulator_url,
                     WTF_CSRF_ENABLED=False, HELPDESK_WEBHOOK_URL="", SEND_LIMIT="1000000 per minute")
     app = create_app(settings)
     with app.app_context():
-        user_id = db.session.scalar(select(User).where(User.email == AGENT[0])).get_id()
+        agent = db.session.scalar(select(User).where(User.email == AGENT[0]))
+        sessions.start(agent, remember=False)
+        user_id = sessions.cookie_value(agent)
+        db.session.commit()
     client = app.test_client()
     with client.session_transaction() as session:
         session["_user_id"], session["_fresh"] = user_id, True

@@ -22,19 +22,20 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(10), default="agent")
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
-    # Bumped on password change or deactivation: sessions carrying an old value end.
-    session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
     # An IANA zone such as "Europe/Berlin"; None follows the browser's zone.
     time_zone: Mapped[str | None] = mapped_column(String(64))
+
+    # The token of the session this request runs in (not stored: only its hash is, in user_sessions).
+    session_token = None
 
     @property
     def is_active(self) -> bool:
         return self.active
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        return f"{self.id}:{self.session_token}"
 
     def has_role(self, role: str) -> bool:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]

@@ -5,12 +5,16 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from models import ROLES, User, db, utcnow
-from services import audit, time_zones
+from services import audit, sessions, time_zones
 from services.passwords import hash_password, password_problem, verify_password
 
 
 class UserError(ValueError):
     """A user change that cannot be made, with a message for the person asking."""
+
+
+class PasswordError(UserError):
+    """The new password is refused by the policy (services/passwords.py)."""
 
 
 def normalise_email(email: str) -> str:
@@ -28,8 +32,8 @@ def create_user(email: str, name: str, role: str, password: str, *, actor=None) 
         raise UserError("Enter a valid email address.")
     if role not in ROLES:
         raise UserError(f"Role must be one of: {', '.join(ROLES)}.")
-    if problem := password_problem(password):
-        raise UserError(problem)
+    if problem := password_problem(password, (email, name)):
+        raise PasswordError(problem)
     if find_by_email(email):
         raise UserError(f"A user with the email {email} already exists.")
     user = User(email=email, name=name.strip() or email, role=role,
@@ -50,7 +54,7 @@ def update_user(user: User, *, name: str, role: str, active: bool, actor) -> Non
         raise UserError("You cannot change your own role or deactivate yourself.")
     before = {"name": user.name, "role": user.role, "active": user.active}
     if user.active and not active:
-        user.session_version += 1
+        sessions.end_all(user, actor=None)
     user.name, user.role, user.active = name.strip() or user.name, role, active
     after = {"name": user.name, "role": user.role, "active": user.active}
     b, a = audit.changed_fields(before, after)
@@ -60,11 +64,11 @@ def update_user(user: User, *, name: str, role: str, active: bool, actor) -> Non
 
 
 def set_password(user: User, password: str, *, actor) -> None:
-    """Set a new password and end every existing session of the user."""
-    if problem := password_problem(password):
-        raise UserError(problem)
+    """Set a new password and end the user's sessions (all but the caller's own when it is theirs)."""
+    if problem := password_problem(password, (user.email, user.name)):
+        raise PasswordError(problem)
     user.password_hash = hash_password(password)
-    user.session_version += 1
+    sessions.end_all(user, actor=None, keep_current=actor is not None and actor.id == user.id)
     audit.record("user.password", "user", user.id, actor=actor,
                  summary=f"password changed for {user.email}")
 

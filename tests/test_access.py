@@ -15,6 +15,7 @@ EXPECTED = {
     "auth.logout": "agent",
     "auth.change_password": "agent",
     "auth.profile": "agent",
+    "auth.logout_everywhere": "agent",
     "home.index": "agent",
     "channel.status_badge": "agent",
     "tickets.index": "agent",
@@ -57,6 +58,7 @@ EXPECTED = {
     "admin.user_list": "admin",
     "admin.user_new": "admin",
     "admin.user_edit": "admin",
+    "admin.user_logout_everywhere": "admin",
     "history.index": "lead",
     "history.sla_figures": "lead",
     "history.export": "lead",
@@ -86,12 +88,21 @@ def allowed(expected_rule: str, role: str) -> bool:
     return role != "anonymous" and RANK[role] >= RANK[expected_rule]
 
 
+def _session_cookie_for(user) -> str:
+    from models import db
+    from services import sessions
+
+    sessions.start(user, remember=False)
+    db.session.commit()
+    return sessions.cookie_value(user)
+
+
 def request_as(app, make_user, role, method, url):
     client = app.test_client()
     if role != "anonymous":
         user = make_user(role=role)
         with client.session_transaction() as session:
-            session["_user_id"] = user.get_id()
+            session["_user_id"] = _session_cookie_for(user)
             session["_fresh"] = True
     return client.open(url, method=method, headers={"Accept": "text/html"})
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from forms.settings import SettingsForm
 from forms.users import EditUserForm, NewUserForm
 from models import User, db
-from services import settings as app_settings, templates, users
+from services import sessions, settings as app_settings, templates, users
 from views.access import requires_role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -30,7 +30,7 @@ def user_new():
             user = users.create_user(form.email.data, form.name.data, form.role.data,
                                      form.password.data, actor=current_user._get_current_object())
         except users.UserError as exc:
-            form.email.errors.append(str(exc))
+            (form.password if isinstance(exc, users.PasswordError) else form.email).errors.append(str(exc))
         else:
             db.session.commit()
             flash(f"Created {user.email} as {user.role}.", "success")
@@ -50,7 +50,19 @@ def user_edit(user_id: int):
         if _save_user(user, form):
             flash(f"Saved {user.email}.", "success")
             return redirect(url_for("admin.user_list"))
-    return render_template("admin/user_form.html", form=form, user=user), 400 if form.errors else 200
+    return render_template("admin/user_form.html", form=form, user=user,
+                           live_sessions=sessions.count_live(user)), 400 if form.errors else 200
+
+
+@bp.route("/users/<int:user_id>/logout-everywhere", methods=["POST"])
+@requires_role("admin")
+def user_logout_everywhere(user_id: int):
+    """End every session of a user (a lost laptop, a leaver), without changing the password."""
+    user = db.session.get(User, user_id) or abort(404)
+    ended = sessions.end_all(user, actor=current_user._get_current_object())
+    db.session.commit()
+    flash(f"Logged {user.email} out everywhere ({ended} session(s) ended).", "success")
+    return redirect(url_for("admin.user_edit", user_id=user.id))
 
 
 def _save_user(user: User, form: EditUserForm) -> bool:
@@ -61,7 +73,7 @@ def _save_user(user: User, form: EditUserForm) -> bool:
             users.set_password(user, form.new_password.data, actor=actor)
     except users.UserError as exc:
         db.session.rollback()
-        form.role.errors.append(str(exc))
+        (form.new_password if isinstance(exc, users.PasswordError) else form.role).errors.append(str(exc))
         return False
     db.session.commit()
     return True

@@ -1,28 +1,15 @@
 """Logging in and out, and changing one's own password."""
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, current_app, flash, g, make_response, redirect, render_template, request, session,
+                   url_for)
 from flask_login import current_user, login_user, logout_user
 from urllib.parse import urlsplit
 
-from extensions import limiter
 from forms.auth import ChangePasswordForm, LoginForm, ProfileForm
 from models import db
-from services import audit, time_zones, users
+from services import audit, login_throttle, sessions, time_zones, users
 from views.access import public, requires_role
 
 bp = Blueprint("auth", __name__)
-
-
-def _login_attempts_limit() -> str:
-    return f"{current_app.config['LOGIN_ATTEMPTS_PER_MINUTE']} per minute"
-
-
-def _login_email_key() -> str:
-    return "login:" + users.normalise_email(request.form.get("email", ""))
-
-
-def _failed_login(response) -> bool:
-    # Only failed attempts count towards the throttle; a success redirects.
-    return response.status_code != 302
 
 
 def _safe_next(target: str | None) -> str:
@@ -32,37 +19,85 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_attempts_limit, key_func=_login_email_key, methods=["POST"], deduct_when=_failed_login)
-@limiter.limit(lambda: f"{current_app.config['LOGIN_ATTEMPTS_PER_MINUTE'] * 4} per minute",
-               methods=["POST"], deduct_when=_failed_login)
 @public
 def login():
-    """Log in with email and password."""
+    """Log in with email and password; failed attempts are slowed down, see services/login_throttle.py."""
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 400 if form.errors else 200
-    user = users.authenticate(form.email.data, form.password.data)
+    email = users.normalise_email(form.email.data)
+    device_cookie = request.cookies.get(login_throttle.DEVICE_COOKIE)
+    scopes = login_throttle.scopes_for(request.remote_addr, email, login_throttle.known_device(device_cookie, email))
+    if wait := login_throttle.seconds_to_wait(scopes):
+        return _too_many_attempts(form, wait)
+    user = users.authenticate(email, form.password.data)
     if user is None:
-        audit.record("user.login_failed", "user", None, label=users.normalise_email(form.email.data),
-                     summary="failed login")
+        login_throttle.record_failure(scopes)
+        audit.record("user.login_failed", "user", None, label=email, summary="failed login")
         db.session.commit()
         flash("Wrong email or password, or the account is deactivated.", "error")
         return render_template("auth/login.html", form=form), 401
-    login_user(user, remember=form.remember.data)
+    login_throttle.record_success(scopes)
+    _start_session(user, remember=form.remember.data)
     audit.record("user.login", "user", user.id, actor=user, summary="logged in")
     db.session.commit()
-    return redirect(_safe_next(request.args.get("next")))
+    response = redirect(_safe_next(request.args.get("next")))
+    _remember_device(response, device_cookie, email)
+    return response
+
+
+def _too_many_attempts(form, wait: int):
+    flash(f"Too many failed attempts. Try again in {wait} second(s). "
+          "On a computer you have logged in from before, your own login is not held up.", "error")
+    response = make_response(render_template("auth/login.html", form=form), 429)
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _remember_device(response, cookie: str | None, email: str) -> None:
+    config = current_app.config
+    response.set_cookie(login_throttle.DEVICE_COOKIE, login_throttle.device_cookie_after_login(cookie, email),
+                        max_age=login_throttle.DEVICE_COOKIE_DAYS * 86400, httponly=True,
+                        secure=config["SESSION_COOKIE_SECURE"], samesite="Lax")
+
+
+def _start_session(user, *, remember: bool) -> None:
+    """A new server-side session, and nothing carried over from before the login:
+    a fresh CSRF token and session contents (no fixation of a planted cookie)."""
+    session.clear()
+    g.pop("csrf_token", None)  # Flask-WTF caches the request's token here
+    sessions.start(user, remember=remember)
+    login_user(user, remember=remember)
 
 
 @bp.route("/logout", methods=["POST"])
 @requires_role("agent")
 def logout():
-    """Log out (POST, so a link on another site cannot log you out)."""
-    logout_user()
+    """Log out (POST, so a link on another site cannot log you out); the session ends on the server."""
+    sessions.end(current_user._get_current_object())
+    db.session.commit()
+    _forget_session()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/logout/everywhere", methods=["POST"])
+@requires_role("agent")
+def logout_everywhere():
+    """End every session of one's own account, on every device."""
+    user = current_user._get_current_object()
+    ended = sessions.end_all(user, actor=user)
+    db.session.commit()
+    _forget_session()
+    flash(f"You are logged out everywhere ({ended} session(s) ended).", "info")
+    return redirect(url_for("auth.login"))
+
+
+def _forget_session() -> None:
+    session.clear()
+    logout_user()  # also deletes the "remember me" cookie
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -75,9 +110,13 @@ def change_password():
         if users.authenticate(user.email, form.current_password.data) is None:
             form.current_password.errors.append("That is not your current password.")
         else:
-            users.set_password(user, form.new_password.data, actor=user)
+            try:
+                users.set_password(user, form.new_password.data, actor=user)
+            except users.PasswordError as exc:
+                db.session.rollback()
+                form.new_password.errors.append(str(exc))
+                return render_template("auth/password.html", form=form), 400
             db.session.commit()
-            login_user(user)  # keep this session, with the new session version
             flash("Password changed. Your other sessions have ended.", "success")
             return redirect(url_for("home.index"))
     return render_template("auth/password.html", form=form)
