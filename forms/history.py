@@ -6,6 +6,7 @@ from wtforms import DateField, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
 from models import HANDOFF_STATUSES, utcnow
+from services.bounds import DATE_RANGE_MESSAGE, MAX_ID, date_in_range, parse_id
 from services.history import FAILURE_CODES, HistoryFilters
 from services.phones import PhoneError, normalize_phone
 
@@ -13,11 +14,20 @@ DEFAULT_DAYS = 7
 
 
 def _optional_int(value):
-    return int(value) if value not in (None, "", "None") else None
+    """An id from the URL; WTForms turns the ValueError of anything else into a field error."""
+    if value in (None, "", "None"):
+        return None
+    return value if isinstance(value, int) else parse_id(str(value))
 
 
 class DateRangeMixin:
+    def validate_date_from(self, field):
+        if field.data and not date_in_range(field.data):
+            raise ValidationError(DATE_RANGE_MESSAGE)
+
     def validate_date_to(self, field):
+        if field.data and not date_in_range(field.data):
+            raise ValidationError(DATE_RANGE_MESSAGE)
         if field.data and self.date_from.data and field.data < self.date_from.data:
             raise ValidationError("The end date is before the start date.")
 
@@ -76,3 +86,8 @@ class AuditFilterForm(DateRangeMixin, FlaskForm):
         super().__init__(args)
         self.action.choices = [("", "Any action")] + [(a, a) for a in actions]
         self.subject_type.choices = [("", "Any subject")] + [(s, s) for s in subject_types]
+
+    def validate_subject_id(self, field):
+        text = (field.data or "").strip()
+        if text.isascii() and text.isdigit() and int(text) > MAX_ID:
+            raise ValidationError(f"No subject has an id that large (ids go up to {MAX_ID}).")

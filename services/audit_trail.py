@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import String, cast, func, literal, select, tuple_, union_all
 
 from models import AuditEntry, Handoff, StatusEvent, db
+from services.bounds import parse_cursor_time, parse_id
 
 PAGE_SIZE = 50
 STATUS_ACTION = "handoff.status"
@@ -47,7 +48,7 @@ class TrailCursor:
         stamp, kind, ident = raw.rsplit("_", 2)
         if kind not in KINDS:
             raise ValueError("unknown cursor kind")
-        return cls(datetime.fromisoformat(stamp), kind, int(ident))
+        return cls(parse_cursor_time(stamp), kind, parse_id(ident))
 
 
 @dataclass
@@ -115,7 +116,7 @@ def _status_branch(filters: AuditFilters, before: TrailCursor | None, size: int)
     if (filters.action and filters.action != STATUS_ACTION
             or filters.subject_type and filters.subject_type != "handoff"
             or filters.actor and filters.actor.lower() not in STATUS_ACTOR.lower()
-            or filters.subject_id and not filters.subject_id.isdigit()):
+            or filters.subject_id and not _is_id(filters.subject_id)):
         return None
     where = (_date_conditions(StatusEvent.received_at, filters)
              + _after_cursor(StatusEvent.received_at, StatusEvent.id, "status", before))
@@ -129,6 +130,14 @@ def _status_branch(filters: AuditFilters, before: TrailCursor | None, size: int)
                    summary.label("summary"))
             .outerjoin(Handoff, Handoff.message_id == StatusEvent.message_id)
             .where(*where).order_by(StatusEvent.received_at.desc(), StatusEvent.id.desc()).limit(size + 1))
+
+
+def _is_id(text: str) -> bool:
+    try:
+        parse_id(text)
+    except ValueError:
+        return False
+    return True
 
 
 def known_actions() -> list[str]:

@@ -6,6 +6,7 @@ Pages are keyed by (created_at, id), newest first, so page 5,000 costs what page
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Iterator
@@ -15,6 +16,7 @@ from sqlalchemy import exists, or_, select, tuple_
 from sqlalchemy.orm import aliased
 
 from models import Handoff, Specialist, Ticket, User, db, utcnow
+from services.bounds import parse_cursor_time, parse_id
 from services.triage import Triage, explain_failure
 
 PAGE_SIZE = 50
@@ -89,7 +91,7 @@ class Cursor:
         if not raw:
             return None
         stamp, _, ident = raw.rpartition("_")
-        return cls(datetime.fromisoformat(stamp), int(ident))
+        return cls(parse_cursor_time(stamp), parse_id(ident))
 
 
 @dataclass
@@ -155,13 +157,20 @@ EXPORT_BATCH = 1000
 
 
 def export_csv(filters: HistoryFilters) -> Iterator[str]:
-    """The filtered set as CSV lines, fetched in keyset batches so memory stays flat."""
+    """The filtered set as CSV lines, fetched in keyset batches so memory stays flat.
+
+    The filters become SQL here, before the first line goes out: a filter that cannot be
+    turned into a query fails the request, never a file already half sent."""
+    return _export_lines(conditions(filters))
+
+
+def _export_lines(where: list) -> Iterator[str]:
     # The byte order mark makes spreadsheets read the file as UTF-8 (names with accents stay intact).
     yield "\ufeff" + _csv_line(CSV_COLUMNS)
     before = None
     while True:
         statement = (select(*_export_columns()).join(Ticket, Ticket.id == Handoff.ticket_id)
-                     .outerjoin(User, User.id == Handoff.agent_id).where(*conditions(filters)))
+                     .outerjoin(User, User.id == Handoff.agent_id).where(*where))
         if before is not None:
             statement = statement.where(tuple_(Handoff.created_at, Handoff.id) < before)
         rows = db.session.execute(statement.order_by(Handoff.created_at.desc(), Handoff.id.desc())
@@ -202,15 +211,20 @@ def _iso(value: datetime | None) -> str:
 
 def _csv_line(values) -> str:
     buffer = io.StringIO()
-    # Cells starting with = + - @ would run as formulas in a spreadsheet: quote them.
-    csv.writer(buffer).writerow([_defuse(v) for v in values])
+    # Formulas defused wherever a spreadsheet may start a cell, whatever separator it splits on.
+    csv.writer(buffer).writerow([defuse_formula(v) for v in values])
     return buffer.getvalue()
 
 
-def _defuse(value):
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_phone(value):
-        return "'" + value
-    return value
+# A cell, or a piece of one after a separator a spreadsheet may split on (, ; tab), that starts
+# (after spaces) with = + - @ tab or CR is read as a formula: an apostrophe in front makes it text.
+FORMULA_START = re.compile(r"(^|[,;\t])( *)(?=[=+\-@\t\r])")
+
+
+def defuse_formula(value):
+    if not isinstance(value, str) or _is_phone(value):
+        return value
+    return FORMULA_START.sub(lambda m: f"{m.group(1)}{m.group(2)}'", value)
 
 
 def _is_phone(value: str) -> bool:
