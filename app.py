@@ -1,7 +1,7 @@
 """Specialist Handoff: the application factory."""
 import logging
 
-from flask import Flask, request
+from flask import Flask, g, make_response, request
 from flask_login import current_user, login_user, user_loaded_from_cookie
 
 from config import Config, config_from_env, deployment_problems
@@ -18,9 +18,59 @@ class InsecureConfiguration(RuntimeError):
     """The app was asked to run outside development with settings only fit for it."""
 
 
+class HandoffApp(Flask):
+    """Flask, with one transparent retry of a read whose database connection dropped.
+
+    pool_pre_ping only tests a connection when it leaves the pool; one the database closes
+    while a request is using it (a restart, a failover, pg_terminate_backend) fails that
+    request. A GET or HEAD is run again once on a fresh connection; other requests get a 503
+    that says nothing was lost and to try again (sends are idempotent, a retry never sends twice).
+    """
+
+    def handle_user_exception(self, e):
+        if not is_connection_drop(e):
+            return super().handle_user_exception(e)
+        from services.database import discard_transaction
+
+        discard_transaction()  # the dead connection goes; the pool gives a tested one next
+        if request.method in ("GET", "HEAD") and not g.get("retried_after_connection_drop"):
+            g.retried_after_connection_drop = True
+            self.logger.warning("database connection dropped during %s %s; running it again", request.method,
+                                request.path)
+            try:
+                return self.preprocess_request() or self.dispatch_request()
+            except Exception as again:  # a second failure is handled as any error is
+                return self.handle_user_exception(again)
+        self.logger.warning("database connection dropped during %s %s", request.method, request.path)
+        return database_interrupted()
+
+
+def database_interrupted():
+    """503 that needs no database (the error page's header would load the user again)."""
+    from flask import jsonify, render_template
+
+    from views.errors import wants_json
+
+    message = ("The connection to the database was interrupted. Try again in a moment "
+               "(a card sent again is recognised, never sent twice).")
+    if wants_json():
+        response = jsonify(error={"code": "503", "message": message, "fields": {}})
+    else:
+        response = make_response(render_template("errors/database_interrupted.html", message=message))
+    response.status_code = 503
+    response.headers["Retry-After"] = "1"
+    return response
+
+
+def is_connection_drop(exc: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError
+
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 def create_app(config: type[Config] | dict | None = None) -> Flask:
     """Build the app from a settings class, a dict of overrides, or the environment."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = HandoffApp(__name__, instance_relative_config=True)
     load_config(app, config)
     check_production_settings(app, from_environment=config is None)
     trust_proxies(app)
@@ -107,8 +157,10 @@ def init_extensions(app: Flask) -> None:
     login_manager.login_message = "Please log in to open that page."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
-    from services.database import configure_engine
+    from services.database import configure_engine, end_session_quietly
 
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (teardowns run in reverse).
+    app.teardown_appcontext(end_session_quietly)
     with app.app_context():
         configure_engine(db.engine)
 

@@ -35,6 +35,52 @@ def commit_keeping_values() -> None:
         session.expire_on_commit = True
 
 
+def read_again_if_dropped(read):
+    """Run a read; if the database dropped the connection under it, run it once more on a new one.
+    For reads outside a request's own retry (app.py), e.g. the batches of a streamed export."""
+    from sqlalchemy.exc import DBAPIError
+
+    from models import db
+
+    try:
+        return read()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        discard_transaction()
+        return read()
+
+
+def discard_transaction() -> None:
+    """Roll back; when the connection is already dead (its ROLLBACK fails too), just drop it."""
+    from sqlalchemy.exc import DBAPIError
+
+    from models import db
+
+    try:
+        db.session.rollback()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        db.session().invalidate()
+
+
+def end_session_quietly(_exc=None) -> None:
+    """End the request's session; a connection the database dropped after the answer was made
+    (its ROLLBACK fails) is thrown away instead of turning a finished request into an error."""
+    from sqlalchemy.exc import DBAPIError
+
+    from models import db
+
+    try:
+        db.session.remove()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        db.session().invalidate()
+        db.session.remove()
+
+
 def _wants_read_only() -> bool:
     return has_app_context() and g.get("read_only_transactions", False)
 

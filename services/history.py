@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 
 from models import Handoff, Specialist, Ticket, User, db, utcnow
 from services.bounds import parse_cursor_time, parse_id
+from services.database import read_again_if_dropped
 from services.triage import Triage, explain_failure
 
 PAGE_SIZE = 50
@@ -173,8 +174,9 @@ def _export_lines(where: list) -> Iterator[str]:
                      .outerjoin(User, User.id == Handoff.agent_id).where(*where))
         if before is not None:
             statement = statement.where(tuple_(Handoff.created_at, Handoff.id) < before)
-        rows = db.session.execute(statement.order_by(Handoff.created_at.desc(), Handoff.id.desc())
-                                  .limit(EXPORT_BATCH)).all()
+        batch = statement.order_by(Handoff.created_at.desc(), Handoff.id.desc()).limit(EXPORT_BATCH)
+        # The file is already being sent: a dropped connection must not end it half-way.
+        rows = read_again_if_dropped(lambda: db.session.execute(batch).all())
         for row in rows:
             yield _csv_line(_export_values(row))
         if len(rows) < EXPORT_BATCH:
