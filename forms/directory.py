@@ -3,6 +3,7 @@ from wtforms import BooleanField, EmailField, SelectField, StringField, SubmitFi
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from models.specialist import PHONE_TYPES
+from services.directory import tidy_tags
 from services.phones import PhoneError, normalize_phone
 
 
@@ -18,7 +19,10 @@ class SpecialistForm(FlaskForm):
     organisation = StringField("Organisation", validators=[Length(max=120)])
     department = StringField("Department", validators=[Length(max=120)])
     title = StringField("Job title", validators=[Length(max=120)])
-    tags = StringField("Expertise tags or team (comma separated)", validators=[Length(max=500)])
+    # Tidied before the length check: the check then measures what is stored (", " between tags).
+    tags = StringField("Expertise tags or team (comma separated)", filters=[lambda text: tidy_tags(text or "")],
+                       validators=[Length(max=500, message="Tags take at most %(max)d characters, counting the "
+                                                           "comma and space between tags.")])
     notes = TextAreaField("Notes for agents (not sent to the customer)", validators=[Length(max=2000)])
     active = BooleanField("Active (agents can hand customers to this specialist)", default=True)
     submit = SubmitField("Save")

@@ -22,13 +22,18 @@ def search(query: str = "", *, include_inactive: bool = False, limit: int = 200)
     return db.session.scalars(statement).all()
 
 
+def tidy_tags(text: str) -> str:
+    """"a,b ,, c" -> "a, b, c": the stored form, which can be longer than what was typed."""
+    return ", ".join(t.strip() for t in text.split(",") if t.strip())
+
+
 def _clean(data: dict) -> dict:
     cleaned = {key: data.get(key) for key in EDITABLE_FIELDS if key in data}
     for key, value in cleaned.items():
         if isinstance(value, str):
             cleaned[key] = value.strip()
     if "tags" in cleaned:
-        cleaned["tags"] = ", ".join(t.strip() for t in (cleaned["tags"] or "").split(",") if t.strip())
+        cleaned["tags"] = tidy_tags(cleaned["tags"] or "")
     for optional in ("email", "organisation", "department", "title"):
         if optional in cleaned and not cleaned[optional]:
             cleaned[optional] = None

@@ -3,6 +3,7 @@ import html
 
 import pytest
 import vobject
+from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select
 
 from models import AuditEntry, Handoff, Specialist, db
@@ -122,3 +123,34 @@ def test_an_exact_duplicate_specialist_needs_a_second_yes(client, auth, make_spe
     # Editing a specialist does not find itself a duplicate.
     edit = client.post(f"/directory/{existing.id}/edit", data={**data, "display_name": "Omar Haddad"})
     assert edit.status_code == 409  # the one saved anyway is its exact duplicate
+
+
+def test_500_typed_characters_of_tags_that_tidy_to_666_are_a_form_error(client, auth):
+    """Typed "ab,ab,..." (500 characters) is stored as "ab, ab, ..." (666): before, the form let it
+    through and PostgreSQL refused the value (500); now the form says so."""
+    auth.login("admin")
+    typed = "ab," * 166 + "ab"
+    assert len(typed) == 500 and len(", ".join(typed.split(","))) == 666
+    response = client.post("/directory/new", data={**VALID, "tags": typed})
+    assert response.status_code == 400
+    assert "at most 500 characters, counting the comma and space" in response.get_data(as_text=True)
+    assert db.session.scalar(select(Specialist)) is None
+
+
+def test_tags_of_exactly_500_stored_characters_are_kept_whole(client, auth):
+    auth.login("admin")
+    tags = ", ".join(["abcd"] * 83) + ", ab"  # 83 * 6 + 2 = 500 characters as stored
+    assert len(tags) == 500
+    assert client.post("/directory/new", data={**VALID, "tags": tags.replace(", ", ",")}).status_code == 302
+    assert db.session.scalar(select(Specialist.tags)) == tags
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tags=st.text(alphabet=st.sampled_from(list("ab ,\u00e9\u4e2d")), max_size=520))
+def test_any_tags_are_saved_within_the_column_or_refused(client, auth, tags):
+    if auth.user is None:
+        auth.login("admin")
+    response = client.post("/directory/new", data={**VALID, "tags": tags, "save_anyway": "yes"})
+    assert response.status_code in (302, 400)
+    stored = db.session.scalars(select(Specialist.tags)).all()
+    assert all(len(t) <= 500 for t in stored)
