@@ -96,10 +96,13 @@ class Config:
     ONEMSG_WEBHOOK_SECRET_PREVIOUS = os.environ.get("ONEMSG_WEBHOOK_SECRET_PREVIOUS", "")
     ONEMSG_CONNECT_TIMEOUT = _env_float("ONEMSG_CONNECT_TIMEOUT", 3.0)
     ONEMSG_READ_TIMEOUT = _env_float("ONEMSG_READ_TIMEOUT", 10.0)
-    # Circuit breaker (per worker process): after this many transport failures in a row
+    # Circuit breaker (shared by all workers through Redis when REDIS_URL is set, else per
+    # process): after this many transport failures in a row
     # (unreachable, 5xx, no answer) calls to 1MSG stop for ONEMSG_BREAKER_RESET_SECONDS.
     ONEMSG_BREAKER_FAIL_MAX = int(os.environ.get("ONEMSG_BREAKER_FAIL_MAX", "5"))
     ONEMSG_BREAKER_RESET_SECONDS = _env_float("ONEMSG_BREAKER_RESET_SECONDS", 30.0)
+    # With REDIS_URL the breaker's state is shared by every worker under this Redis key prefix.
+    ONEMSG_BREAKER_REDIS_KEY = os.environ.get("ONEMSG_BREAKER_REDIS_KEY", "handoff:1msg-breaker")
     # Where 1MSG should post webhooks; set with `flask onemsg set-webhook`.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
     REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -168,6 +171,8 @@ class TestingConfig(DevelopmentConfig):
     ENV_NAME = "testing"
     TESTING = True
     RATELIMIT_ENABLED = False
+    # Tests that need Redis pass their own URL (a db and key prefix of their own).
+    REDIS_URL = ""
     # Tests post forms without tokens; tests/test_security.py turns CSRF back on.
     WTF_CSRF_ENABLED = False
     SQLALCHEMY_DATABASE_URI = normalise_database_url(

@@ -54,8 +54,8 @@ class Breaker:
     runs outside it and only its outcome is replayed through the breaker.
     """
 
-    def __init__(self, fail_max: int, reset_seconds: float):
-        self.storage = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
+    def __init__(self, fail_max: int, reset_seconds: float, storage: pybreaker.CircuitBreakerStorage | None = None):
+        self.storage = storage or pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=fail_max, reset_timeout=reset_seconds, state_storage=self.storage,
             exclude=[lambda exc: not _counts_as_failure(exc)], throw_new_error_on_trip=False,
@@ -104,14 +104,26 @@ class GuardedClient(OneMsgClient):
 
 
 def breaker() -> Breaker:
-    """This app's breaker: one per app, so one per worker process under gunicorn."""
+    """This app's breaker. Its state (failures in a row, open since) lives in Redis when
+    REDIS_URL is set, so every worker process pauses together; else in this process only."""
     app = current_app._get_current_object()
     existing = app.extensions.get("onemsg_breaker")
     if existing is None:
         existing = Breaker(app.config["ONEMSG_BREAKER_FAIL_MAX"],
-                           app.config["ONEMSG_BREAKER_RESET_SECONDS"])
+                           app.config["ONEMSG_BREAKER_RESET_SECONDS"], _shared_storage(app.config))
         app.extensions["onemsg_breaker"] = existing
     return existing
+
+
+def _shared_storage(config) -> pybreaker.CircuitBreakerStorage | None:
+    if not config.get("REDIS_URL"):
+        return None
+    import redis
+
+    # Short timeouts: a slow Redis must not hold sends; if it is down pybreaker counts as closed.
+    connection = redis.Redis.from_url(config["REDIS_URL"], socket_timeout=0.5, socket_connect_timeout=0.5)
+    return pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, connection,
+                                         namespace=config["ONEMSG_BREAKER_REDIS_KEY"])
 
 
 def client() -> GuardedClient:

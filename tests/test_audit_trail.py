@@ -5,7 +5,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from models import AuditEntry, StatusEvent, db
 from models.audit_entry import AuditEntryIsAppendOnly
@@ -58,6 +59,34 @@ def test_the_orm_refuses_to_change_or_delete_an_entry(app):
         db.session.commit()
     db.session.rollback()
     assert db.session.get(AuditEntry, entry.id).summary == "logged in"
+
+
+@pytest.mark.parametrize("statement", [
+    lambda: update(AuditEntry).values(summary="rewritten"),
+    lambda: delete(AuditEntry),
+    lambda: text("UPDATE audit_entries SET actor_label = 'someone else'"),
+    lambda: text("DELETE FROM audit_entries"),
+], ids=["bulk update", "bulk delete", "SQL update", "SQL delete"])
+def test_the_database_refuses_to_change_or_delete_an_entry(app, statement):
+    """Bulk statements and plain SQL go around the ORM's guard; the database's trigger does not."""
+    entry = audit.record("user.login", "user", 1, label="someone@example.com", summary="logged in")
+    db.session.commit()
+    with pytest.raises(DBAPIError, match="append-only"):
+        db.session.execute(statement())
+    db.session.rollback()
+    kept = db.session.get(AuditEntry, entry.id)
+    assert (kept.summary, kept.actor_label) == ("logged in", "someone@example.com")
+
+
+def test_the_database_refuses_to_truncate_the_trail(app):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE (DELETE is refused above)")
+    audit.record("user.login", "user", 1, label="someone@example.com", summary="logged in")
+    db.session.commit()
+    with pytest.raises(DBAPIError, match="append-only"):
+        db.session.execute(text("TRUNCATE audit_entries"))
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == 1
 
 
 def test_no_route_changes_the_trail(app):

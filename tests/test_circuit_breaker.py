@@ -142,3 +142,40 @@ def test_each_worker_process_app_has_its_own_breaker(make_app, emulator):
         assert onemsg_gateway.breaker() is one
     with second.app_context():
         assert onemsg_gateway.breaker() is not one
+
+
+def test_with_redis_every_worker_pauses_together(make_app, emulator, redis_url):
+    """One worker's failures open the breaker for the others: none keeps hammering a failing 1MSG."""
+    import redis
+
+    key = f"test:1msg-breaker:{uuid.uuid4().hex}"
+    settings = dict(emulator_settings(emulator), REDIS_URL=redis_url, ONEMSG_BREAKER_REDIS_KEY=key,
+                    ONEMSG_BREAKER_FAIL_MAX=3, ONEMSG_BREAKER_RESET_SECONDS=30)
+    first, second = make_app(**settings), make_app(**settings)
+    try:
+        with first.app_context():
+            for _ in range(3):
+                with pytest.raises(UpstreamUnavailable):
+                    onemsg_gateway.breaker().guarded(failing(UpstreamUnavailable("down")))
+        with second.app_context():
+            calls = []
+            with pytest.raises(CircuitOpen):
+                onemsg_gateway.breaker().guarded(lambda: calls.append(1))
+            assert calls == [], "the other worker sends nothing while 1MSG is failing"
+            assert onemsg_gateway.channel_status() == onemsg_gateway.PAUSED_STATUS
+        assert redis.Redis.from_url(redis_url).get(f"{key}:pybreaker:state") == b"open", "the state lives in Redis"
+    finally:
+        store = redis.Redis.from_url(redis_url)
+        store.delete(*store.keys(f"{key}*") or ["-"])
+
+
+def test_without_redis_each_worker_counts_alone(make_app, emulator):
+    settings = dict(emulator_settings(emulator), ONEMSG_BREAKER_FAIL_MAX=3)
+    first, second = make_app(**settings), make_app(**settings)
+    with first.app_context():
+        for _ in range(3):
+            with pytest.raises(UpstreamUnavailable):
+                onemsg_gateway.breaker().guarded(failing(UpstreamUnavailable("down")))
+        assert onemsg_gateway.breaker().paused_for() > 0
+    with second.app_context():
+        assert onemsg_gateway.breaker().paused_for() == 0
