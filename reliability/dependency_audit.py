@@ -13,7 +13,8 @@ that can reach the database and must prove it did).
 """
 import argparse
 import json
-import subprocess  # nosec B404 - runs pip-audit from our own virtualenv with fixed arguments
+# bandit: runs pip-audit from our own virtualenv with fixed arguments
+import subprocess  # nosec B404
 import sys
 from dataclasses import dataclass
 from pathlib import Path

@@ -16,8 +16,8 @@ from tests.conftest import LiveServer
 from tests.history_factories import add_handoff
 
 pytestmark = pytest.mark.slow
-KILL_EVERY = 1.0  # every backend of the database, once a second
-PROBE_SECONDS = 10
+KILL_EVERY = 2.0  # every backend of the database, every other second
+PROBE_SECONDS = 12
 
 
 @pytest.fixture
@@ -79,6 +79,9 @@ def test_dropped_connections_give_no_500(app, emulator, postgres, make_user, mak
         server.stop()
     print(f"\nconnection-drop probe: {sum(codes.values())} requests, answers {dict(codes)}, "
           f"{len(killed)} kill rounds, {sum(killed)} backends terminated")
-    assert sum(killed) >= 10, "the probe must really drop connections"
-    assert sum(codes.values()) >= 100
-    assert set(codes) <= {200, 304}, dict(codes)
+    assert sum(killed) >= 6, "the probe must really drop connections"
+    assert sum(codes.values()) >= 40, "the probe must really read"
+    assert 500 not in codes and set(codes) <= {200, 304, 503}, dict(codes)
+    # A read is retried once: only one dropped twice (its retry too, on a slow machine) may answer
+    # the 503 "try again" page, never a 500.
+    assert codes[503] <= max(1, sum(codes.values()) // 20), dict(codes)
