@@ -1,7 +1,7 @@
 """user sessions on the server (logout ends them); session_version retired
 
 Revision ID: e16a5e550001
-Revises: e13a1c0de013
+Revises: e14a1c0de014
 Create Date: 2026-11-30
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'e16a5e550001'
-down_revision = 'e13a1c0de013'
+down_revision = 'e14a1c0de014'
 branch_labels = None
 depends_on = None
 
