@@ -1,7 +1,7 @@
 """user sessions on the server (logout ends them); session_version retired
 
 Revision ID: e16a5e550001
-Revises: e14a1c0de014
+Revises: e18a1c0de018
 Create Date: 2026-11-30
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'e16a5e550001'
-down_revision = 'e14a1c0de014'
+down_revision = 'e18a1c0de018'
 branch_labels = None
 depends_on = None
 
