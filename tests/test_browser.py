@@ -120,6 +120,18 @@ def pick(page, name):
     page.select_option("#specialist_id", value=value)
 
 
+def test_the_template_preview_names_the_specialist_picked(page):
+    """Picking another specialist on a closed window changes the template text with the card."""
+    log_in_as_agent(page)
+    open_ticket(page, "HD-1002")
+    expect(page.locator("#template-preview")).to_contain_text("our specialist Jane Specialist")
+    pick(page, "Omar Haddad")
+    expect(page.locator("#template-preview")).to_contain_text("our specialist Omar Haddad")
+    expect(page.locator("#template-preview")).not_to_contain_text("Jane Specialist")
+    expect(page.locator("#card-preview")).to_contain_text("Omar Haddad")
+    expect(page.locator("#specialist_id option:checked")).to_contain_text("Omar Haddad")
+
+
 @pytest.fixture
 def worker(emulated_app):
     """The worker's follow-up job, running beside the live server as `flask handoffs worker` does."""
