@@ -16,9 +16,11 @@ servers are gunicorns with scripts/run's flags, measured in the same run.
 Ours answers once the body is stored and applies it off the request path, so besides the ack
 rate and latency the table gives the apply side: events applied per second (first body
 received to last body applied) and the apply lag (received to applied, per body). After each
-run of ours the bench waits until nothing is pending, then counts: every acked POST stored,
-every acked event in status_events and applied, no body left pending; "lost" adds up what is
-missing. The reference stores the raw row and applies nothing.
+run of ours the bench waits until the bodies stored when the load ended are applied, then
+counts: every acked POST stored, every acked event in status_events and applied, none of those
+bodies left pending; "lost" adds up what is missing (POSTs, events and bodies alike). POSTs the
+client abandoned when it stopped may still be stored afterwards: never acked, they are not counted.
+The reference stores the raw row and applies nothing.
 """
 import argparse
 import json
@@ -29,7 +31,7 @@ import time
 from pathlib import Path
 
 from common import (OURS, WEBHOOK_SECRET, add_inflight_handoffs, add_tickets, app_env, bench_database, closed_loop,
-                    count_rows, gunicorn, machine, percentile, postgres_available, print_table, run)
+                    gunicorn, machine, percentile, postgres_available, print_table, run)
 
 STATUSES = ("sent", "delivered", "read")
 WINDOW = 1000  # handoffs per block of acks (see event())
@@ -122,27 +124,58 @@ def _wrk_load(target, batch, prefix, senders, duration, capacity) -> Load:
 
 def _run(client, server, backend, url, target, batch, prefix, senders, duration, capacity) -> list:
     last_post = _max_id(url, "webhook_events")
-    events_before = count_rows(url, "status_events")
     load = (_wrk_load if client == "wrk" else _python_load)(target, batch, prefix, senders, duration, capacity)
     acked_events = load.acked * batch
-    stored_posts = count_rows(url, "webhook_events", f"WHERE id > {last_post}")
-    lost = max(0, load.acked - stored_posts)
+    # Every acked POST is stored by now (we answer after the commit). POSTs still in the server
+    # when the client stopped are stored later and were never acked: they are not counted.
+    stored = _stored_ids(url, last_post)
+    lost = max(0, load.acked - len(stored))
     applied_rate = lag_p95 = None
     if server == "ours":
-        _wait_until_applied(url, last_post)
-        stored_events = count_rows(url, "status_events") - events_before
-        unapplied = count_rows(url, "status_events", f"WHERE applied = false AND message_id LIKE '{prefix}%'")
-        pending = count_rows(url, "webhook_events", f"WHERE id > {last_post} AND applied_at IS NULL")
-        # Events past the handoffs made for the run wrap round (wrk cannot stop): they insert nothing.
-        lost += max(0, min(acked_events, capacity) - stored_events) + unapplied + pending
+        _wait_until_applied(url, last_post, stored)
+        lost += count_lost(url, last_post, stored, prefix, min(acked_events, capacity))
         applied_rate, lag_p95 = _apply_figures(url, last_post, min(acked_events, capacity))
     return [client, server, backend, batch, load.acked, acked_events / load.elapsed, applied_rate, load.p50,
             load.p95, load.p99, lag_p95, load.failed, lost]
 
 
-def _wait_until_applied(url: str, last_post: int) -> None:
+def count_lost(url: str, last_post: int, stored: set[int], prefix: str, acked_events: int) -> int:
+    """Acked events without a status_events row, or with one never applied, plus their bodies left pending.
+
+    Only bodies stored when the load ended count: a POST still in the server then (unacked) may be
+    stored after the drain was awaited, and its body, pending for a moment, is no loss."""
+    events = _rows(url, f"SELECT webhook_event_id, applied FROM status_events WHERE message_id LIKE '{prefix}%'")
+    ours = [applied for body_id, applied in events if body_id in stored]
+    # Events past the handoffs made for the run wrap round (wrk cannot stop): they insert nothing.
+    missing = max(0, acked_events - len(ours))
+    unapplied = sum(1 for applied in ours if not applied)
+    return missing + unapplied + len(_pending_ids(url, last_post) & stored)
+
+
+def _stored_ids(url: str, last_post: int) -> set[int]:
+    return {row[0] for row in _rows(url, f"SELECT id FROM webhook_events WHERE id > {last_post}")}
+
+
+def _pending_ids(url: str, last_post: int) -> set[int]:
+    return {row[0] for row in _rows(url, f"SELECT id FROM webhook_events WHERE id > {last_post} "
+                                         "AND applied_at IS NULL")}
+
+
+def _rows(url: str, sql: str) -> list:
+    from sqlalchemy import create_engine, text
+
+    from config import normalise_database_url
+
+    engine = create_engine(normalise_database_url(url))
+    with engine.connect() as conn:
+        rows = conn.execute(text(sql)).all()
+    engine.dispose()
+    return rows
+
+
+def _wait_until_applied(url: str, last_post: int, stored: set[int]) -> None:
     deadline = time.monotonic() + DRAIN_TIMEOUT
-    while count_rows(url, "webhook_events", f"WHERE id > {last_post} AND applied_at IS NULL"):
+    while _pending_ids(url, last_post) & stored:
         if time.monotonic() > deadline:
             return  # what is still pending is counted as lost
         time.sleep(0.1)
