@@ -83,7 +83,7 @@ def test_account_menu_is_named_by_its_visible_text(browser_page):
     summary = browser_page.locator("header details summary")
     expect(summary).to_have_accessible_name("Your account: Lee Lead (lead)")
     summary.click()
-    expect(browser_page.get_by_role("button", name="Log out")).to_be_visible()
+    expect(browser_page.get_by_role("button", name="Log out", exact=True)).to_be_visible()
 
 
 def test_send_flow_pages(browser_page):

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 import sqlalchemy
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from models import AppSetting, CustomerLink, InboundMessage, WebhookEvent, db
 from onemsg.emulator import bsuid_for
@@ -113,12 +113,28 @@ def test_lid_messages_and_the_acks_that_link_them_race_without_losing_a_window(l
     with ThreadPoolExecutor(max_workers=8) as pool:
         answers = list(pool.map(lambda body: requests.post(url, json=body, timeout=30).status_code, bodies))
     assert answers == [200] * len(bodies)
-    db.session.rollback()
-    links = {link.bsuid: link.customer_phone for link in db.session.scalars(select(CustomerLink))}
-    assert links == dict(users), "one link per user, each with its phone"
+
+    def links():  # the bodies are stored at once and applied moments later, off the request
+        return {link.bsuid: link.customer_phone for link in db.session.scalars(select(CustomerLink))}
+    wait_until(lambda: links() == dict(users), timeout=15)
+    assert links() == dict(users), "one link per user, each with its phone"
+    wait_until(lambda: all(inbound_rows(phone) for _bsuid, phone in users), timeout=15)
     for _bsuid, phone in users:
         assert inbound_rows(phone) == 1, f"the window of {phone} opened once"
         assert window.session_window(phone, lookup=False).is_open
+
+
+def link_committed(bsuid: str, timeout: float = 15.0) -> None:
+    """Wait, on a connection of its own, until the applier has committed the link's phone
+    (the webhook answers once the body is stored; the link is applied off the request)."""
+    deadline = time.monotonic() + timeout
+    query = text("SELECT customer_phone FROM customer_links WHERE bsuid = :bsuid")
+    while time.monotonic() < deadline:
+        with db.engine.connect() as conn:
+            if conn.execute(query, {"bsuid": bsuid}).scalar():
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"the link of {bsuid} was not applied within {timeout} s")
 
 
 def test_a_link_committed_between_our_read_and_our_update_is_not_missed(live_server, app):
@@ -138,6 +154,7 @@ def test_a_link_committed_between_our_read_and_our_update_is_not_missed(live_ser
     def link_commits_now(_conn, _cursor, statement, *_):
         if statement.lstrip().upper().startswith("UPDATE CUSTOMER_LINKS") and not fired:
             fired.append(requests.post(live_server.webhook_url(app), json=ack, timeout=10).status_code)
+            link_committed(bsuid)
 
     sqlalchemy.event.listen(db.engine, "before_cursor_execute", link_commits_now)
     try:
