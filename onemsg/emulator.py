@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import requests
 from flask import Flask, Response, jsonify, request
-from werkzeug.serving import make_server, run_simple
+from werkzeug.serving import WSGIRequestHandler, make_server, run_simple
 
 FAULTS = {
     "0001": "Accepted; after the sent ack comes a failed ack with error "
@@ -798,9 +798,24 @@ def create_emulator(channel_id: str = "100000", token: str = "dev-token", *,  # 
     return app
 
 
+_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s]*")
+
+
+class _AccessLogWithoutTokens(WSGIRequestHandler):
+    """Access log lines with a gateway-style `?token=` printed as ***."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        full_path = self.path
+        self.path = _TOKEN_IN_QUERY.sub(r"\1***", full_path)
+        try:
+            super().log_request(code, size)
+        finally:
+            self.path = full_path
+
+
 def serve_in_thread(app: Flask, host: str = "127.0.0.1", port: int = 0) -> tuple[Any, str]:
     """Serve an app on a real port in a daemon thread; returns (server, base_url)."""
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=_AccessLogWithoutTokens)
     # A short poll interval keeps shutdown() quick for test fixtures.
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True, name="onemsg-emulator")
@@ -813,4 +828,4 @@ def run_emulator(host: str = "127.0.0.1", port: int = 5001, channel_id: str = "1
                  token: str = "dev-token", **options: Any) -> None:
     """Run the emulator in the foreground (for `flask onemsg emulator`)."""
     app = create_emulator(channel_id, token, **options)
-    run_simple(host, port, app, threaded=True)
+    run_simple(host, port, app, threaded=True, request_handler=_AccessLogWithoutTokens)
