@@ -87,6 +87,14 @@ class EmulatorHandle:
         """Switch GET hookInfo on or off (newer channels answer it with 404)."""
         self._control("POST", "hookinfo", {"enabled": enabled})
 
+    def latest_status(self, message_id: str) -> str | None:
+        """What GET hookInfo says of one message now (None before its first ack)."""
+        response = requests.get(self.url("hookInfo"), params={"messageId": message_id},
+                                headers={"Authorization": f"Bearer {self.token}"}, timeout=5)
+        response.raise_for_status()
+        hooks = response.json().get("hooks") or []
+        return hooks[0]["status"] if hooks else None
+
     def open_window(self, phone: str) -> dict:
         """Open the customer's 24-hour window with a fresh inbound message."""
         return self.inbound(phone, "Hello, I need help")

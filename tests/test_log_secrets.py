@@ -2,13 +2,12 @@
 import io
 import logging
 import secrets
-import time
 import uuid
 from datetime import timedelta
 
 import pytest
 
-from models import Handoff, db
+from models import Handoff, InboundMessage, db
 from onemsg.emulator import create_emulator, serve_in_thread
 from services import reconcile
 from tests.conftest import LiveServer, wait_until
@@ -66,7 +65,7 @@ def run_flow(app, live, emulator, make_ticket, make_specialist, make_user):
     ticket_id, specialist_id = ticket.id, specialist.id
     session = live.session_for(agent)
     emulator.open_window("14155552690")  # 1MSG posts the customer's message to our webhook
-    time.sleep(0.3)
+    assert wait_until(lambda: db.session.scalar(db.select(InboundMessage.id))), "the message was applied"
     form = {"specialist_id": specialist_id, "idempotency_key": uuid.uuid4().hex, "include_intro": "no"}
     assert session.post(f"{live.url}/tickets/{ticket_id}/handoffs", data=form, timeout=20).status_code == 200
     assert wait_until(lambda: db.session.scalar(db.select(Handoff.status)) == "read", timeout=10)

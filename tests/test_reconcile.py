@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from models import Handoff, db, utcnow
 from services import handoffs, reconcile, status
+from tests.conftest import wait_until
 
 
 def sends(emulator):
@@ -36,9 +37,8 @@ def test_silent_handoff_is_settled_by_hook_info(make_app, emulator, make_ticket,
         handoff = handoffs.send_card(ticket, make_specialist(), None, uuid.uuid4().hex).handoff
         assert handoff.status == "accepted"  # no webhook registered: no status arrives
         assert reconcile.reconcile().checked == 0, "too early to ask"
-        import time
-
-        time.sleep(0.3)  # let the emulator's acks reach "read" on its side
+        message_id = handoff.message_id
+        assert wait_until(lambda: emulator.latest_status(message_id) == "read"), "1MSG's own side reads 'read'"
         age(handoff, seconds=60)
         report = reconcile.reconcile()
         assert report.checked == 1 and report.settled == 1

@@ -57,9 +57,11 @@ def test_pages_and_polls_stay_fast_while_a_send_waits_for_1msg(make_app, slow_em
     p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
     print(f"\nslow 1MSG: send took {send_took:.1f} s; {len(latencies)} other requests meanwhile: "
           f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms")
+    # Behaviour, not a speed figure (bench/ measures those): other agents keep being served while
+    # the send waits, each request in a small fraction of the wait, even on a loaded CI machine.
     assert send_took >= SLOW_SECONDS - 0.5, "the send really waited for 1MSG"
-    assert len(latencies) >= 40
-    assert p95 < 1.0
+    assert len(latencies) >= 20, "other agents were served while the send waited"
+    assert p50 < SLOW_SECONDS / 8 and p95 < SLOW_SECONDS / 2, "no request queued behind the slow send"
 
 
 def measure_while_sending(sender, watcher, send_url, form, urls):
