@@ -5,8 +5,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models import User, db
+from models import InboundMessage, User, db
 from services import audit, time_zones
+from tests.history_factories import add_handoff
 
 
 def test_profile_zone_wins_then_browser_then_utc():
@@ -61,8 +62,17 @@ def test_an_unknown_zone_is_a_form_error(client, auth, bad):
     assert db.session.get(User, user.id).time_zone is None
 
 
-def test_the_ticket_page_still_says_utc(client, auth, make_ticket):
-    auth.login("agent")
+def test_the_ticket_page_shows_times_in_the_viewers_zone(client, auth, make_ticket, make_specialist):
+    agent = auth.login("agent")
     client.set_cookie("tz", "Asia/Tokyo")
-    ticket = make_ticket()
-    assert "times on this page in UTC" in client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
+    ticket, specialist = make_ticket(), make_specialist()
+    db.session.add(InboundMessage(onemsg_id="in-tz-1", customer_phone=ticket.customer_phone, body="Hello?",
+                                  sent_at=datetime(2026, 7, 1, 9, 30, 0)))
+    add_handoff(ticket, specialist, agent, created_at=datetime(2026, 7, 1, 10, 0, 0), status="failed",
+                failed_at=datetime(2026, 7, 1, 10, 0, 5), failure_reason="test")
+    page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
+    assert "times shown in Asia/Tokyo" in page and "UTC" not in page.replace('Z"', '"')
+    # The window closed 24 h after the message (09:30 UTC = 18:30 in Tokyo); the timeline's steps too.
+    assert ">2026-07-02 18:30</time>" in page
+    assert '<time datetime="2026-07-01T10:00:00Z" title="2026-07-01T10:00:00Z">19:00:00</time>' in page
+    assert ">19:00:05</time>" in page

@@ -10,8 +10,6 @@ from services import time_zones
 
 # The browser's zone, written by static/js/app.js (used until the profile names one).
 BROWSER_ZONE_COOKIE = "tz"
-# Pages of the send flow that still show UTC and say so themselves.
-UTC_ENDPOINTS = ("tickets.show", "handoffs.show", "handoffs.send", "handoffs.reopen", "handoffs.retry")
 
 # (label, endpoint, the least role that sees it)
 NAV = [
@@ -69,8 +67,6 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> Markup
 
 def time_zone_note() -> str:
     """The footer's statement of which zone the page's times are in."""
-    if request.endpoint in UTC_ENDPOINTS:
-        return "times on this page in UTC"
     return f"times shown in {viewer_zone()}"
 
 
