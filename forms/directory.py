@@ -1,8 +1,10 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms import (BooleanField, DateField, EmailField, IntegerField, SelectField, StringField, SubmitField,
+                     TextAreaField)
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
 from models.specialist import PHONE_TYPES
+from services import availability, languages, time_zones
 from services.directory import tidy_tags
 from services.phones import PhoneError, normalize_phone
 
@@ -24,8 +26,40 @@ class SpecialistForm(FlaskForm):
                        validators=[Length(max=500, message="Tags take at most %(max)d characters, counting the "
                                                            "comma and space between tags.")])
     notes = TextAreaField("Notes for agents (not sent to the customer)", validators=[Length(max=2000)])
+    time_zone = SelectField("Time zone (where they work)", validate_choice=True)
+    working_hours = StringField("Weekly working hours, in their time zone", validators=[Length(max=300)])
+    languages = StringField("Languages they can answer in (BCP 47 codes, comma separated)",
+                            validators=[Length(max=200)])
+    daily_capacity = IntegerField("Cards a day they can take (empty: no limit)", validators=[
+        Optional(), NumberRange(min=1, max=10000, message="A whole number from 1 to 10000, or empty.")])
     active = BooleanField("Active (agents can hand customers to this specialist)", default=True)
     submit = SubmitField("Save")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.time_zone.choices = [("", "Not set")] + [(name, name.replace("_", " "))
+                                                      for name in time_zones.zone_names()]
+        if self.time_zone.data is None:
+            self.time_zone.data = ""
+
+    def validate_time_zone(self, field):
+        # The choices come from zoneinfo; this also refuses a zone the system's data lacks.
+        if field.data and availability.zone_of(field.data) is None:
+            raise ValidationError("Pick a time zone from the list.")
+
+    def validate_working_hours(self, field):
+        try:
+            field.data = availability.format_hours(availability.parse_hours(field.data or ""))
+        except availability.HoursError as exc:
+            raise ValidationError(str(exc)) from None
+        if field.data and not self.time_zone.data:
+            raise ValidationError("Pick their time zone too: the hours are read in it.")
+
+    def validate_languages(self, field):
+        try:
+            field.data = ", ".join(languages.parse_list(field.data or ""))
+        except languages.LanguageError as exc:
+            raise ValidationError(str(exc)) from None
 
     def validate_first_name(self, field):
         # WhatsApp needs a second name field besides the formatted name.
@@ -44,3 +78,21 @@ class DirectorySearchForm(FlaskForm):
         csrf = False
 
     q = StringField("Search by name or tag")
+
+
+class AbsenceForm(FlaskForm):
+    """Days away, in the specialist's own time zone, and who takes their customers meanwhile."""
+
+    starts_on = DateField("First day away", validators=[DataRequired("Enter the first day away.")])
+    ends_on = DateField("Last day away", validators=[DataRequired("Enter the last day away.")])
+    stand_in_id = SelectField("Stand-in (optional)", coerce=int, default=0)
+    note = StringField("Note (optional)", validators=[Length(max=200)])
+    submit = SubmitField("Add absence")
+
+    def validate_ends_on(self, field):
+        if self.starts_on.data and field.data and field.data < self.starts_on.data:
+            raise ValidationError("The last day away cannot come before the first.")
+
+
+class RemoveAbsenceForm(FlaskForm):
+    submit = SubmitField("Remove")

@@ -29,7 +29,7 @@ def utcnow() -> datetime:
 
 from models.user import User, ROLES  # noqa: E402
 from models.user_session import UserSession  # noqa: E402
-from models.specialist import Specialist  # noqa: E402
+from models.specialist import Absence, Specialist  # noqa: E402
 from models.ticket import Ticket, TICKET_STATUSES  # noqa: E402
 from models.inbound_message import InboundMessage  # noqa: E402
 from models.handoff import Handoff, HANDOFF_STATUSES, STATUS_RANK, FINAL_STATUSES  # noqa: E402
@@ -42,7 +42,7 @@ from models.outbox_event import OutboxEvent, OUTBOX_STATUSES  # noqa: E402
 from models.customer_link import CustomerLink  # noqa: E402
 
 __all__ = [
-    "db", "utcnow", "User", "UserSession", "ROLES", "Specialist", "Ticket", "TICKET_STATUSES",
+    "db", "utcnow", "User", "UserSession", "ROLES", "Specialist", "Absence", "Ticket", "TICKET_STATUSES",
     "InboundMessage", "Handoff", "HANDOFF_STATUSES", "STATUS_RANK", "FINAL_STATUSES",
     "WebhookEvent", "StatusEvent", "AuditEntry", "AppSetting",
     "ApiKey", "API_KEY_ROLES", "OutboxEvent", "OUTBOX_STATUSES",

@@ -24,6 +24,8 @@ class Handoff(db.Model):
             name="status",
         ),
         CheckConstraint("kind IN ('card', 'template')", name="kind"),
+        CheckConstraint("unavailable_reason IS NULL OR unavailable_reason IN "
+                        "('off_hours', 'on_leave', 'over_capacity')", name="unavailable_reason"),
         Index("ix_handoffs_created_id", "created_at", "id"),
         Index("ix_handoffs_agent_created", "agent_id", "created_at"),
         Index("ix_handoffs_specialist_created", "specialist_id", "created_at"),
@@ -71,6 +73,9 @@ class Handoff(db.Model):
     # Set when 1MSG could not be asked for the status (no hookInfo on the channel) and no
     # webhook brought it: the agent sees "status not confirmed" and what to do.
     unconfirmed_at: Mapped[datetime | None]
+    # Set when the specialist was not available at the send (off_hours, on_leave, over_capacity):
+    # the agent confirmed it (or the card followed a template whose sender did). Leads count these.
+    unavailable_reason: Mapped[str | None] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     ticket = relationship("Ticket", backref="handoffs")

@@ -27,6 +27,8 @@ class Ticket(db.Model):
     customer_name: Mapped[str] = mapped_column(String(120))
     customer_phone: Mapped[str] = mapped_column(String(16), index=True)
     status: Mapped[str] = mapped_column(String(12), default="open", index=True)
+    # The customer's language as a BCP 47 code ("pt", "pt-BR"), when the helpdesk or agent knows it.
+    language: Mapped[str | None] = mapped_column(String(35))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     ready_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -42,5 +44,5 @@ class Ticket(db.Model):
         return {
             "external_ref": self.external_ref, "subject": self.subject,
             "customer_name": self.customer_name, "customer_phone": self.customer_phone,
-            "status": self.status, "assignee_id": self.assignee_id,
+            "status": self.status, "assignee_id": self.assignee_id, "language": self.language,
         }

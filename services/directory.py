@@ -1,11 +1,12 @@
 """The specialist directory: search and audited changes."""
 from sqlalchemy import func, or_, select
 
-from models import Specialist, db
+from models import Absence, Specialist, db
 from services import audit
 
 EDITABLE_FIELDS = ("display_name", "first_name", "last_name", "phone", "phone_type", "email",
-                   "organisation", "department", "title", "tags", "notes", "active")
+                   "organisation", "department", "title", "tags", "notes", "active",
+                   "time_zone", "working_hours", "languages", "daily_capacity")
 
 
 def search(query: str = "", *, include_inactive: bool = False, limit: int = 200) -> list[Specialist]:
@@ -34,9 +35,14 @@ def _clean(data: dict) -> dict:
             cleaned[key] = value.strip()
     if "tags" in cleaned:
         cleaned["tags"] = tidy_tags(cleaned["tags"] or "")
-    for optional in ("email", "organisation", "department", "title"):
+    for optional in ("email", "organisation", "department", "title", "time_zone"):
         if optional in cleaned and not cleaned[optional]:
             cleaned[optional] = None
+    for text in ("working_hours", "languages"):
+        if text in cleaned and cleaned[text] is None:
+            cleaned[text] = ""
+    if "daily_capacity" in cleaned and not cleaned["daily_capacity"]:
+        cleaned["daily_capacity"] = None
     return cleaned
 
 
@@ -69,3 +75,25 @@ def exact_duplicates(display_name: str, phone: str, *, exclude_id: int | None = 
     if exclude_id is not None:
         statement = statement.where(Specialist.id != exclude_id)
     return db.session.scalars(statement.order_by(Specialist.id)).all()
+
+
+def add_absence(specialist: Specialist, data: dict, actor) -> Absence:
+    """Record days away (and who stands in); the caller commits."""
+    absence = Absence(specialist=specialist, starts_on=data["starts_on"], ends_on=data["ends_on"],
+                      stand_in_id=data.get("stand_in_id") or None, note=(data.get("note") or "").strip())
+    db.session.add(absence)
+    db.session.flush()
+    stand_in = f", stand-in {absence.stand_in.display_name}" if absence.stand_in else ""
+    audit.record("specialist.absence_add", "specialist", specialist.id, actor=actor,
+                 summary=f"{specialist.display_name} away {absence.starts_on} to {absence.ends_on}{stand_in}",
+                 after={"absence_id": absence.id, **absence.snapshot()})
+    return absence
+
+
+def remove_absence(absence: Absence, actor) -> None:
+    """Drop an absence (entered by mistake, or cancelled); the audit entry keeps what it was."""
+    specialist = absence.specialist
+    audit.record("specialist.absence_remove", "specialist", specialist.id, actor=actor,
+                 summary=f"{specialist.display_name} no longer away {absence.starts_on} to {absence.ends_on}",
+                 before={"absence_id": absence.id, **absence.snapshot()})
+    db.session.delete(absence)

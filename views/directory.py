@@ -1,12 +1,13 @@
 """The specialist directory: admins edit, agents search and preview cards."""
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from extensions import htmx
-from forms.directory import DirectorySearchForm, SpecialistForm
-from models import Specialist, db
+from forms.directory import AbsenceForm, DirectorySearchForm, RemoveAbsenceForm, SpecialistForm
+from models import Absence, Specialist, db
 from onemsg.cards import contact_payload, vcard, vcard_filename
-from services import directory
+from services import directory, specialist_board
 from services.cards import card_for
 from views.access import requires_role
 
@@ -37,8 +38,55 @@ def index():
 def show(specialist_id: int):
     """The card as the customer will see it."""
     specialist = _load(specialist_id)
-    template = "partials/card_preview.html" if htmx else "directory/show.html"
-    return render_template(template, specialist=specialist, card=contact_payload(card_for(specialist)))
+    if htmx:
+        return render_template("partials/card_preview.html", specialist=specialist,
+                               card=contact_payload(card_for(specialist)))
+    return _show_page(specialist, _absence_form(specialist))
+
+
+def _show_page(specialist: Specialist, absence_form: AbsenceForm, status: int = 200):
+    return render_template("directory/show.html", specialist=specialist, card=contact_payload(card_for(specialist)),
+                           now=specialist_board.one(specialist), absence_form=absence_form,
+                           remove_form=RemoveAbsenceForm()), status
+
+
+def _absence_form(specialist: Specialist, **kwargs) -> AbsenceForm:
+    form = AbsenceForm(**kwargs)
+    others = db.session.scalars(select(Specialist).where(Specialist.active.is_(True), Specialist.id != specialist.id)
+                                .order_by(Specialist.display_name)).all()
+    form.stand_in_id.choices = [(0, "Nobody")] + [(s.id, s.display_name) for s in others]
+    return form
+
+
+@bp.route("/<int:specialist_id>/absences", methods=["POST"])
+@requires_role("admin")
+def add_absence(specialist_id: int):
+    """Record days away, with an optional stand-in."""
+    specialist = db.session.get(Specialist, specialist_id) or abort(404)
+    form = _absence_form(specialist)
+    if not form.validate_on_submit():
+        return _show_page(specialist, form, 400)
+    directory.add_absence(specialist, form.data, current_user._get_current_object())
+    db.session.commit()
+    flash(f"{specialist.display_name} is away {form.starts_on.data:%-d %b} to {form.ends_on.data:%-d %b %Y}.",
+          "success")
+    return redirect(url_for("directory.show", specialist_id=specialist.id, _anchor="absences"))
+
+
+@bp.route("/<int:specialist_id>/absences/<int:absence_id>/remove", methods=["POST"])
+@requires_role("admin")
+def remove_absence(specialist_id: int, absence_id: int):
+    """Remove an absence entered by mistake or called off."""
+    absence = db.session.get(Absence, absence_id)
+    if absence is None or absence.specialist_id != specialist_id:
+        abort(404)
+    if RemoveAbsenceForm().validate_on_submit():
+        directory.remove_absence(absence, current_user._get_current_object())
+        db.session.commit()
+        flash("Absence removed.", "success")
+    else:
+        flash("The form expired: reload the page and try again.", "error")
+    return redirect(url_for("directory.show", specialist_id=specialist_id, _anchor="absences"))
 
 
 @bp.route("/preview")

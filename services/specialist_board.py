@@ -1,0 +1,102 @@
+"""Each specialist's availability and load now: loads what services/availability.py needs.
+
+The picker, the suggestion, the send rules and the API all read this one view, so "available"
+means the same everywhere.
+"""
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select
+
+from models import Absence, Handoff, Specialist, db, utcnow
+from services import availability
+from services.send_rules import MAY_HAVE_REACHED
+
+
+@dataclass(frozen=True)
+class SpecialistNow:
+    specialist: Specialist
+    availability: availability.Availability
+    handoffs_today: int
+
+    @property
+    def capacity(self) -> int | None:
+        return self.specialist.daily_capacity
+
+    @property
+    def over_capacity(self) -> bool:
+        return availability.over_capacity(self.handoffs_today, self.capacity)
+
+    @property
+    def load_text(self) -> str:
+        return availability.load_text(self.handoffs_today, self.capacity)
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        """Why a card now needs a confirmation: on_leave, off_hours, over_capacity, or None."""
+        if self.availability.is_off:
+            return self.availability.state
+        return "over_capacity" if self.over_capacity else None
+
+    @property
+    def text(self) -> str:
+        """"available now · 2 of 8 today" for the picker."""
+        return f"{self.availability.text} · {self.load_text}"
+
+    def json(self) -> dict:
+        moment = self.availability.next_start
+        return {"state": self.availability.state, "text": self.availability.text,
+                "next_available_at": moment.isoformat() if moment else None,
+                "on_leave_until": self.availability.until.isoformat() if self.availability.until else None,
+                "stand_in": self.availability.stand_in,
+                "handoffs_today": self.handoffs_today, "over_capacity": self.over_capacity}
+
+
+def _parsed_hours(specialist: Specialist) -> availability.WeeklyHours:
+    try:
+        return availability.parse_hours(specialist.working_hours or "")
+    except availability.HoursError:
+        return {}  # the form stores only what it could read; a hand-edited row counts as "not set"
+
+
+def board(specialists: list[Specialist], now: datetime | None = None) -> dict[int, SpecialistNow]:
+    """{specialist id: availability and today's count}, in three queries whatever the number."""
+    now = now or utcnow()
+    ids = [s.id for s in specialists]
+    if not ids:
+        return {}
+    absences = _absences(ids, now)
+    counts = _counts_today(specialists, now)
+    return {s.id: SpecialistNow(s, availability.status_at(now, s.time_zone, _parsed_hours(s), absences.get(s.id, [])),
+                                counts.get(s.id, 0)) for s in specialists}
+
+
+def one(specialist: Specialist, now: datetime | None = None) -> SpecialistNow:
+    return board([specialist], now)[specialist.id]
+
+
+def _absences(ids: list[int], now: datetime) -> dict[int, list[availability.AbsenceDays]]:
+    """Absences that have not ended (a day of slack: dates are in each specialist's own zone)."""
+    rows = db.session.scalars(select(Absence).where(
+        Absence.specialist_id.in_(ids), Absence.ends_on >= (now.date() - timedelta(days=1)))
+        .order_by(Absence.starts_on)).all()
+    found: dict[int, list[availability.AbsenceDays]] = {}
+    for row in rows:
+        stand_in = row.stand_in.display_name if row.stand_in is not None else None
+        found.setdefault(row.specialist_id, []).append(
+            availability.AbsenceDays(row.starts_on, row.ends_on, stand_in))
+    return found
+
+
+def _counts_today(specialists: list[Specialist], now: datetime) -> dict[int, int]:
+    """Cards that may have reached a customer since each specialist's own midnight."""
+    by_zone: dict[str | None, list[int]] = {}
+    for s in specialists:
+        by_zone.setdefault(s.time_zone, []).append(s.id)
+    windows = []
+    for zone, ids in by_zone.items():  # one condition per zone: a few, however many specialists
+        start, end = availability.day_bounds(now, zone)
+        windows.append(and_(Handoff.specialist_id.in_(ids), Handoff.created_at >= start, Handoff.created_at < end))
+    rows = db.session.execute(select(Handoff.specialist_id, func.count()).where(
+        Handoff.kind == "card", MAY_HAVE_REACHED, or_(*windows)).group_by(Handoff.specialist_id)).all()
+    return dict(rows)
