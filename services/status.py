@@ -45,7 +45,10 @@ def status_row(status: StatusUpdate, received: datetime, webhook_event_id: int |
 
 def store_statuses(rows: list[dict]) -> None:
     """One multi-row INSERT ... ON CONFLICT DO NOTHING: a repeated event adds nothing."""
-    unique = list({(row["message_id"], row["status"]): row for row in rows}.values())
+    # In key order: two bodies holding the same events in another order would otherwise each
+    # wait on the other's uncommitted duplicate (a deadlock on PostgreSQL).
+    by_key = {(row["message_id"], row["status"]): row for row in rows}
+    unique = [by_key[key] for key in sorted(by_key)]
     for chunk in _chunks(unique):
         db.session.execute(_insert(StatusEvent).values(chunk).on_conflict_do_nothing())
 
@@ -93,6 +96,7 @@ def _apply_rows(rows: list) -> None:
     """One UPDATE per status kind present, the events marked applied, one ticket UPDATE."""
     if not rows:
         return
+    _lock_handoffs({row.message_id for row in rows})
     moved_tickets, news = set(), []
     for kind in KINDS_IN_ORDER:
         ids = [row.id for row in rows if row.status == kind]
@@ -107,6 +111,22 @@ def _apply_rows(rows: list) -> None:
     _mark_tickets_handed_off(moved_tickets)
     for handoff_id, kind in news:
         events.record_handoff_event(handoff_id, kind)
+
+
+def _lock_handoffs(message_ids: set[str]) -> None:
+    """Lock the handoffs these events move, in id order, before the per-kind UPDATEs.
+
+    Each UPDATE locks its rows in whatever order the join yields; two appliers moving the same
+    handoffs through different kinds then wait on each other in a cycle (PostgreSQL's "deadlock
+    detected"). One global order makes the second wait for the first instead. (SQLite has one
+    writer at a time; FOR UPDATE is left out there.)
+    """
+    ids = []
+    for chunk in _chunks(sorted(message_ids)):
+        ids += db.session.scalars(select(Handoff.id).where(Handoff.message_id.in_(chunk))).all()
+    for chunk in _chunks(sorted(ids)):
+        db.session.execute(select(Handoff.id).where(Handoff.id.in_(chunk)).order_by(Handoff.id)
+                           .with_for_update()).all()
 
 
 def _apply_kind(kind: str, event_ids: list[int]) -> list:
@@ -200,7 +220,8 @@ def inbound_row(message_id: str, phone: str, sent_at: datetime, *, body=None, se
 def store_inbound(rows: list[dict]) -> int:
     """One multi-row insert-or-ignore; the windows of the phones that wrote are looked up afresh."""
     inserted = []
-    unique = list({row["onemsg_id"]: row for row in rows}.values())
+    by_id = {row["onemsg_id"]: row for row in rows}
+    unique = [by_id[key] for key in sorted(by_id)]  # key order, as store_statuses (no deadlock)
     for chunk in _chunks(unique):
         inserted += db.session.execute(_insert(InboundMessage).values(chunk).on_conflict_do_nothing()
                                        .returning(InboundMessage.customer_phone)).scalars().all()
