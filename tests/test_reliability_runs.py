@@ -1,10 +1,12 @@
 """The load and crash runs (reliability/) at a reduced size, on the suite's database kind.
 
 Each run starts a real gunicorn on 127.0.0.1 with a database of its own (a temporary SQLite
-file, or PostgreSQL database rel_*_pytest on the TEST_DATABASE_URL server) and exits non-zero
+file, or PostgreSQL database rel_<run>_<test database> on the TEST_DATABASE_URL server, so
+suites on different test databases of one server can run at once) and exits non-zero
 when a check fails; the full-size runs are in .ci/run.
 """
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +20,10 @@ def run_options(name: str) -> list[str]:
     url = os.environ.get("TEST_DATABASE_URL", "")
     if not url.startswith("postgres"):
         return ["--db", "sqlite"]
-    server = url.rsplit("/", 1)[0].replace("postgresql+psycopg://", "postgresql://")
-    return ["--db", "postgresql", "--pg-url", server, "--pg-database", f"rel_{name}_pytest"]
+    server, test_database = url.rsplit("/", 1)
+    server = server.replace("postgresql+psycopg://", "postgresql://")
+    suffix = re.sub(r"[^a-z0-9_]", "_", test_database.split("?")[0].lower())
+    return ["--db", "postgresql", "--pg-url", server, "--pg-database", f"rel_{name}_{suffix}"]
 
 
 def run_module(module: str, name: str, *extra: str) -> str:
