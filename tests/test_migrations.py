@@ -34,7 +34,7 @@ def test_the_untouched_old_introduction_is_reworded_for_the_card_first(app):
     for saved, expected in [(old, "Please reach our specialist using the contact card above."),
                             ("Our expert's card is below.", "Our expert's card is below.")]:
         db.session.commit()  # the migration writes on a connection of its own (SQLite's lock)
-        downgrade(directory=directory, revision="e16a5e550002")
+        downgrade(directory=directory, revision="e19a1c0de019-1")
         db.session.merge(AppSetting(key="intro_text", value=saved))
         db.session.commit()
         upgrade(directory=directory)

@@ -1,7 +1,7 @@
 """the saved default introduction says the card is above: the card now goes first
 
 Revision ID: e19a1c0de019
-Revises: e16a5e550002
+Revises: f20a1c0de020
 Create Date: 2026-11-30 16:40:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'e19a1c0de019'
-down_revision = 'e16a5e550002'
+down_revision = 'f20a1c0de020'
 branch_labels = None
 depends_on = None
 
