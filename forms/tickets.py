@@ -3,6 +3,7 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField, Submit
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from models.ticket import TICKET_STATUS_LABELS
+from services import languages
 from services.phones import PhoneError, normalize_phone
 
 
@@ -14,6 +15,8 @@ class TicketForm(FlaskForm):
     customer_name = StringField("Customer name", validators=[DataRequired("Enter the customer's name."), Length(max=120)])
     customer_phone = StringField("Customer WhatsApp phone (with country code)", validators=[
         DataRequired("Enter the customer's phone number.")])
+    language = StringField("Customer's language (BCP 47 code, e.g. pt or pt-BR; optional)",
+                           validators=[Length(max=35)])
     status = SelectField("Status", choices=list(TICKET_STATUS_LABELS.items()), default="open")
     assignee_id = SelectField("Assignee", coerce=int, default=0)
     submit = SubmitField("Save ticket")
@@ -22,6 +25,16 @@ class TicketForm(FlaskForm):
         try:
             field.data = normalize_phone(field.data or "")
         except PhoneError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+    def validate_language(self, field):
+        if not (field.data or "").strip():
+            field.data = None
+            return
+        try:
+            field.data = languages.normalise(field.data)
+        except languages.LanguageError as exc:
             raise ValidationError(str(exc)) from None
 
 

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from models import Ticket, db, utcnow
 from services import audit
 
-FIELDS = ("external_ref", "subject", "customer_name", "customer_phone", "status", "assignee_id")
+FIELDS = ("external_ref", "subject", "customer_name", "customer_phone", "status", "assignee_id", "language")
 
 
 class TicketError(ValueError):

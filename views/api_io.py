@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from flask import jsonify
 
 from models import HANDOFF_STATUSES, TICKET_STATUSES, Handoff, Specialist, Ticket
+from services import languages
 from services.events import iso
 from services.phones import PhoneError, normalize_phone
 
@@ -86,9 +87,27 @@ def ticket_input(body: dict, *, creating: bool) -> dict:
     if body.get("status") is not None and body.get("status") not in TICKET_STATUSES:
         errors["status"] = f"One of {', '.join(TICKET_STATUSES)}."
     data["status"] = body.get("status")
+    language = _language(body, errors)
     if errors:
         raise invalid(errors)
-    return {key: value for key, value in data.items() if value is not None}
+    data = {key: value for key, value in data.items() if value is not None}
+    if "language" in body:  # null (or "") clears it
+        data["language"] = language
+    return data
+
+
+def _language(body: dict, errors: dict) -> str | None:
+    value = body.get("language")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        errors["language"] = "Give a BCP 47 language code as a string, e.g. pt or pt-BR, or null."
+        return None
+    try:
+        return languages.normalise(value)
+    except languages.LanguageError as exc:
+        errors["language"] = str(exc)
+        return None
 
 
 def external_ref(body: dict, errors: dict) -> str | None:
@@ -189,7 +208,7 @@ def ticket_json(ticket: Ticket) -> dict:
     return {
         "id": ticket.id, "external_ref": ticket.external_ref, "subject": ticket.subject,
         "customer_name": ticket.customer_name, "customer_phone": ticket.customer_phone,
-        "status": ticket.status, "ready_at": iso(ticket.ready_at),
+        "status": ticket.status, "language": ticket.language, "ready_at": iso(ticket.ready_at),
         "created_at": iso(ticket.created_at), "updated_at": iso(ticket.updated_at),
     }
 

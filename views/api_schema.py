@@ -64,17 +64,22 @@ SCHEMAS = {
             "customer_phone": {"type": "string", "minLength": 1, "maxLength": 64,
                                "description": "The customer's WhatsApp number in E.164, e.g. +447700900123."},
             "status": {"type": "string", "enum": list(TICKET_STATUSES)},
+            "language": _nullable({"type": "string", "maxLength": 35,
+                                   "description": "The customer's language, a BCP 47 code (pt, pt-BR); "
+                                                  "the suggestion prefers specialists who speak it. "
+                                                  "null or an empty string clears it."}),
         },
     },
     "Ticket": {
         "type": "object",
         "required": ["id", "external_ref", "subject", "customer_name", "customer_phone", "status",
-                     "ready_at", "created_at", "updated_at"],
+                     "language", "ready_at", "created_at", "updated_at"],
         "properties": {
             "id": {"type": "integer"}, "external_ref": {"type": "string"}, "subject": {"type": "string"},
             "customer_name": {"type": "string"},
             "customer_phone": {"type": "string", "pattern": "^\\+[0-9]{7,15}$"},
             "status": {"type": "string", "enum": list(TICKET_STATUSES)},
+            "language": _nullable({"type": "string", "description": "BCP 47 code, e.g. pt-BR."}),
             "ready_at": TIME, "created_at": TIME, "updated_at": TIME,
         },
     },
