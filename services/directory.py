@@ -1,7 +1,9 @@
-"""The specialist directory: search and audited changes."""
+"""The specialist directory: search, the send panel's picker, and audited changes."""
+from dataclasses import dataclass
+
 from sqlalchemy import func, or_, select
 
-from models import Absence, Specialist, db
+from models import Absence, Handoff, Specialist, db
 from services import audit
 
 EDITABLE_FIELDS = ("display_name", "first_name", "last_name", "phone", "phone_type", "email",
@@ -10,7 +12,7 @@ EDITABLE_FIELDS = ("display_name", "first_name", "last_name", "phone", "phone_ty
 
 
 def search(query: str = "", *, include_inactive: bool = False, limit: int = 200) -> list[Specialist]:
-    """Specialists whose name or tags contain the query, active first, by name."""
+    """Specialists whose name, tags, department, organisation or title contain every word, active first."""
     statement = select(Specialist)
     if not include_inactive:
         statement = statement.where(Specialist.active.is_(True))
@@ -18,9 +20,51 @@ def search(query: str = "", *, include_inactive: bool = False, limit: int = 200)
         like = f"%{word.lower()}%"
         statement = statement.where(or_(
             Specialist.display_name.ilike(like), Specialist.tags.ilike(like),
-            Specialist.department.ilike(like), Specialist.title.ilike(like)))
+            Specialist.department.ilike(like), Specialist.organisation.ilike(like),
+            Specialist.title.ilike(like)))
     statement = statement.order_by(Specialist.active.desc(), Specialist.display_name).limit(limit)
     return db.session.scalars(statement).all()
+
+
+def recently_used_ids(agent_id: int | None, limit: int = 5) -> list[int]:
+    """The specialists this agent handed off to most recently, newest first (one indexed read)."""
+    if agent_id is None:
+        return []
+    newest = func.max(Handoff.id)
+    rows = db.session.execute(select(Handoff.specialist_id).where(Handoff.agent_id == agent_id)
+                              .group_by(Handoff.specialist_id).order_by(newest.desc()).limit(limit))
+    return [specialist_id for (specialist_id,) in rows]
+
+
+@dataclass(frozen=True)
+class PickerRow:
+    specialist: Specialist
+    recent: bool  # this agent handed off to them lately
+
+
+@dataclass(frozen=True)
+class Picker:
+    query: str
+    rows: list[PickerRow]
+    total: int  # how many match, of which `rows` shows the first few
+    chosen: Specialist | None
+
+
+def picker(query: str, agent_id: int | None, *, chosen_id: int | None = None, limit: int = 10) -> Picker:
+    """The send panel's list: matches with the agent's recent ones first, and nobody chosen by us.
+
+    Only the agent's own choice (`chosen_id`) is ever marked, and it stays listed whatever they type."""
+    matches = search(query)
+    recent = recently_used_ids(agent_id)
+    rank = {specialist_id: position for position, specialist_id in enumerate(recent)}
+    matches = sorted(matches, key=lambda s: rank.get(s.id, len(rank)))  # stable: by name otherwise
+    chosen = db.session.get(Specialist, chosen_id) if chosen_id else None
+    if chosen is not None and not chosen.active:
+        chosen = None
+    shown = matches[:limit]
+    if chosen is not None and chosen not in shown:
+        shown = [chosen] + shown[:limit - 1]
+    return Picker(query.strip(), [PickerRow(s, s.id in rank) for s in shown], len(matches), chosen)
 
 
 def tidy_tags(text: str) -> str:

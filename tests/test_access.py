@@ -31,6 +31,7 @@ EXPECTED = {
     "handoffs.cancel_follow_up": "agent",
     "handoffs.ticket_list": "agent",
     "tickets.send_panel": "agent",
+    "tickets.specialist_options": "agent",
     "admin.settings_page": "admin",
     "admin.template_params": "admin",
     "handoffs.show": "agent",

@@ -123,7 +123,7 @@ def test_an_invalid_send_form_says_what_to_do(client, auth, make_ticket):
     response = client.post(f"/tickets/{ticket.id}/handoffs", data={"specialist_id": "x", "idempotency_key": ""},
                            follow_redirects=True)
     assert response.status_code == 200
-    assert "Pick a specialist from the list and try again." in response.get_data(as_text=True)
+    assert "Pick a specialist first: nobody was chosen, so nothing was sent." in response.get_data(as_text=True)
 
 
 def test_api_errors_are_json_with_a_reason(client, api_headers):

@@ -10,6 +10,7 @@ from services import handoffs
 from views.access import read_only, requires_role
 
 bp = Blueprint("handoffs", __name__)
+NO_SPECIALIST = "Pick a specialist first: nobody was chosen, so nothing was sent."
 
 
 def _send_limit() -> str:
@@ -31,7 +32,7 @@ def _ticket_and_specialist(ticket_id: int, form):
     ticket = db.session.get(Ticket, ticket_id) or abort(404)
     specialist = db.session.get(Specialist, form.specialist_id.data or 0)
     if not form.validate_on_submit() or specialist is None:
-        flash("Pick a specialist from the list and try again.", "error")
+        flash(NO_SPECIALIST, "error")
         return ticket, None
     return ticket, specialist
 

@@ -16,6 +16,8 @@ from services.cards import card_for
 from views.access import read_only, requires_role
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
+# The picker lists this many; typing narrows the rest down (a phone screen holds about this many).
+PICKER_ROWS = 8
 
 
 def _load(ticket_id: int) -> Ticket:
@@ -111,23 +113,38 @@ def send_panel(ticket_id: int):
                            **_send_panel(ticket, state, request.args))
 
 
-def _send_panel(ticket: Ticket, state, args) -> dict:
-    """Specialists to pick from, the picked one's card, and the send or reopen form."""
-    specialists = directory.search(args.get("q", ""))
+def _send_panel(ticket: Ticket, state, args, picker_error: str | None = None) -> dict:
+    """The picker, the chosen specialist's card, and the send or reopen form."""
     pending = handoffs.pending_follow_up(ticket)
-    # The agent's choice stands: the one picked now, else the one whose card waits for the answer.
+    # Only the agent's own choice is marked: the one picked now, else the one whose card waits for
+    # the customer's answer. Nobody is preselected for them.
     wanted = args.get("specialist_id", type=int) or (pending.specialist_id if pending else None)
-    picked = next((s for s in specialists if s.id == wanted), specialists[0] if specialists else None)
-    key = uuid.uuid4().hex
+    picker = directory.picker(args.get("q", ""), current_user.id, chosen_id=wanted, limit=PICKER_ROWS)
+    picked = picker.chosen
     form = SendCardForm(formdata=None, data={
-        "idempotency_key": key, "specialist_id": picked.id if picked else None,
-        "include_intro": args.get("include_intro", "yes"),
+        "idempotency_key": uuid.uuid4().hex, "include_intro": args.get("include_intro", "yes"),
         "intro_text": args.get("intro_text") or settings.get("intro_text")})
-    form.specialist_id.choices = [(s.id, s.display_name) for s in specialists]
     choice = templates.reopen_choice()
-    return dict(specialists=specialists, picked=picked, form=form, reopen_form=ReopenForm(formdata=None), pending=pending,
+    return dict(picker=picker, picked=picked, picker_error=picker_error, form=form,
+                reopen_form=ReopenForm(formdata=None), pending=pending,
                 preview=contact_payload(card_for(picked)) if picked else None, reopen_choice=choice,
                 template_text=templates.preview(choice, ticket, picked) if choice and picked else None)
+
+
+@bp.route("/<int:ticket_id>/specialists")
+@read_only
+@requires_role("agent")
+def specialist_options(ticket_id: int):
+    """The picker's list for what the agent typed (htmx); the ticket page with the search otherwise."""
+    ticket = _load(ticket_id)
+    if not htmx:
+        return redirect(url_for("tickets.show", ticket_id=ticket.id, q=request.args.get("q", ""),
+                                _anchor="send-panel"))
+    state = window.session_window(ticket.customer_phone)
+    chosen = request.args.get("specialist_id", type=int)
+    picker = directory.picker(request.args.get("q", ""), current_user.id, chosen_id=chosen, limit=PICKER_ROWS)
+    return render_template("partials/specialist_picker.html", ticket=ticket, window=state, picker=picker,
+                           picked=picker.chosen, announce_count=True)
 
 
 @bp.route("/<int:ticket_id>/window")
