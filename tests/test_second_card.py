@@ -140,7 +140,7 @@ def test_a_pending_follow_up_counts_and_can_be_replaced_by_the_agents_new_choice
     auth.login("agent")
     page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
     assert "Omar Haddad's card goes when the customer answers." in page
-    assert f'<option value="{omar.id}" selected>' in page, "the agent's choice is kept"
+    assert f'id="specialist-{omar.id}" value="{omar.id}" checked>' in page, "the agent's choice is kept"
     form = {"specialist_id": jane.id, "idempotency_key": uuid.uuid4().hex, "include_intro": "no"}
     asked = client.post(f"/tickets/{ticket.id}/handoffs", data=form)
     assert asked.status_code == 409
