@@ -187,10 +187,11 @@ def rotate_remember_token(app, user: User) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from views import BLUEPRINTS
+    from views import BLUEPRINTS, assets
 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    assets.init_app(app)
 
 
 def register_hooks(app: Flask) -> None:

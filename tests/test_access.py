@@ -42,6 +42,8 @@ EXPECTED = {
     "directory.download_vcard": "agent",
     "directory.new": "admin",
     "directory.edit": "admin",
+    "directory.add_absence": "admin",
+    "directory.remove_absence": "admin",
     "webhooks.onemsg": "public",
     "api.openapi": "public",
     "api.upsert_ticket": "api",
