@@ -48,6 +48,8 @@ class SendCardForm(FlaskForm):
     # The handoff named in the second-card confirmation the agent accepted (see send_rules).
     confirm_after = IntegerField(validators=[Optional()])
     cancel_pending = StringField()
+    # The reason (off_hours, on_leave, over_capacity) the agent saw and accepted (see send_rules).
+    confirm_unavailable = StringField(validators=[Optional(), Length(max=16)])
     override_cap = BooleanField("Override the per-customer limit (leads only)")
     submit = SubmitField("Send card")
 
@@ -64,6 +66,7 @@ class ReopenForm(FlaskForm):
     idempotency_key = StringField(validators=[DataRequired(), Length(min=8, max=80)])
     card_on_reply = BooleanField("Send the card automatically when the customer answers", default=True)
     confirm_after = IntegerField(validators=[Optional()])
+    confirm_unavailable = StringField(validators=[Optional(), Length(max=16)])
     submit = SubmitField("Send template to reopen the chat")
 
 
@@ -71,6 +74,7 @@ class RetryForm(FlaskForm):
     # The retry's key is the failed attempt's own (services.handoffs.retry); this one is ignored.
     idempotency_key = StringField(validators=[Optional(), Length(max=80)])
     confirm_after = IntegerField(validators=[Optional()])
+    confirm_unavailable = StringField(validators=[Optional(), Length(max=16)])
     submit = SubmitField("Retry as a new attempt")
 
 

@@ -13,20 +13,22 @@ DEMO_USERS = [
     ("admin@example.com", "Ada Admin", "admin", "admin-demo-pass"),
 ]
 
+# Availability as the demo shows it at any hour: Omar on call (available), Jane without hours
+# ("working hours not set"), Mei on leave with Omar standing in, Rui by Sao Paulo's clock.
 DEMO_SPECIALISTS = [
     dict(display_name="Jane Specialist", first_name="Jane", last_name="Specialist",
          phone="+12025550199", email="jane.specialist@example.com", organisation="Acme Support",
-         department="Billing", title="Senior billing specialist", tags="billing, refunds, invoice",
-         time_zone="America/New_York", working_hours="Mon-Fri 09:00-17:00", languages="en, es",
-         daily_capacity=8),
+         department="Billing", title="Senior billing specialist", tags="billing, refunds",
+         time_zone="America/New_York", languages="en, es", daily_capacity=8),
     dict(display_name="Omar Haddad", first_name="Omar", last_name="Haddad",
          phone="+447700900123", email="omar.haddad@example.com", organisation="Acme Support",
-         department="Technical", title="Network engineer", tags="connectivity, router, routers",
-         time_zone="Europe/London", working_hours="Mon-Fri 08:00-16:00", languages="en, ar, de",
-         daily_capacity=6),
+         department="Technical", title="Network engineer", tags="connectivity, routers",
+         # On call around the clock: the demo's always-available specialist.
+         time_zone="Europe/London", working_hours="Mon-Sun 00:00-24:00", languages="en, ar, de",
+         daily_capacity=20),
     dict(display_name="Mei Tanaka", first_name="Mei", last_name="Tanaka",
          phone="+4915123456789", organisation="Acme Support", department="Accounts",
-         title="Account security lead", tags="security, account recovery, locked",
+         title="Account security lead", tags="security, account recovery",
          time_zone="Asia/Tokyo", working_hours="Mon-Fri 09:00-18:00", languages="ja, en",
          daily_capacity=5),
     dict(display_name="Rui Costa", first_name="Rui", last_name="Costa",

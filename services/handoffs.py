@@ -14,11 +14,15 @@ from sqlalchemy.exc import IntegrityError
 from models import STATUS_RANK, Handoff, Specialist, Ticket, User, db, utcnow
 from onemsg import errors as onemsg_errors
 from onemsg.cards import contact_payload
-from services import audit, events, send_rules, settings, status, templates, window
+from services import audit, availability, events, send_rules, settings, specialist_board, status, templates, window
 from services.cards import card_for
 from services.database import commit_keeping_values
 from services.onemsg_gateway import client
-from services.send_rules import CustomerCapReached, SecondCardNeedsConfirmation  # noqa: F401 (callers' API)
+from services.send_rules import (CustomerCapReached, SecondCardNeedsConfirmation,  # noqa: F401 (callers' API)
+                                 SpecialistUnavailableNeedsConfirmation)
+
+# In an introduction, replaced at the send by when the specialist is next at work.
+NEXT_AVAILABLE = "{next_available}"
 from services.triage import explain_failure, failure_sentence, queued_sentence, unknown_sentence
 
 # Our own refusals, before anything is sent (one sentence each: cause, then what to do).
@@ -84,8 +88,12 @@ def list_version(ticket: Ticket) -> str:
 def send_card(ticket: Ticket, specialist: Specialist, agent: User | None, key: str, *,
               intro_text: str | None = None, retry_of: Handoff | None = None,
               actor_label: str | None = None, confirmed_over: int | None = None,
-              cap_override: bool = False, follow_up_of: Handoff | None = None) -> SendOutcome:
-    """Send the card once per key: the rules, the window, the attempt recorded, then 1MSG."""
+              cap_override: bool = False, follow_up_of: Handoff | None = None,
+              confirmed_unavailable: str | None = None) -> SendOutcome:
+    """Send the card once per key: the rules, the window, the attempt recorded, then 1MSG.
+
+    `confirmed_unavailable` is the reason (off_hours, on_leave, over_capacity) the sender was
+    shown and accepted; any other reason at the send asks again."""
     blocked = _blocked_reason(ticket, specialist)
     card, phone = contact_payload(card_for(specialist)), ticket.customer_phone
     follow_up_of = follow_up_of or _same_specialist_follow_up(ticket, specialist, retry_of)
@@ -94,13 +102,17 @@ def send_card(ticket: Ticket, specialist: Specialist, agent: User | None, key: s
         # The pending follow-up and this send are the same card: one key, so only one goes.
         key, detail = f"follow-up-{follow_up_of.id}", ""
 
-    def rules() -> None:
-        if follow_up_of is None:  # a follow-up passed the rule when its template was sent
+    def rules() -> send_rules.Unavailable | None:
+        if follow_up_of is None:  # a follow-up passed the rules when its template was sent
             send_rules.check_second_card(ticket, specialist, confirmed_over)
-        if not blocked:
-            send_rules.check_customer_cap(phone, agent, cap_override)
+        if blocked:
+            return None
+        unavailable = send_rules.check_available(specialist, confirmed_unavailable, ask=follow_up_of is None)
+        send_rules.check_customer_cap(phone, agent, cap_override)
+        return unavailable
 
     summary = f"card of {specialist.display_name} to {phone} for ticket {ticket.external_ref}"
+    intro_text = _filled_intro(intro_text, specialist)  # `detail` (the key's fingerprint) keeps what was typed
     handoff, created = _claim(ticket, specialist, agent, key, intro_text, retry_of, card=card,
                               detail=detail, rules=rules, follow_up_of=follow_up_of,
                               audit_entry=("handoff.send", summary, actor_label))
@@ -116,6 +128,14 @@ def send_card(ticket: Ticket, specialist: Specialist, agent: User | None, key: s
     return SendOutcome(handoff, True)
 
 
+def _filled_intro(text: str | None, specialist: Specialist) -> str | None:
+    """The introduction with {next_available} replaced ("now", or "Monday 7 December, 09:00 (Europe/Berlin time)")."""
+    if not text or NEXT_AVAILABLE not in text:
+        return text
+    now = specialist_board.one(specialist)
+    return text.replace(NEXT_AVAILABLE, availability.intro_phrase(now.availability, specialist.time_zone))
+
+
 def _same_specialist_follow_up(ticket: Ticket, specialist: Specialist, retry_of) -> Handoff | None:
     pending = pending_follow_up(ticket) if retry_of is None else None
     return pending if pending is not None and pending.specialist_id == specialist.id else None
@@ -123,16 +143,20 @@ def _same_specialist_follow_up(ticket: Ticket, specialist: Specialist, retry_of)
 
 def send_template(ticket: Ticket, specialist: Specialist, agent: User | None, key: str, *,
                   card_on_reply: bool = False, retry_of: Handoff | None = None,
-                  actor_label: str | None = None, confirmed_over: int | None = None) -> SendOutcome:
+                  actor_label: str | None = None, confirmed_over: int | None = None,
+                  confirmed_unavailable: str | None = None) -> SendOutcome:
     """Reopen the chat with the chosen template (allowed with the window closed)."""
     choice = templates.reopen_choice()
     blocked = "no_template" if choice is None else _blocked_reason(ticket, specialist, check_window=False)
     params = templates.parameters(choice, ticket, specialist) if choice else []
     phone, name = ticket.customer_phone, choice["name"] if choice else None
 
-    def rules() -> None:
+    def rules() -> send_rules.Unavailable | None:
         if card_on_reply:  # the card that follows is a card like any other
             send_rules.check_second_card(ticket, specialist, confirmed_over)
+            if not blocked:
+                return send_rules.check_available(specialist, confirmed_unavailable)
+        return None
 
     summary = f"template {name} to {phone} for ticket {ticket.external_ref}"
     handoff, created = _claim(ticket, specialist, agent, key, None, retry_of, kind="template",
@@ -163,7 +187,7 @@ def retried_by(handoff: Handoff) -> Handoff | None:
 
 
 def retry(failed: Handoff, agent: User | None, key: str = "", *,
-          confirmed_over: int | None = None) -> SendOutcome:
+          confirmed_over: int | None = None, confirmed_unavailable: str | None = None) -> SendOutcome:
     """A new attempt linked to the failed one (never a reset), under the same rules.
 
     The key is the failed attempt's own: however many people or tabs retry it, one retry goes."""
@@ -172,9 +196,10 @@ def retry(failed: Handoff, agent: User | None, key: str = "", *,
     key = f"retry-of-{failed.id}"
     if failed.kind == "template":
         return send_template(failed.ticket, failed.specialist, agent, key, confirmed_over=confirmed_over,
-                             card_on_reply=failed.card_on_reply, retry_of=failed)
+                             card_on_reply=failed.card_on_reply, retry_of=failed,
+                             confirmed_unavailable=confirmed_unavailable)
     return send_card(failed.ticket, failed.specialist, agent, key, intro_text=failed.intro_text,
-                     retry_of=failed, confirmed_over=confirmed_over)
+                     retry_of=failed, confirmed_over=confirmed_over, confirmed_unavailable=confirmed_unavailable)
 
 
 def cancel_follow_up(template: Handoff, agent: User | None) -> bool:
@@ -247,17 +272,21 @@ def _claim(ticket, specialist, agent, key, intro_text, retry_of, *, kind: str = 
         if existing is not None:
             db.session.commit()
             return _replayed(existing, fp), False
-        if rules is not None:
-            rules()
+        unavailable = rules() if rules is not None else None
+        if unavailable is not None:
+            extra = {**extra, "unavailable_reason": unavailable.reason}
         handoff = _insert(ticket, specialist, agent, key, fp, intro_text, retry_of, kind, card, extra)
         if follow_up_of is not None:
             db.session.execute(update(Handoff).where(Handoff.id == follow_up_of.id)
                                .values(follow_up_id=handoff.id, updated_at=utcnow())
                                .execution_options(synchronize_session=False))
         action, summary, label = audit_entry
+        if unavailable is not None:
+            summary += f" although {specialist.display_name} was {unavailable.text} ({unavailable.load_text})"
         audit.record(action, "handoff", handoff.id, actor=agent, label=label, summary=summary,
                      after={"ticket": ticket.external_ref, "specialist_id": specialist.id,
-                            "customer_phone": ticket.customer_phone, "kind": kind})
+                            "customer_phone": ticket.customer_phone, "kind": kind,
+                            **(unavailable.audit() if unavailable else {})})
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

@@ -1,5 +1,6 @@
 """Rules every send path obeys (form, API, retry, template follow-up), checked while the
 customer's number is locked, so two requests at once cannot both slip past them."""
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
@@ -29,6 +30,47 @@ class CustomerCapReached(Exception):
         super().__init__(f"This customer already got {cap} cards in the last {minutes} minutes, "
                          f"so nothing was sent; try again in {max(1, round(retry_after / 60))} "
                          "min or ask a lead to override the limit.")
+
+
+class SpecialistUnavailableNeedsConfirmation(Exception):
+    """The specialist is off, on leave or at their day's capacity: the sender must say "send anyway"."""
+
+    def __init__(self, specialist_name: str, reason: str, text: str, load_text: str):
+        self.reason, self.text, self.load_text = reason, text, load_text
+        super().__init__(f"{specialist_name} is {UNAVAILABLE_WORDS[reason]} ({text}; {load_text}): "
+                         "confirm that the customer should get this card anyway.")
+
+
+UNAVAILABLE_WORDS = {"off_hours": "off work now", "on_leave": "on leave",
+                     "over_capacity": "at today's capacity"}
+
+
+def check_available(specialist, confirmed: str | None, *, ask: bool = True) -> "Unavailable | None":
+    """Why this specialist cannot answer now (to record), refusing unless `confirmed` names that reason.
+
+    `ask=False` (a card following a template, whose sender confirmed then) only records it."""
+    from services import specialist_board  # it reads MAY_HAVE_REACHED from here
+
+    now = specialist_board.one(specialist)
+    reason = now.unavailable_reason
+    if reason is None:
+        return None
+    if ask and confirmed != reason:
+        raise SpecialistUnavailableNeedsConfirmation(specialist.display_name, reason, now.availability.text,
+                                                     now.load_text)
+    return Unavailable(reason, now.availability.text, now.load_text)
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """What the handoff and its audit entry record about a specialist who could not answer."""
+
+    reason: str  # off_hours, on_leave or over_capacity
+    text: str
+    load_text: str
+
+    def audit(self) -> dict:
+        return {"unavailable_reason": self.reason, "availability": self.text, "load": self.load_text}
 
 
 def lock_customer(phone: str) -> None:

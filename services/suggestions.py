@@ -2,7 +2,8 @@
 
 Points, highest first (ties: the lighter day, then the name):
 - speaks the customer's language (same primary language: pt serves pt-BR): +4;
-- each of their skills (tags) found in the ticket's subject: +3, at most two counted;
+- each of their skills (tags) found in the ticket's subject (whole words, a plural -s/-es
+  ignored: "routers" matches "Router keeps dropping"): +3, at most two counted;
 - available now: +3; hours not known: +1; off or on leave: 0;
 - at or past today's capacity: -4.
 Language first because a specialist who cannot talk with the customer cannot help at all; a
@@ -28,11 +29,25 @@ class Suggestion:
     now: SpecialistNow
 
 
+def _forms(word: str) -> set[str]:
+    """A word and what it may be the plural of: "invoices" -> invoices, invoice, invoic."""
+    forms = {word}
+    if len(word) > 3 and word.endswith("s"):
+        forms.add(word[:-1])
+        if word.endswith("es"):
+            forms.add(word[:-2])
+    return forms
+
+
+def _words(text: str) -> list[set[str]]:
+    return [_forms(word) for word in re.findall(r"\w+", (text or "").lower())]
+
+
 def matching_skills(specialist: Specialist, subject: str) -> list[str]:
-    """The specialist's tags that appear in the subject as whole words (case ignored)."""
-    words = (subject or "").lower()
+    """The specialist's tags whose every word is in the subject (case and plural -s/-es ignored)."""
+    in_subject = _words(subject)
     return [tag for tag in specialist.tag_list
-            if re.search(rf"(?<!\w){re.escape(tag.lower())}(?!\w)", words)]
+            if _words(tag) and all(any(word & other for other in in_subject) for word in _words(tag))]
 
 
 def _short_availability(now: SpecialistNow) -> str:

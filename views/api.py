@@ -130,7 +130,7 @@ def _api_key_bucket() -> str:
 def create_handoff():
     """Send a specialist's card for a ticket, once per Idempotency-Key."""
     key = api_io.idempotency_key(request.headers)
-    ref, specialist_id, intro, confirmed = api_io.handoff_input(api_io.json_object(request))
+    ref, specialist_id, intro, confirmed, unavailable = api_io.handoff_input(api_io.json_object(request))
     ticket, specialist = tickets.find_by_ref(ref), db.session.get(Specialist, specialist_id)
     errors = {"ticket": "No ticket has this reference."} if ticket is None else {}
     if specialist is None:
@@ -140,13 +140,18 @@ def create_handoff():
     try:
         # Keys are per API key: two helpdesks choosing the same key never collide.
         outcome = handoffs.send_card(ticket, specialist, None, f"api:{g.api_key.id}:{key}",
-                                     intro_text=intro, actor_label=_label(), confirmed_over=confirmed)
+                                     intro_text=intro, actor_label=_label(), confirmed_over=confirmed,
+                                     confirmed_unavailable=unavailable)
     except handoffs.HandoffConflict as exc:
         raise ApiError(422, "idempotency_key_reused", str(exc)) from None
     except handoffs.SecondCardNeedsConfirmation as exc:
         raise ApiError(409, "second_card_needs_confirmation",
                        f"{exc} Send the request again with confirm_after_handoff_id {exc.earlier.id}.",
                        handoff=api_io.handoff_json(exc.earlier)) from None
+    except handoffs.SpecialistUnavailableNeedsConfirmation as exc:
+        raise ApiError(409, "specialist_unavailable",
+                       f"{exc} Send the request again with confirm_unavailable {exc.reason!r}.",
+                       reason=exc.reason, availability=exc.text) from None
     except handoffs.CustomerCapReached as exc:
         raise ApiError(429, "customer_cap_reached", str(exc), retry_after=exc.retry_after) from None
     return _handoff_answer(outcome)

@@ -129,9 +129,12 @@ def _phone(body: dict, errors: dict, *, required: bool) -> str | None:
         return None
 
 
-def handoff_input(body: dict) -> tuple[str, int, str | None, int | None]:
-    """(ticket ref, specialist id, introduction text or None, confirmed handoff id or None)
-    from a POST /handoffs body."""
+UNAVAILABLE_REASONS = ("off_hours", "on_leave", "over_capacity")
+
+
+def handoff_input(body: dict) -> tuple[str, int, str | None, int | None, str | None]:
+    """(ticket ref, specialist id, introduction text or None, confirmed handoff id or None,
+    confirmed unavailability reason or None) from a POST /handoffs body."""
     errors: dict = {}
     ref = text_field(body, "ticket", 64, errors, required=True)
     specialist_id = body.get("specialist_id")
@@ -142,9 +145,13 @@ def handoff_input(body: dict) -> tuple[str, int, str | None, int | None]:
     if confirmed is not None and (type(confirmed) is not int or not 1 <= confirmed <= MAX_DB_INT):
         errors["confirm_after_handoff_id"] = ("Give the id of the handoff named in the "
                                               "second_card_needs_confirmation answer.")
+    unavailable = body.get("confirm_unavailable")
+    if unavailable is not None and unavailable not in UNAVAILABLE_REASONS:
+        errors["confirm_unavailable"] = ("Give the reason named in the specialist_unavailable answer: "
+                                         f"{', '.join(UNAVAILABLE_REASONS)}.")
     if errors:
         raise invalid(errors)
-    return ref, specialist_id, intro, confirmed
+    return ref, specialist_id, intro, confirmed, unavailable
 
 
 def idempotency_key(headers) -> str:

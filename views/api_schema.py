@@ -110,6 +110,11 @@ SCHEMAS = {
                 "description": "Send this specialist's card although another specialist's card was "
                                "already sent or is pending for the ticket: the id named in the "
                                "second_card_needs_confirmation answer."}),
+            "confirm_unavailable": _nullable({
+                "type": "string", "enum": ["off_hours", "on_leave", "over_capacity"],
+                "description": "Send the card although the specialist is off work, on leave or at "
+                               "their day's capacity: the reason named in the specialist_unavailable "
+                               "answer (another reason at the send asks again)."}),
         },
     },
     "Handoff": {
@@ -134,6 +139,11 @@ SCHEMAS = {
     "HandoffBlocked": {
         "allOf": [_ref("Error"), {"type": "object", "required": ["handoff"],
                                    "properties": {"handoff": _ref("Handoff")}}],
+    },
+    "SpecialistUnavailable": {
+        "allOf": [_ref("Error"), {"type": "object", "required": ["reason", "availability"], "properties": {
+            "reason": {"type": "string", "enum": ["off_hours", "on_leave", "over_capacity"]},
+            "availability": {"type": "string", "example": "back Monday 09:00 (their time)"}}}],
     },
 }
 
@@ -179,10 +189,12 @@ PATHS = {
             "responses": {
                 "201": _json(_ref("Handoff"), "The handoff (a repeat with the same key answers the first "
                                               "one, with the header Idempotent-Replayed: true)."),
-                "409": _json(_ref("HandoffBlocked"), "Not sent: window_closed, ticket_closed or "
-                                                     "specialist_inactive (the failed handoff is included), "
-                                                     "or second_card_needs_confirmation (the handoff already "
-                                                     "sent or pending is included)."),
+                "409": _json({"anyOf": [_ref("HandoffBlocked"), _ref("SpecialistUnavailable")]},
+                             "Not sent: window_closed, ticket_closed or specialist_inactive (the failed "
+                             "handoff is included), second_card_needs_confirmation (the handoff already "
+                             "sent or pending is included), or specialist_unavailable (off work, on leave "
+                             "or at capacity: the reason and the availability text are included; nothing "
+                             "is recorded until it is sent with confirm_unavailable)."),
                 **_errors(400, 401, 403, 422, 429)},
         },
         "get": {

@@ -6,7 +6,7 @@ from flask_login import current_user
 from extensions import htmx, limiter
 from forms.tickets import CancelFollowUpForm, ReopenForm, RetryForm, SendCardForm
 from models import Handoff, Specialist, Ticket, db
-from services import handoffs
+from services import handoffs, send_rules
 from views.access import read_only, requires_role
 
 bp = Blueprint("handoffs", __name__)
@@ -56,12 +56,19 @@ def send(ticket_id: int):
     if earlier is not None and form.confirm_resend.data != "yes":
         return render_template("handoffs/confirm_resend.html", ticket=ticket, specialist=specialist,
                                earlier=earlier, form=form), 409
-    if form.cancel_pending.data == "yes":
-        _cancel_named_follow_up(ticket, form.confirm_after.data, agent)
     intro = form.intro_text.data.strip() if form.include_intro.data == "yes" else None
-    return _sending(ticket, specialist, form, lambda: handoffs.send_card(
-        ticket, specialist, agent, key, intro_text=intro, confirmed_over=form.confirm_after.data,
-        cap_override=form.override_cap.data), url_for("handoffs.send", ticket_id=ticket_id))
+    confirmed_unavailable = form.confirm_unavailable.data or None
+
+    def send_it():
+        if form.cancel_pending.data == "yes":
+            # Asked first: an agent who then says "no" still has the pending card.
+            send_rules.check_available(specialist, confirmed_unavailable)
+            _cancel_named_follow_up(ticket, form.confirm_after.data, agent)
+        return handoffs.send_card(ticket, specialist, agent, key, intro_text=intro,
+                                  confirmed_over=form.confirm_after.data, cap_override=form.override_cap.data,
+                                  confirmed_unavailable=confirmed_unavailable)
+
+    return _sending(ticket, specialist, form, send_it, url_for("handoffs.send", ticket_id=ticket_id))
 
 
 @bp.route("/tickets/<int:ticket_id>/reopen", methods=["POST"])
@@ -77,7 +84,8 @@ def reopen(ticket_id: int):
     key = handoffs.user_key(agent, form.idempotency_key.data)
     return _sending(ticket, specialist, form, lambda: handoffs.send_template(
         ticket, specialist, agent, key, card_on_reply=form.card_on_reply.data,
-        confirmed_over=form.confirm_after.data), url_for("handoffs.reopen", ticket_id=ticket_id),
+        confirmed_over=form.confirm_after.data, confirmed_unavailable=form.confirm_unavailable.data or None),
+        url_for("handoffs.reopen", ticket_id=ticket_id),
         what="Template")
 
 
@@ -93,7 +101,8 @@ def retry(handoff_id: int):
         return redirect(url_for("tickets.show", ticket_id=failed.ticket_id))
     agent = current_user._get_current_object()
     return _sending(failed.ticket, failed.specialist, form, lambda: handoffs.retry(
-        failed, agent, confirmed_over=form.confirm_after.data),
+        failed, agent, confirmed_over=form.confirm_after.data,
+        confirmed_unavailable=form.confirm_unavailable.data or None),
         url_for("handoffs.retry", handoff_id=handoff_id), what="Retry")
 
 
@@ -105,6 +114,9 @@ def _sending(ticket, specialist, form, send_it, action_url: str, what: str = "Ca
         return render_template("handoffs/confirm_second.html", ticket=ticket, specialist=specialist,
                                earlier=exc.earlier, question=str(exc), form=form,
                                action_url=action_url), 409
+    except handoffs.SpecialistUnavailableNeedsConfirmation as exc:
+        return render_template("handoffs/confirm_unavailable.html", ticket=ticket, specialist=specialist,
+                               refusal=exc, form=form, action_url=action_url), 409
     except (handoffs.HandoffConflict, handoffs.CustomerCapReached) as exc:
         flash(str(exc), "error")
         return redirect(url_for("tickets.show", ticket_id=ticket.id))
