@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import selectinload
 
 from models import Absence, Handoff, Specialist, db, utcnow
-from services import availability
+from services import availability, languages
 from services.send_rules import MAY_HAVE_REACHED
 
 
@@ -52,6 +53,20 @@ class SpecialistNow:
                 "handoffs_today": self.handoffs_today, "over_capacity": self.over_capacity}
 
 
+def filtered(board_now: dict[int, "SpecialistNow"], *, available_now: bool = False, language: str | None = None,
+             skill: str | None = None) -> list["SpecialistNow"]:
+    """The API's filters: at work now and under today's capacity; speaks the language (same primary
+    language); has the skill among their tags (case ignored)."""
+    def keep(entry: SpecialistNow) -> bool:
+        if available_now and (not entry.availability.is_working or entry.over_capacity):
+            return False
+        if language and not languages.speaks(entry.specialist.language_list, language):
+            return False
+        return not skill or skill.lower() in (tag.lower() for tag in entry.specialist.tag_list)
+
+    return [entry for entry in board_now.values() if keep(entry)]
+
+
 def _parsed_hours(specialist: Specialist) -> availability.WeeklyHours:
     try:
         return availability.parse_hours(specialist.working_hours or "")
@@ -75,17 +90,22 @@ def one(specialist: Specialist, now: datetime | None = None) -> SpecialistNow:
     return board([specialist], now)[specialist.id]
 
 
-def _absences(ids: list[int], now: datetime) -> dict[int, list[availability.AbsenceDays]]:
+def current_absences(ids: list[int], now: datetime) -> dict[int, list[Absence]]:
     """Absences that have not ended (a day of slack: dates are in each specialist's own zone)."""
-    rows = db.session.scalars(select(Absence).where(
+    rows = db.session.scalars(select(Absence).options(selectinload(Absence.stand_in)).where(
         Absence.specialist_id.in_(ids), Absence.ends_on >= (now.date() - timedelta(days=1)))
         .order_by(Absence.starts_on)).all()
-    found: dict[int, list[availability.AbsenceDays]] = {}
+    found: dict[int, list[Absence]] = {}
     for row in rows:
-        stand_in = row.stand_in.display_name if row.stand_in is not None else None
-        found.setdefault(row.specialist_id, []).append(
-            availability.AbsenceDays(row.starts_on, row.ends_on, stand_in))
+        found.setdefault(row.specialist_id, []).append(row)
     return found
+
+
+def _absences(ids: list[int], now: datetime) -> dict[int, list[availability.AbsenceDays]]:
+    return {specialist_id: [availability.AbsenceDays(row.starts_on, row.ends_on,
+                                                     row.stand_in.display_name if row.stand_in else None)
+                            for row in rows]
+            for specialist_id, rows in current_absences(ids, now).items()}
 
 
 def _counts_today(specialists: list[Specialist], now: datetime) -> dict[int, int]:

@@ -5,8 +5,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from extensions import csrf, limiter
-from models import Handoff, Specialist, db
-from services import api_keys, directory, handoffs, tickets
+from models import Handoff, Specialist, db, utcnow
+from services import api_keys, directory, handoffs, specialist_board, tickets
 from views import api_io
 from views.access import PUBLIC, public
 from views.api_io import ApiError
@@ -112,8 +112,13 @@ def get_ticket(external_ref: str):
 @bp.route("/specialists")
 @api_view()
 def list_specialists():
-    """Active directory entries with their card fields."""
-    return jsonify(items=[api_io.specialist_json(s) for s in directory.search(limit=1000)])
+    """Active directory entries with their card fields and availability; ?available=now&language=pt&skill=tax."""
+    filters = api_io.specialist_filters(request.args)
+    now = utcnow()
+    board = specialist_board.board(directory.search(limit=1000), now)
+    absences = specialist_board.current_absences(list(board), now)
+    return jsonify(items=[api_io.specialist_json(entry, absences.get(entry.specialist.id, []))
+                          for entry in specialist_board.filtered(board, **filters)])
 
 
 def _api_send_limit() -> str:

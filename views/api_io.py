@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from flask import jsonify
 
-from models import HANDOFF_STATUSES, TICKET_STATUSES, Handoff, Specialist, Ticket
+from models import HANDOFF_STATUSES, TICKET_STATUSES, Absence, Handoff, Ticket
 from services import languages
 from services.events import iso
 from services.phones import PhoneError, normalize_phone
@@ -220,13 +220,45 @@ def ticket_json(ticket: Ticket) -> dict:
     }
 
 
-def specialist_json(specialist: Specialist) -> dict:
+SPECIALIST_FILTERS = ("available", "language", "skill")
+
+
+def specialist_filters(args) -> dict:
+    """available=now, language (BCP 47) and skill (a tag) of GET /specialists, checked."""
+    errors: dict = {name: "Unknown parameter: use available, language or skill."
+                    for name in args if name not in SPECIALIST_FILTERS}
+    available = args.get("available")
+    if available is not None and available != "now":
+        errors["available"] = "Only available=now is supported."
+    language = args.get("language")
+    if language is not None:
+        try:
+            language = languages.normalise(language)
+        except languages.LanguageError as exc:
+            errors["language"] = str(exc)
+    skill = args.get("skill")
+    if skill is not None and not 1 <= len(skill.strip()) <= 100:
+        errors["skill"] = "Give one tag of 1 to 100 characters, e.g. tax."
+    if errors:
+        raise invalid(errors)
+    return {"available_now": available == "now", "language": language, "skill": skill.strip() if skill else None}
+
+
+def specialist_json(now, absences: list[Absence]) -> dict:
+    """A directory entry with its card fields, what admins keep about availability, and now."""
+    specialist = now.specialist
     return {
         "id": specialist.id, "display_name": specialist.display_name,
         "first_name": specialist.first_name, "last_name": specialist.last_name,
         "phone": specialist.phone, "phone_type": specialist.phone_type, "email": specialist.email,
         "organisation": specialist.organisation, "department": specialist.department,
         "title": specialist.title, "tags": specialist.tag_list,
+        "time_zone": specialist.time_zone, "working_hours": specialist.working_hours or None,
+        "languages": specialist.language_list, "daily_capacity": specialist.daily_capacity,
+        "absences": [{"starts_on": a.starts_on.isoformat(), "ends_on": a.ends_on.isoformat(),
+                      "stand_in": {"id": a.stand_in.id, "display_name": a.stand_in.display_name}
+                      if a.stand_in else None} for a in absences],
+        "availability": now.json(),
     }
 
 

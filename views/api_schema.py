@@ -86,14 +86,50 @@ SCHEMAS = {
     "Specialist": {
         "type": "object",
         "required": ["id", "display_name", "first_name", "last_name", "phone", "phone_type", "email",
-                     "organisation", "department", "title", "tags"],
+                     "organisation", "department", "title", "tags", "time_zone", "working_hours",
+                     "languages", "daily_capacity", "absences", "availability"],
         "properties": {
             "id": {"type": "integer"}, "display_name": {"type": "string"},
             "first_name": {"type": "string"}, "last_name": {"type": "string"},
             "phone": {"type": "string"}, "phone_type": {"type": "string", "enum": list(PHONE_TYPES)},
             "email": _nullable({"type": "string"}), "organisation": _nullable({"type": "string"}),
             "department": _nullable({"type": "string"}), "title": _nullable({"type": "string"}),
-            "tags": {"type": "array", "items": {"type": "string"}},
+            "tags": {"type": "array", "items": {"type": "string"}, "description": "Their skills."},
+            "time_zone": _nullable({"type": "string", "example": "Europe/Berlin",
+                                    "description": "The IANA zone they work in."}),
+            "working_hours": _nullable({"type": "string", "example": "Mon-Fri 09:00-17:00; Sat 10:00-13:00",
+                                        "description": "Weekly hours in their own time zone."}),
+            "languages": {"type": "array", "items": {"type": "string"}, "example": ["pt-BR", "en"],
+                          "description": "BCP 47 codes of the languages they answer in."},
+            "daily_capacity": _nullable({"type": "integer", "minimum": 1,
+                                         "description": "Cards a day they can take; null: no limit."}),
+            "absences": {"type": "array", "description": "Absences not yet over, first day first.",
+                         "items": {"type": "object", "required": ["starts_on", "ends_on", "stand_in"], "properties": {
+                             "starts_on": {"type": "string", "format": "date"},
+                             "ends_on": {"type": "string", "format": "date",
+                                         "description": "The last day away (their zone)."},
+                             "stand_in": _nullable({"type": "object", "required": ["id", "display_name"],
+                                                    "properties": {"id": {"type": "integer"},
+                                                                   "display_name": {"type": "string"}}})}}},
+            "availability": _ref("Availability"),
+        },
+    },
+    "Availability": {
+        "type": "object",
+        "required": ["state", "text", "next_available_at", "on_leave_until", "stand_in", "handoffs_today",
+                     "over_capacity"],
+        "properties": {
+            "state": {"type": "string", "enum": ["available", "off_hours", "on_leave", "unknown"],
+                      "description": "unknown: no time zone or no working hours are set."},
+            "text": {"type": "string", "example": "back Monday 09:00 (their time)"},
+            "next_available_at": _nullable({"type": "string", "format": "date-time",
+                                            "description": "Their next start, with their zone's offset "
+                                                           "(null when at work now or not known)."}),
+            "on_leave_until": _nullable({"type": "string", "format": "date"}),
+            "stand_in": _nullable({"type": "string", "description": "The stand-in's name while on leave."}),
+            "handoffs_today": {"type": "integer", "minimum": 0,
+                               "description": "Cards sent today, their day, that may have reached a customer."},
+            "over_capacity": {"type": "boolean", "description": "Today's count has reached daily_capacity."},
         },
     },
     "HandoffInput": {
@@ -160,6 +196,14 @@ LIST_PARAMETERS = [
     {"name": "cursor", "in": "query", "description": "next_cursor of the previous page.",
      "schema": {"type": "string"}},
 ]
+SPECIALIST_PARAMETERS = [
+    {"name": "available", "in": "query", "schema": {"type": "string", "enum": ["now"]},
+     "description": "now: at work now (their hours, not on leave) and under today's capacity."},
+    {"name": "language", "in": "query", "schema": {"type": "string", "minLength": 1, "maxLength": 35},
+     "description": "A BCP 47 code; matches the same primary language (pt matches pt-BR)."},
+    {"name": "skill", "in": "query", "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+     "description": "One of their tags (case ignored)."},
+]
 IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": True,
                    "description": "The same on every retry of one request (e.g. a UUID).",
                    "schema": {"type": "string", "minLength": 8, "maxLength": 64, "pattern": "^[!-~]+$"}}
@@ -176,10 +220,11 @@ PATHS = {
         "responses": {"200": _json(_ref("Ticket"), "The ticket."), **_errors(401, 404)},
     }},
     "/specialists": {"get": {
-        "operationId": "listSpecialists", "summary": "Active directory entries",
+        "operationId": "listSpecialists", "summary": "Active directory entries, with availability now",
+        "parameters": SPECIALIST_PARAMETERS,
         "responses": {"200": _json({"type": "object", "required": ["items"], "properties": {
-            "items": {"type": "array", "items": _ref("Specialist")}}}, "The active specialists."),
-            **_errors(401)},
+            "items": {"type": "array", "items": _ref("Specialist")}}}, "The active specialists that match."),
+            **_errors(401, 422)},
     }},
     "/handoffs": {
         "post": {
