@@ -32,7 +32,7 @@ class Handoff(db.Model):
         Index("ix_handoffs_status_created", "status", "created_at"),
         # The leads' views: SLA aggregates read this index instead of the table.
         Index("ix_handoffs_sla_cover", "created_at", "status", "agent_id", "specialist_id", "failure_code",
-              "ready_at", "accepted_at", "delivered_at", "read_at"),
+              "ready_at", "accepted_at", "delivered_at", "read_at", "unavailable_reason"),
         Index("ix_handoffs_failure_created", "failure_code", "created_at"),
         Index("ix_handoffs_phone_created", "customer_phone", "created_at"),
     )

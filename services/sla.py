@@ -97,6 +97,9 @@ class Counts:
     timed_ready: int = 0
     timed_delivery: int = 0
     timed_read: int = 0
+    # Cards sent while the specialist was off work or on leave, and past their day's capacity.
+    off_hours: int = 0
+    over_capacity: int = 0
 
     def add(self, other: "Counts") -> None:
         for name in self.__dataclass_fields__:
@@ -177,6 +180,8 @@ def _counters(targets: Targets, now: datetime) -> dict:
         "timed_ready": and_(Handoff.ready_at.is_not(None), Handoff.accepted_at.is_not(None)),
         "timed_delivery": and_(Handoff.accepted_at.is_not(None), FIRST_DELIVERY.is_not(None)),
         "timed_read": and_(Handoff.accepted_at.is_not(None), Handoff.read_at.is_not(None)),
+        "off_hours": Handoff.unavailable_reason.in_(("off_hours", "on_leave")),
+        "over_capacity": Handoff.unavailable_reason == "over_capacity",
     }
     sums = {name: func.coalesce(func.sum(case((flag, 1), else_=0)), 0).label(name) for name, flag in flags.items()}
     return {"total": func.count().label("total"), **sums}
