@@ -166,7 +166,7 @@ def _inbound_rows(messages: list[InboundMessage]) -> list[dict]:
 
 
 def _apply_one_by_one(claimed) -> set[str]:
-    """After a failed batch: each body alone; one the database refuses is marked, not retried forever."""
+    """After a failed batch: each body alone; one the database refuses is taken event by event."""
     unknown = set()
     for body_id, text in claimed:
         try:
@@ -175,13 +175,55 @@ def _apply_one_by_one(claimed) -> set[str]:
         except OperationalError:
             db.session.rollback()  # locked, connection lost: transient, the body stays pending
             log.exception("webhook body %s could not be applied now; it stays pending", body_id)
-        except SQLAlchemyError as exc:
+        except SQLAlchemyError:
             db.session.rollback()
-            log.exception("webhook body %s could not be applied", body_id)
-            reason = f"could not be applied: {type(exc.orig or exc).__name__}: {str(exc.orig or exc)[:300]}"
-            _mark_done({body_id: (0, 0, reason)})
-            db.session.commit()
+            log.exception("webhook body %s could not be applied whole; applying it event by event", body_id)
+            unknown |= _apply_event_by_event(body_id, text)
     return unknown
+
+
+def _apply_event_by_event(body_id: int, text: str) -> set[str]:
+    """Each event of one body in a savepoint of its own: what the database takes is applied, what
+    it refuses is named in the body's parse_error. Transient errors leave the whole body pending."""
+    found, received = read_events(text), utcnow()
+    try:
+        stored = [row for row in (status.status_row(update_, received, body_id) for update_ in found.statuses)
+                  if _refused(lambda row=row: status.store_statuses([row]), found,
+                              f"status {row['status']} of {row['message_id'][:60]}") is None]
+        ids = {row["message_id"] for row in stored}
+        applied = set()
+        if _refused(lambda: applied.update(status.apply_unapplied(ids)), found, "applying its statuses") is not None:
+            applied = set()
+        _refused(lambda: customers.learn_links(ParsedWebhook(instance_id=None, statuses=found.statuses,
+                                                             messages=found.messages), status.record_inbound),
+                 found, "customer links")
+        messages = 0
+        for message in found.messages:
+            if _refused(lambda message=message: status.store_inbound(_inbound_rows([message])), found,
+                        f"message {message.message_id[:60]}") is None:
+                messages += 1
+        _mark_done({body_id: (len(stored), messages, found.error)})
+        db.session.commit()
+        return ids - applied
+    except OperationalError:
+        db.session.rollback()
+        log.exception("webhook body %s could not be applied now; it stays pending", body_id)
+        return set()
+
+
+def _refused(work, found: BodyEvents, what: str) -> str | None:
+    """Run one piece of a body's work in a savepoint; a refusal (not a transient error) is recorded."""
+    try:
+        with db.session.begin_nested():
+            work()
+        return None
+    except OperationalError:
+        raise
+    except SQLAlchemyError as exc:
+        reason = f"{what} could not be applied: {type(exc.orig or exc).__name__}: {str(exc.orig or exc)[:200]}"
+        found.errors.append(reason)
+        log.warning("webhook: %s", reason)
+        return reason
 
 
 def _mark_done(marks: dict) -> None:
@@ -212,15 +254,27 @@ def drain(*, skip_locked: bool = True) -> int:
     return total
 
 
-def backstop() -> tuple[int, int]:
-    """The worker's pass: bodies no web process took (it died), then recent events still unapplied.
+@dataclass
+class Backstop:
+    """The worker's pass: bodies no web process took (it died), then status events still unapplied.
 
     It never fights a live applier: PostgreSQL skips the bodies another transaction holds, and
-    on SQLite the write lock lets one in at a time, the second finding the bodies done."""
-    bodies = drain()
-    swept = status.sweep_unapplied()
-    db.session.commit()
-    return bodies, swept
+    on SQLite the write lock lets one in at a time, the second finding the bodies done. It
+    remembers where its sweep of older events stopped, so each pass looks at the next range."""
+
+    older_from: int = 0
+
+    def run(self) -> tuple[int, int]:
+        bodies = drain()
+        swept = status.sweep_unapplied()
+        older, self.older_from = status.sweep_older(self.older_from)
+        db.session.commit()
+        return bodies, swept + older
+
+
+def backstop() -> tuple[int, int]:
+    """One backstop pass whose sweep of older events starts from the first id."""
+    return Backstop().run()
 
 
 class Applier:
@@ -237,20 +291,31 @@ class Applier:
     def wake(self) -> None:
         with self._lock:
             self._wake.set()
-            if self._thread is None or self._pid != os.getpid():  # none yet, or we were forked
+            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+                # none yet, it died, or we were forked (the parent's thread does not exist here)
                 self._pid = os.getpid()
                 self._thread = threading.Thread(target=self._run, name="webhook-applier", daemon=True)
                 self._thread.start()
 
     def _run(self) -> None:
-        while True:
-            if not self._wake.wait(IDLE_SECONDS):
-                with self._lock:
-                    if not self._wake.is_set():
-                        self._thread = None
-                        return
-            self._wake.clear()
-            self._pass()
+        try:
+            while True:
+                if not self._wake.wait(IDLE_SECONDS):
+                    with self._lock:
+                        if not self._wake.is_set():
+                            self._thread = None  # under the lock: a wake from now on starts another
+                            return
+                self._wake.clear()
+                try:
+                    self._pass()
+                except Exception:  # noqa: BLE001 - even the clean-up failed: keep the thread, try again
+                    log.exception("webhook applier pass failed; retrying")
+                    time.sleep(1.0)
+                    self._wake.set()
+        finally:
+            with self._lock:  # whatever ended the thread, the next wake starts another
+                if self._thread is threading.current_thread():
+                    self._thread = None
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Return once no pass is running (tests empty the tables after this)."""
@@ -262,12 +327,20 @@ class Applier:
             try:
                 drain()
             except Exception:  # noqa: BLE001 - the bodies are stored: try again shortly
-                db.session.rollback()
                 log.exception("webhook applier pass failed; retrying")
+                _quietly(db.session.rollback)
                 time.sleep(1.0)
                 self._wake.set()
             finally:
-                db.session.remove()
+                _quietly(db.session.remove)
+
+
+def _quietly(clean_up) -> None:
+    """A rollback or remove that fails (a dead connection) must not end the applier thread."""
+    try:
+        clean_up()
+    except Exception:  # noqa: BLE001 - logged; the session is rebuilt on the next use
+        log.exception("webhook applier: %s failed", getattr(clean_up, "__name__", "clean-up"))
 
 
 def wait_idle(app) -> None:

@@ -23,6 +23,7 @@ KINDS_IN_ORDER = ("sent", "failed", "delivered", "read")
 ID_LENGTH = 128  # message ids longer than this are no message of ours (our columns hold 128)
 INT4 = 2**31 - 1
 CHUNK = 500  # rows per statement: under SQLite's and PostgreSQL's bound-parameter limits
+SWEEP_SPAN = 50_000  # status_events ids looked at per call of sweep_older
 
 
 def _chunks(items: list, size: int = CHUNK):
@@ -84,12 +85,28 @@ def apply_unapplied(message_ids: Iterable[str]) -> set[str]:
 
 
 def sweep_unapplied(within: timedelta = timedelta(hours=1), limit: int = 5000) -> int:
-    """The worker's backstop: recent unapplied events whose handoff is known by now."""
+    """The worker's backstop, every pass: unapplied events of the last hour whose handoff is known by now."""
     rows = db.session.execute(select(StatusEvent.id, StatusEvent.message_id, StatusEvent.status).where(
         StatusEvent.applied.is_(False), StatusEvent.received_at > utcnow() - within, _belongs_to_a_handoff(),
     ).order_by(StatusEvent.id).limit(limit)).all()
     _apply_rows(rows)
     return len(rows)
+
+
+def sweep_older(after_id: int = 0, span: int | None = None) -> tuple[int, int]:
+    """The same for events of any age (a long outage), one range of ids per call, so a pass stays short.
+
+    Most unapplied events are never applied (acks of the number's other chats), so looking at all
+    of them every pass would cost more as they pile up; a range per pass covers them all in turn.
+    Returns (events applied, the id the next range starts after: 0 once the last range was done).
+    """
+    span = span or SWEEP_SPAN
+    rows = db.session.execute(select(StatusEvent.id, StatusEvent.message_id, StatusEvent.status).where(
+        StatusEvent.id > after_id, StatusEvent.id <= after_id + span, StatusEvent.applied.is_(False),
+        _belongs_to_a_handoff()).order_by(StatusEvent.id)).all()
+    _apply_rows(rows)
+    more = db.session.scalar(select(StatusEvent.id).where(StatusEvent.id > after_id + span).limit(1))
+    return len(rows), (after_id + span if more is not None else 0)
 
 
 def _apply_rows(rows: list) -> None:

@@ -19,15 +19,16 @@ def run_worker(*, interval: float, once: bool = False) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    backstop = applier.Backstop()  # kept across passes: its sweep of older events moves on each pass
     while not stopping["flag"]:
-        run_pass()
+        run_pass(backstop)
         if once:
             return
         _sleep(interval, stopping)
 
 
-def run_pass() -> None:
-    apply_webhooks()
+def run_pass(backstop: applier.Backstop | None = None) -> None:
+    apply_webhooks(backstop or applier.Backstop())
     try:
         report = reconcile()
         if report.checked or report.stuck or report.errors:
@@ -42,10 +43,10 @@ def run_pass() -> None:
     deliver_events()
 
 
-def apply_webhooks() -> None:
+def apply_webhooks(backstop: applier.Backstop) -> None:
     """The backstop for the web processes' appliers: bodies and status events nobody applied."""
     try:
-        bodies, swept = applier.backstop()
+        bodies, swept = backstop.run()
         if bodies or swept:
             current_app.logger.info("webhooks: %d stored bodies and %d status events applied", bodies, swept)
     except Exception:  # same rule: log, and let the next pass try again
