@@ -84,7 +84,7 @@ def test_closed_window_reopened_with_a_template_then_card_read(page):
     expect(page.locator("#template-preview")).to_contain_text("Hello Tom Becker, our specialist Jane Specialist")
     page.get_by_label("Send the card automatically when the customer answers").uncheck()
     page.get_by_role("button", name="Send template to reopen the chat").click()
-    expect(page.locator("#flashes .flash-success")).to_contain_text("Template accepted by 1MSG")
+    expect(page.locator("#handoffs .send-result")).to_contain_text("Template accepted by 1MSG")
     # The emulated customer answers the template; the page notices without a reload.
     expect(page.locator("#window-state")).to_contain_text("Window open", timeout=20000)
     expect(page.get_by_role("button", name="Send card")).to_be_visible(timeout=10000)
@@ -105,7 +105,7 @@ def test_closed_window_reopened_by_a_template_a_strict_1msg_accepts_then_the_car
     pick(page, "Jane Specialist")
     page.get_by_label("Send the card automatically when the customer answers").check()
     page.get_by_role("button", name="Send template to reopen the chat").click()
-    expect(page.locator("#flashes .flash-success")).to_contain_text("Template accepted by 1MSG")
+    expect(page.locator("#handoffs .send-result")).to_contain_text("Template accepted by 1MSG")
     [call] = [r for r in emulator.requests() if r["path"].endswith("/sendTemplate")]
     assert call["json"]["namespace"] == NAMESPACE
     assert call["json"]["language"] == {"policy": "deterministic", "code": "en_US"}
@@ -173,7 +173,7 @@ def test_hd_1002_omar_chosen_template_answered_one_card_omars_live_in_two_tabs(p
     pick(page, "Omar Haddad")
     expect(page.get_by_label("Send the card automatically when the customer answers")).to_be_checked()
     page.get_by_role("button", name="Send template to reopen the chat").click()
-    expect(page.locator("#flashes .flash-success")).to_contain_text("Template accepted by 1MSG")
+    expect(page.locator("#handoffs .send-result")).to_contain_text("Template accepted by 1MSG")
     expect(page.locator("#pending-follow-up")).to_contain_text("Omar Haddad's card goes when the customer answers.")
     expect(picked(page, "Omar Haddad")).to_be_checked()
     # The other tab learns of the template by itself (the card may already follow it by then).

@@ -198,11 +198,18 @@ def test_resending_soon_asks_to_confirm(client, auth, emulated_app, emulator, ma
         "specialist_id": specialist.id, "idempotency_key": "first-key-123", "include_intro": "no"})
     again = {"specialist_id": specialist.id, "idempotency_key": "second-key-123", "include_intro": "no"}
     asked = client.post(f"/tickets/{ticket.id}/handoffs", data=again)
-    assert asked.status_code == 409 and b"Send Spec" in asked.data and b"again?" in asked.data
+    # Post/Redirect/Get: the question is a page of its own, so Back never re-posts the form.
+    assert asked.status_code == 303 and f"/tickets/{ticket.id}/confirm?" in asked.location
+    question = client.get(asked.location)
+    assert question.status_code == 200 and b"Send Spec" in question.data and b"again?" in question.data
+    assert b'name="confirm_resend" value="yes"' in question.data
     assert len(sends(emulator)) == 1
     confirmed = client.post(f"/tickets/{ticket.id}/handoffs", data={**again, "confirm_resend": "yes"})
     assert confirmed.status_code == 302
     assert len(sends(emulator)) == 2
+    # Back after "Yes, send it again": the question page sees its key used and goes to the ticket.
+    back = client.get(asked.location)
+    assert back.status_code == 302 and back.location.endswith(f"/tickets/{ticket.id}")
 
 
 def test_ticket_page_offers_simulation_and_shows_the_window(client, auth, emulated_app, emulator, make_ticket,

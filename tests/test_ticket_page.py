@@ -1,8 +1,10 @@
-"""The ticket page without a browser: the specialist picker, its type-ahead list and its errors."""
+"""The ticket page without a browser: the picker, sending in place (htmx) and without JavaScript."""
 from bs4 import BeautifulSoup
+from sqlalchemy import select
 
 from models import Handoff, db
 from tests.history_factories import add_handoff
+from tests.test_handoff_send import open_window_everywhere, send, sends
 
 HX = {"HX-Request": "true"}
 
@@ -57,3 +59,44 @@ def test_sending_without_a_choice_says_so_and_sends_nothing(client, auth, make_t
                            follow_redirects=True)
     assert "Pick a specialist first: nobody was chosen, so nothing was sent." in response.get_data(as_text=True)
     assert db.session.query(Handoff).count() == 0
+
+
+def test_a_send_by_htmx_answers_in_place_and_a_second_click_sends_nothing(
+        client, auth, emulated_app, emulator, make_ticket, make_specialist):
+    auth.login("agent")
+    ticket, specialist = make_ticket(customer_phone="+14155552691"), make_specialist(display_name="Ivy Inplace")
+    open_window_everywhere(emulator, ticket.customer_phone)
+    form = {"specialist_id": specialist.id, "idempotency_key": "htmx-key-123456", "include_intro": "no"}
+    answer = client.post(f"/tickets/{ticket.id}/handoffs", data=form, headers=HX)
+    assert answer.status_code == 200 and "<html" not in answer.get_data(as_text=True)
+    fragment = soup(answer)
+    [handoff] = db.session.scalars(select(Handoff)).all()
+    attempt = fragment.select_one(f"section#handoffs[hx-swap-oob=true] article#handoff-{handoff.id}")
+    assert attempt.has_attr("autofocus") and attempt["tabindex"] == "-1"  # focus moves to it
+    assert "Card accepted by 1MSG" in attempt.select_one(".send-result").get_text()
+    panel = fragment.select_one("section#send-panel[hx-swap-oob=true]")
+    new_key = panel.select_one("input[name=idempotency_key]")["value"]
+    assert new_key != form["idempotency_key"], "the next send is a new one"
+    assert panel.select("input[name=specialist_id][checked]") == []
+    # The same form again (a double click that got through): nothing more goes.
+    again = soup(client.post(f"/tickets/{ticket.id}/handoffs", data=form, headers=HX))
+    assert "nothing was sent twice" in again.select_one(".send-result").get_text()
+    assert len(sends(emulator)) == 1
+
+
+def test_htmx_errors_land_in_the_panel_and_questions_get_their_own_page(
+        client, auth, emulated_app, emulator, make_ticket, make_specialist):
+    auth.login("agent")
+    ticket, specialist = make_ticket(customer_phone="+14155552692"), make_specialist()
+    open_window_everywhere(emulator, ticket.customer_phone)
+    missing = client.post(f"/tickets/{ticket.id}/handoffs", data={"idempotency_key": "k" * 16}, headers=HX)
+    assert missing.headers["HX-Retarget"] == "#send-panel"
+    error = soup(missing).select_one("#specialist-error")
+    assert error["role"] == "alert" and "nobody was chosen" in error.get_text()
+    assert soup(missing).select_one("input[name=specialist_id][autofocus]") is not None
+    send(ticket, specialist)
+    again = {"specialist_id": specialist.id, "idempotency_key": "second-key-12345", "include_intro": "no"}
+    asked = client.post(f"/tickets/{ticket.id}/handoffs", data=again, headers=HX)
+    assert asked.headers["HX-Redirect"].startswith(f"/tickets/{ticket.id}/confirm?action=send")
+    assert "again?" in client.get(asked.headers["HX-Redirect"]).get_data(as_text=True)
+    assert len(sends(emulator)) == 1

@@ -2,11 +2,12 @@
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
 
 from extensions import htmx, limiter
 from forms.tickets import CancelFollowUpForm, ReopenForm, RetryForm, SendCardForm
 from models import Handoff, Specialist, Ticket, db
-from services import handoffs, send_rules
+from services import handoffs, send_rules, window
 from views.access import read_only, requires_role
 
 bp = Blueprint("handoffs", __name__)
@@ -28,11 +29,10 @@ limit_sends = limiter.shared_limit(_send_limit, scope="sends", key_func=_sender_
 
 
 def _ticket_and_specialist(ticket_id: int, form):
-    """The ticket, and the specialist the valid form picked (None, with a message, otherwise)."""
+    """The ticket, and the specialist the valid form picked (None otherwise)."""
     ticket = db.session.get(Ticket, ticket_id) or abort(404)
     specialist = db.session.get(Specialist, form.specialist_id.data or 0)
     if not form.validate_on_submit() or specialist is None:
-        flash(NO_SPECIALIST, "error")
         return ticket, None
     return ticket, specialist
 
@@ -45,17 +45,14 @@ def send(ticket_id: int):
     form = SendCardForm()
     ticket, specialist = _ticket_and_specialist(ticket_id, form)
     if specialist is None:
-        return redirect(url_for("tickets.show", ticket_id=ticket_id))
+        return _no_specialist(ticket)
     agent = current_user._get_current_object()
     key = handoffs.user_key(agent, form.idempotency_key.data)
     already = handoffs.find_by_key(key)
     if already is not None:  # a double click or a resubmit of the same form
-        _flash_outcome(handoffs.SendOutcome(already, created=False))
-        return redirect(url_for("tickets.show", ticket_id=ticket_id, _anchor=f"handoff-{already.id}"))
-    earlier = handoffs.recent_duplicate(ticket, specialist, key)
-    if earlier is not None and form.confirm_resend.data != "yes":
-        return render_template("handoffs/confirm_resend.html", ticket=ticket, specialist=specialist,
-                               earlier=earlier, form=form), 409
+        return _sent(ticket, handoffs.SendOutcome(already, created=False))
+    if form.confirm_resend.data != "yes" and handoffs.recent_duplicate(ticket, specialist, key) is not None:
+        return _to_confirmation(ticket, "send")
     intro = form.intro_text.data.strip() if form.include_intro.data == "yes" else None
     confirmed_unavailable = form.confirm_unavailable.data or None
 
@@ -68,7 +65,7 @@ def send(ticket_id: int):
                                   confirmed_over=form.confirm_after.data, cap_override=form.override_cap.data,
                                   confirmed_unavailable=confirmed_unavailable)
 
-    return _sending(ticket, specialist, form, send_it, url_for("handoffs.send", ticket_id=ticket_id))
+    return _sending(ticket, "send", send_it)
 
 
 @bp.route("/tickets/<int:ticket_id>/reopen", methods=["POST"])
@@ -79,13 +76,12 @@ def reopen(ticket_id: int):
     form = ReopenForm()
     ticket, specialist = _ticket_and_specialist(ticket_id, form)
     if specialist is None:
-        return redirect(url_for("tickets.show", ticket_id=ticket_id))
+        return _no_specialist(ticket)
     agent = current_user._get_current_object()
     key = handoffs.user_key(agent, form.idempotency_key.data)
-    return _sending(ticket, specialist, form, lambda: handoffs.send_template(
+    return _sending(ticket, "reopen", lambda: handoffs.send_template(
         ticket, specialist, agent, key, card_on_reply=form.card_on_reply.data,
         confirmed_over=form.confirm_after.data, confirmed_unavailable=form.confirm_unavailable.data or None),
-        url_for("handoffs.reopen", ticket_id=ticket_id),
         what="Template")
 
 
@@ -100,28 +96,120 @@ def retry(handoff_id: int):
         flash("The retry form expired: reload the page and try again.", "error")
         return redirect(url_for("tickets.show", ticket_id=failed.ticket_id))
     agent = current_user._get_current_object()
-    return _sending(failed.ticket, failed.specialist, form, lambda: handoffs.retry(
+    return _sending(failed.ticket, "retry", lambda: handoffs.retry(
         failed, agent, confirmed_over=form.confirm_after.data,
-        confirmed_unavailable=form.confirm_unavailable.data or None),
-        url_for("handoffs.retry", handoff_id=handoff_id), what="Retry")
+        confirmed_unavailable=form.confirm_unavailable.data or None), what="Retry", handoff_id=failed.id)
 
 
-def _sending(ticket, specialist, form, send_it, action_url: str, what: str = "Card"):
-    """Run a send; answer with the flash and the ticket page, or the confirmation it needs."""
+def _sending(ticket, action: str, send_it, what: str = "Card", **confirm_args):
+    """Run a send; answer with its outcome, or send the agent to the question it needs answered."""
     try:
         outcome = send_it()
-    except handoffs.SecondCardNeedsConfirmation as exc:
-        return render_template("handoffs/confirm_second.html", ticket=ticket, specialist=specialist,
-                               earlier=exc.earlier, question=str(exc), form=form,
-                               action_url=action_url), 409
-    except handoffs.SpecialistUnavailableNeedsConfirmation as exc:
-        return render_template("handoffs/confirm_unavailable.html", ticket=ticket, specialist=specialist,
-                               refusal=exc, form=form, action_url=action_url), 409
+    except (handoffs.SecondCardNeedsConfirmation, handoffs.SpecialistUnavailableNeedsConfirmation):
+        return _to_confirmation(ticket, action, **confirm_args)
     except (handoffs.HandoffConflict, handoffs.CustomerCapReached) as exc:
-        flash(str(exc), "error")
+        return _refused(ticket, str(exc))
+    return _sent(ticket, outcome, what)
+
+
+def _sent(ticket: Ticket, outcome: handoffs.SendOutcome, what: str = "Card"):
+    """The outcome: in place with htmx (the list with the attempt focused, a fresh form), else PRG."""
+    message, category = _outcome_message(outcome, what)
+    handoff = outcome.handoff
+    if not htmx:
+        flash(message, category)
+        return redirect(url_for("tickets.show", ticket_id=ticket.id, _anchor=f"handoff-{handoff.id}"))
+    from views.tickets import send_panel_context  # the panel comes back with a new key
+
+    state = window.session_window(ticket.customer_phone)
+    return render_template("handoffs/sent.html", ticket=ticket, window=state, result=(message, category),
+                           focus_id=handoff.id,
+                           **{**send_panel_context(ticket, state, MultiDict()), **_list_context(ticket)})
+
+
+def _refused(ticket: Ticket, message: str):
+    """Nothing was sent (a rule said no): the panel says why with htmx, the page's flash otherwise."""
+    if not htmx:
+        flash(message, "error")
         return redirect(url_for("tickets.show", ticket_id=ticket.id))
-    _flash_outcome(outcome, what=what)
-    return redirect(url_for("tickets.show", ticket_id=ticket.id, _anchor=f"handoff-{outcome.handoff.id}"))
+    return _panel_with_error(ticket, panel_error=message)
+
+
+def _no_specialist(ticket: Ticket):
+    """Nobody picked (or the form was incomplete): nothing is sent, and the agent is told where."""
+    if not htmx:
+        flash(NO_SPECIALIST, "error")
+        return redirect(url_for("tickets.show", ticket_id=ticket.id, _anchor="send-panel"))
+    return _panel_with_error(ticket, picker_error=NO_SPECIALIST)
+
+
+def _panel_with_error(ticket: Ticket, **errors):
+    from views.tickets import send_panel_context
+
+    state = window.session_window(ticket.customer_phone)
+    response = make_response(render_template("partials/send_panel.html", ticket=ticket, window=state,
+                                             **send_panel_context(ticket, state, request.form, **errors)))
+    # The form targets the handoff list; an error belongs in the panel instead.
+    response.headers["HX-Retarget"] = "#send-panel"
+    response.headers["HX-Reswap"] = "outerHTML"
+    return response
+
+
+def _to_confirmation(ticket: Ticket, action: str, **args):
+    """Post/Redirect/Get to the question page, so Back never offers to post the form again."""
+    values = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    target = url_for("handoffs.confirm", ticket_id=ticket.id, action=action, **args, **values)
+    if htmx:
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, 303)
+
+
+@bp.route("/tickets/<int:ticket_id>/confirm")
+@requires_role("agent")
+def confirm(ticket_id: int):
+    """The question a send needs answered ("send again?", "a second specialist?") as a page of its own."""
+    ticket = db.session.get(Ticket, ticket_id) or abort(404)
+    values = {k: v for k, v in request.args.items() if k not in ("action", "handoff_id")}
+    action = request.args.get("action", "send")
+    if action == "retry":
+        failed = _load(request.args.get("handoff_id", 0, type=int))
+        specialist, key = failed.specialist, f"retry-of-{failed.id}"
+        post_url = url_for("handoffs.retry", handoff_id=failed.id)
+    elif action in ("send", "reopen"):
+        specialist = db.session.get(Specialist, request.args.get("specialist_id", 0, type=int)) or abort(404)
+        key = handoffs.user_key(current_user, values.get("idempotency_key", ""))
+        post_url = url_for(f"handoffs.{action}", ticket_id=ticket.id)
+    else:
+        abort(404)
+    question = _question(ticket, specialist, key, action, values)
+    if question is None:  # answered already (Back after "Yes"), or nothing to ask any more
+        return redirect(url_for("tickets.show", ticket_id=ticket.id))
+    template, context = question
+    return render_template(template, ticket=ticket, specialist=specialist, values=values, post_url=post_url,
+                           **context)
+
+
+def _question(ticket: Ticket, specialist: Specialist, key: str, action: str, values: dict):
+    """Which confirmation this send still needs, in the order the send itself asks, or None."""
+    if handoffs.find_by_key(key) is not None:
+        return None
+    if action == "send" and values.get("confirm_resend") != "yes":
+        earlier = handoffs.recent_duplicate(ticket, specialist, key)
+        if earlier is not None:
+            return "handoffs/confirm_resend.html", dict(earlier=earlier)
+    if action == "reopen" and not values.get("card_on_reply"):
+        return None  # a template alone names no card: nothing to ask
+    earlier = send_rules.other_card(ticket, specialist.id)
+    if earlier is not None and str(earlier.id) != values.get("confirm_after"):
+        question = handoffs.SecondCardNeedsConfirmation(earlier, specialist.display_name)
+        return "handoffs/confirm_second.html", dict(earlier=earlier, question=str(question))
+    try:
+        send_rules.check_available(specialist, values.get("confirm_unavailable"))
+    except handoffs.SpecialistUnavailableNeedsConfirmation as refusal:
+        return "handoffs/confirm_unavailable.html", dict(refusal=refusal)
+    return None
 
 
 def _cancel_named_follow_up(ticket: Ticket, template_id: int | None, agent) -> None:
@@ -154,30 +242,31 @@ def ticket_list(ticket_id: int):
     ticket = db.session.get(Ticket, ticket_id) or abort(404)
     if not htmx:
         return redirect(url_for("tickets.show", ticket_id=ticket_id, _anchor="handoffs"))
-    version = handoffs.list_version(ticket)
-    if request.args.get("v") == version:
+    if request.args.get("v") == handoffs.list_version(ticket):
         return "", 204
+    return render_template("partials/handoff_list.html", ticket=ticket, **_list_context(ticket))
+
+
+def _list_context(ticket: Ticket) -> dict:
     attempts = handoffs.attempts_for(ticket)
-    return render_template("partials/handoff_list.html", ticket=ticket, attempts=attempts, version=version,
-                           triages={h.id: handoffs.triage_for(h) for h in attempts},
-                           pending=handoffs.pending_follow_up(ticket), cancel_form=CancelFollowUpForm())
+    return dict(attempts=attempts, version=handoffs.list_version(ticket),
+                triages={h.id: handoffs.triage_for(h) for h in attempts},
+                pending=handoffs.pending_follow_up(ticket), cancel_form=CancelFollowUpForm())
 
 
-def _flash_outcome(outcome: handoffs.SendOutcome, what: str = "Card") -> None:
-    """One sentence: what happened to this send."""
+def _outcome_message(outcome: handoffs.SendOutcome, what: str = "Card") -> tuple[str, str]:
+    """One sentence, and its flash category: what happened to this send."""
     handoff = outcome.handoff
     if not outcome.created:
         if handoff.idempotency_key.startswith("follow-up-"):
-            flash(f"{handoff.specialist_name}'s card already went when the customer answered; "
-                  "nothing was sent twice.", "info")
-        else:
-            flash(f"{what} was already sent from this form; nothing was sent twice.", "info")
-    elif handoff.status == "failed":
-        flash(handoff.failure_reason, "error")
-    elif handoff.status in ("unknown", "queued"):
-        flash(handoff.failure_reason, "warning")
-    else:
-        flash(f"{what} accepted by 1MSG (message id {handoff.message_id}).", "success")
+            return (f"{handoff.specialist_name}'s card already went when the customer answered; "
+                    "nothing was sent twice.", "info")
+        return f"{what} was already sent from this form; nothing was sent twice.", "info"
+    if handoff.status == "failed":
+        return handoff.failure_reason, "error"
+    if handoff.status in ("unknown", "queued"):
+        return handoff.failure_reason, "warning"
+    return f"{what} accepted by 1MSG (message id {handoff.message_id}).", "success"
 
 
 def _load(handoff_id: int) -> Handoff:

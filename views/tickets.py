@@ -98,7 +98,7 @@ def show(ticket_id: int):
         triages={h.id: handoffs.triage_for(h) for h in attempts},
         version=handoffs.list_version(ticket), cancel_form=CancelFollowUpForm(),
         emulated=emulated.is_emulated(), inbound_form=SimulateInboundForm(),
-        **_send_panel(ticket, state, request.args))
+        **send_panel_context(ticket, state, request.args))
 
 
 @bp.route("/<int:ticket_id>/send-panel")
@@ -110,10 +110,11 @@ def send_panel(ticket_id: int):
         return redirect(url_for("tickets.show", ticket_id=ticket.id))
     state = window.session_window(ticket.customer_phone)
     return render_template("partials/send_panel.html", ticket=ticket, window=state,
-                           **_send_panel(ticket, state, request.args))
+                           **send_panel_context(ticket, state, request.args))
 
 
-def _send_panel(ticket: Ticket, state, args, picker_error: str | None = None) -> dict:
+def send_panel_context(ticket: Ticket, state, args, picker_error: str | None = None,
+                       panel_error: str | None = None) -> dict:
     """The picker, the chosen specialist's card, and the send or reopen form."""
     pending = handoffs.pending_follow_up(ticket)
     # Only the agent's own choice is marked: the one picked now, else the one whose card waits for
@@ -125,7 +126,7 @@ def _send_panel(ticket: Ticket, state, args, picker_error: str | None = None) ->
         "idempotency_key": uuid.uuid4().hex, "include_intro": args.get("include_intro", "yes"),
         "intro_text": args.get("intro_text") or settings.get("intro_text")})
     choice = templates.reopen_choice()
-    return dict(picker=picker, picked=picked, picker_error=picker_error, form=form,
+    return dict(picker=picker, picked=picked, picker_error=picker_error, panel_error=panel_error, form=form,
                 reopen_form=ReopenForm(formdata=None), pending=pending,
                 preview=contact_payload(card_for(picked)) if picked else None, reopen_choice=choice,
                 template_text=templates.preview(choice, ticket, picked) if choice and picked else None)
