@@ -38,6 +38,14 @@ def last_inbound_at(phone: str) -> datetime | None:
         select(func.max(InboundMessage.sent_at)).where(InboundMessage.customer_phone == phone))
 
 
+def recent_messages(phone: str, limit: int = 10) -> list[InboundMessage]:
+    """The customer's latest stored messages, oldest first, as a chat reads (one indexed read)."""
+    newest_first = db.session.scalars(
+        select(InboundMessage).where(InboundMessage.customer_phone == phone)
+        .order_by(InboundMessage.sent_at.desc(), InboundMessage.id.desc()).limit(limit)).all()
+    return newest_first[::-1]
+
+
 def last_inbound_by_phone(phones: list[str]) -> dict[str, datetime]:
     """The newest stored message per phone, for a list page (one query)."""
     if not phones:

@@ -165,3 +165,26 @@ def test_without_javascript_the_picker_and_send_work_by_full_pages(browser, live
 def _window_open(page, number: int) -> bool:
     page.goto(f"/tickets/{number}")
     return "Window open" in page.locator("#window-state").inner_text()
+
+
+def test_the_conversation_and_the_live_regions_follow_the_customer_and_the_card(browser_page):
+    page = browser_page
+    log_in(page, "agent")
+    open_ticket(page, "HD-1002")
+    expect(page.locator("#conversation")).to_contain_text("No message from this customer")
+    make_customer_write(page, "Hallo, the router died again")
+    # Without a reload: the message with its time (the viewer's zone), and the window change said aloud.
+    message = page.locator("#conversation .message").last
+    expect(message).to_contain_text("Hallo, the router died again", timeout=10000)
+    expect(message.locator("time")).to_have_text(re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d"))
+    expect(page.locator("#window-news")).to_contain_text("The window opened")
+    expect(page.locator("#window-news")).to_have_attribute("aria-live", "polite")
+    radio(page, "Omar Haddad").check()
+    page.get_by_role("button", name="Send card").click()
+    # Each status change is said once in the timeline's live region; states carry words, not colour only.
+    expect(page.locator("#handoff-news")).to_contain_text(re.compile(r"Omar Haddad's card: (sent|delivered|read) at"),
+                                                          timeout=15000)
+    status = page.locator("#handoffs .handoff-status").first
+    expect(status).to_have_attribute("data-status", "read", timeout=15000)
+    expect(status.locator(".badge")).to_have_text("Read")
+    assert horizontal_overflow(page) == 0

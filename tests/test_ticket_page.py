@@ -100,3 +100,48 @@ def test_htmx_errors_land_in_the_panel_and_questions_get_their_own_page(
     assert asked.headers["HX-Redirect"].startswith(f"/tickets/{ticket.id}/confirm?action=send")
     assert "again?" in client.get(asked.headers["HX-Redirect"]).get_data(as_text=True)
     assert len(sends(emulator)) == 1
+
+
+def test_the_conversation_shows_the_customers_messages_and_the_poll_brings_new_ones(client, auth, make_ticket):
+    from datetime import timedelta
+
+    from models import utcnow
+    from services import status
+
+    auth.login("agent")
+    ticket = make_ticket()
+    status.record_inbound("in-old", ticket.customer_phone, utcnow() - timedelta(hours=30), body="Is anyone there?")
+    db.session.commit()
+    page = soup(client.get(f"/tickets/{ticket.id}"))
+    [message] = page.select("#conversation .message")
+    assert "Is anyone there?" in message.get_text() and message.select_one("time[datetime]")
+    assert "Window closed" in page.select_one("#window-state").get_text()
+    assert page.select_one("#window-news")["aria-live"] == "polite"
+    poll_url = page.select_one("#window-state")["hx-get"]
+    # Nothing new: the poll answers with the window alone.
+    quiet = soup(client.get(poll_url, headers=HX))
+    assert quiet.select_one("#conversation") is None and quiet.select_one("#window-news") is None
+    status.record_inbound("in-new", ticket.customer_phone, utcnow(), body="Hello, I need the specialist")
+    db.session.commit()
+    answer = client.get(poll_url, headers=HX)
+    news = soup(answer)
+    assert answer.headers["HX-Trigger"] == "window-changed"
+    assert news.select_one("#window-news[hx-swap-oob=innerHTML]").get_text().startswith("The window opened")
+    assert [m.p.get_text() for m in news.select("#conversation[hx-swap-oob=true] .message")] == [
+        "Is anyone there?", "Hello, I need the specialist"]
+
+
+def test_a_status_change_is_said_in_the_timelines_live_region(client, auth, make_ticket, make_specialist):
+    from models import utcnow
+
+    agent = auth.login("agent")
+    handoff = add_handoff(make_ticket(), make_specialist(display_name="Lia Live"), agent, created_at=utcnow(),
+                          status="accepted", accepted_at=utcnow())
+    url = f"/handoffs/{handoff.id}/status"
+    same = soup(client.get(url, query_string={"was": "accepted"}, headers=HX))
+    assert same.select_one("#handoff-news") is None
+    handoff.status, handoff.delivered_at = "delivered", utcnow()
+    db.session.commit()
+    changed = soup(client.get(url, query_string={"was": "accepted"}, headers=HX))
+    assert changed.select_one("#handoff-news[hx-swap-oob=innerHTML]").get_text().startswith("Lia Live's card: delivered at")
+    assert "was=delivered" in changed.select_one(".handoff-status")["hx-get"]

@@ -296,7 +296,9 @@ def status(handoff_id: int):
     etag = f"{handoff.id}-{handoff.status}-{handoff.updated_at.timestamp() if handoff.updated_at else 0}-{offer}"
     if request.if_none_match.contains(etag):
         return _fragment_response("", etag, 304)  # nothing changed: skip rendering
-    body = render_template("partials/handoff_status.html", handoff=handoff, triage=triage)
+    # The status the page showed: when it differs, the timeline's live region says what changed.
+    news = request.args.get("was") not in (None, handoff.status)
+    body = render_template("partials/handoff_status.html", handoff=handoff, triage=triage, news=news)
     return _fragment_response(body, etag)
 
 

@@ -95,6 +95,7 @@ def show(ticket_id: int):
     attempts = handoffs.attempts_for(ticket)
     return render_template(
         "tickets/show.html", ticket=ticket, window=state, attempts=attempts,
+        messages=window.recent_messages(ticket.customer_phone),
         triages={h.id: handoffs.triage_for(h) for h in attempts},
         version=handoffs.list_version(ticket), cancel_form=CancelFollowUpForm(),
         emulated=emulated.is_emulated(), inbound_form=SimulateInboundForm(),
@@ -153,13 +154,18 @@ def specialist_options(ticket_id: int):
 @read_only
 @requires_role("agent")
 def window_state(ticket_id: int):
-    """The customer's window (htmx fragment that refreshes itself; the ticket page otherwise)."""
+    """The ticket page's poll: the customer's window, and their messages when new ones came."""
     ticket = _load(ticket_id)
     if not htmx:
         return redirect(url_for("tickets.show", ticket_id=ticket.id))
     state = window.session_window(ticket.customer_phone)
-    response = make_response(render_template("partials/window_state.html", ticket=ticket, window=state))
-    if request.args.get("was_open") != ("true" if state.is_open else "false"):
+    messages = window.recent_messages(ticket.customer_phone)
+    changed = request.args.get("was_open") != ("true" if state.is_open else "false")
+    newest = str(messages[-1].id) if messages else ""
+    response = make_response(render_template(
+        "partials/window_poll.html", ticket=ticket, window=state, messages=messages, window_changed=changed,
+        new_messages=request.args.get("seen", "") != newest))
+    if changed:
         # The send panel swaps between "Send card" and "Send template" when the window changes.
         response.headers["HX-Trigger"] = "window-changed"
     return response
