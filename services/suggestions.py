@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from models import Specialist, Ticket
-from services import languages
+from services import languages, specialist_board
 from services.specialist_board import SpecialistNow
 
 LANGUAGE_POINTS, SKILL_POINTS, MAX_SKILLS_COUNTED = 4, 3, 2
@@ -27,6 +27,7 @@ class Suggestion:
     score: int
     reason: str  # "speaks pt, tax, available, 2 of 8 today"
     now: SpecialistNow
+    spoken: str | None = None  # their language code that serves the customer's, if any
 
 
 def _forms(word: str) -> set[str]:
@@ -65,7 +66,7 @@ def suggest(ticket: Ticket, board: dict[int, SpecialistNow]) -> list[Suggestion]
         score = (LANGUAGE_POINTS if spoken else 0) + SKILL_POINTS * min(len(skills), MAX_SKILLS_COUNTED) \
             + AVAILABILITY_POINTS[now.availability.state] + (OVER_CAPACITY_POINTS if now.over_capacity else 0)
         parts = ([f"speaks {spoken}"] if spoken else []) + skills + [_short_availability(now), now.load_text]
-        ranked.append(Suggestion(specialist, score, ", ".join(parts), now))
+        ranked.append(Suggestion(specialist, score, ", ".join(parts), now, spoken))
     ranked.sort(key=lambda s: (-s.score, _share_of_day(s.now), s.specialist.display_name.lower()))
     return ranked
 
@@ -78,4 +79,23 @@ def _share_of_day(now: SpecialistNow) -> float:
 def best(ticket: Ticket, board: dict[int, SpecialistNow]) -> Suggestion | None:
     """The one to suggest, if anyone scores above an unknown stranger (hours unknown, nothing matching)."""
     ranked = suggest(ticket, board)
+    return _worth_suggesting(ranked)
+
+
+def _worth_suggesting(ranked: list[Suggestion]) -> Suggestion | None:
     return ranked[0] if ranked and ranked[0].score > AVAILABILITY_POINTS["unknown"] else None
+
+
+@dataclass(frozen=True)
+class TicketView:
+    """What the ticket page shows beside the picker: each specialist's now, and the suggestion."""
+
+    ranked: dict[int, Suggestion]  # by specialist id
+    suggestion: Suggestion | None
+
+
+def for_ticket(ticket: Ticket, specialists: list[Specialist]) -> TicketView:
+    """Ranks `specialists` (the active directory, and whoever the picker shows) for the ticket."""
+    board = specialist_board.board(specialists)
+    ranked = suggest(ticket, board)
+    return TicketView({s.specialist.id: s for s in ranked}, _worth_suggesting(ranked))

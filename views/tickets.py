@@ -10,7 +10,7 @@ from sqlalchemy import select
 from extensions import htmx, limiter
 from forms.tickets import CancelFollowUpForm, QueueForm, ReopenForm, SendCardForm, SimulateInboundForm, TicketForm
 from models import Ticket, User, db
-from services import directory, emulated, handoffs, queue, settings, templates, tickets, window
+from services import directory, emulated, handoffs, queue, settings, suggestions, templates, tickets, window
 from onemsg.cards import contact_payload
 from services.cards import card_for
 from views.access import read_only, requires_role
@@ -128,6 +128,7 @@ def send_panel_context(ticket: Ticket, state, args, picker_error: str | None = N
         "intro_text": args.get("intro_text") or settings.get("intro_text")})
     choice = templates.reopen_choice()
     return dict(picker=picker, picked=picked, picker_error=picker_error, panel_error=panel_error, form=form,
+                ranking=_ranking(ticket, picker),
                 reopen_form=ReopenForm(formdata=None), pending=pending,
                 preview=contact_payload(card_for(picked)) if picked else None, reopen_choice=choice,
                 template_text=templates.preview(choice, ticket, picked) if choice and picked else None)
@@ -146,7 +147,15 @@ def specialist_options(ticket_id: int):
     chosen = request.args.get("specialist_id", type=int)
     picker = directory.picker(request.args.get("q", ""), current_user.id, chosen_id=chosen, limit=PICKER_ROWS)
     return render_template("partials/specialist_picker.html", ticket=ticket, window=state, picker=picker,
-                           picked=picker.chosen, announce_count=True)
+                           picked=picker.chosen, announce_count=True, ranking=_ranking(ticket, picker))
+
+
+def _ranking(ticket: Ticket, picker) -> suggestions.TicketView:
+    """Availability per listed specialist and the suggestion, over the whole active directory."""
+    everyone = {s.id: s for s in directory.search(limit=1000)}
+    for row in picker.rows:
+        everyone.setdefault(row.specialist.id, row.specialist)
+    return suggestions.for_ticket(ticket, list(everyone.values()))
 
 
 @bp.route("/<int:ticket_id>/window")
