@@ -40,10 +40,11 @@ from models.app_setting import AppSetting  # noqa: E402
 from models.api_key import ApiKey, API_KEY_ROLES  # noqa: E402
 from models.outbox_event import OutboxEvent, OUTBOX_STATUSES  # noqa: E402
 from models.customer_link import CustomerLink  # noqa: E402
+from models.ticket_viewer import TicketViewer  # noqa: E402
 
 __all__ = [
     "db", "utcnow", "User", "UserSession", "ROLES", "Specialist", "Absence", "Ticket", "TICKET_STATUSES",
     "InboundMessage", "Handoff", "HANDOFF_STATUSES", "STATUS_RANK", "FINAL_STATUSES",
     "WebhookEvent", "StatusEvent", "AuditEntry", "AppSetting",
-    "ApiKey", "API_KEY_ROLES", "OutboxEvent", "OUTBOX_STATUSES",
+    "ApiKey", "API_KEY_ROLES", "OutboxEvent", "OUTBOX_STATUSES", "TicketViewer",
 ]

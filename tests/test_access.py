@@ -32,6 +32,7 @@ EXPECTED = {
     "handoffs.ticket_list": "agent",
     "tickets.send_panel": "agent",
     "tickets.specialist_options": "agent",
+    "handoffs.confirm": "agent",
     "admin.settings_page": "admin",
     "admin.template_params": "admin",
     "handoffs.show": "agent",

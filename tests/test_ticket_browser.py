@@ -188,3 +188,42 @@ def test_the_conversation_and_the_live_regions_follow_the_customer_and_the_card(
     expect(status).to_have_attribute("data-status", "read", timeout=15000)
     expect(status.locator(".badge")).to_have_text("Read")
     assert horizontal_overflow(page) == 0
+
+
+def test_who_else_is_here_and_a_card_from_elsewhere_show_within_one_poll(browser_page, browser, live_server, viewport):
+    from tests.browser_support import VIEWPORTS
+
+    page = browser_page
+    log_in(page, "agent")
+    number = open_ticket(page, "HD-1001")
+    make_customer_write(page)
+    lead_context = browser.new_context(base_url=live_server.url, viewport=VIEWPORTS[viewport],
+                                       timezone_id="Europe/Berlin")
+    try:
+        lead = lead_context.new_page()
+        log_in(lead, "lead")
+        lead.goto(f"/tickets/{number}")
+        activity = page.locator("#ticket-activity")
+        expect(activity).to_contain_text("Lee Lead is viewing this ticket now.", timeout=8000)
+        expect(lead.locator("#ticket-activity")).to_contain_text("Alex Agent is viewing", timeout=8000)
+        radio(lead, "Jane Specialist").check()
+        lead.get_by_role("button", name="Send card").click()
+        expect(lead.locator("#handoffs .send-result")).to_contain_text("Card accepted by 1MSG")
+        expect(activity).to_contain_text(re.compile(r"Jane Specialist's card for this ticket went \d+ s ago"),
+                                         timeout=8000)
+        expect(activity).to_contain_text("sent by Lee Lead")
+        # The sender's own page does not warn about its own card.
+        expect(lead.locator("#ticket-activity")).not_to_contain_text("went")
+        # Another tab of the same agent: its card is news to the first tab, not to itself.
+        second_tab = page.context.new_page()
+        second_tab.goto(f"/tickets/{number}")
+        radio(second_tab, "Omar Haddad").check()
+        second_tab.get_by_role("button", name="Send card").click()
+        expect(second_tab.get_by_role("heading", name=re.compile("Also send Omar Haddad"))).to_be_visible()
+        second_tab.get_by_role("button", name=re.compile("Yes, also send")).click()
+        expect(second_tab.locator("#flashes")).to_contain_text("Card accepted by 1MSG")
+        expect(activity).to_contain_text("sent by you, in another tab", timeout=8000)
+        expect(second_tab.locator("#ticket-activity")).not_to_contain_text("in another tab")
+        assert horizontal_overflow(page) == 0
+    finally:
+        lead_context.close()

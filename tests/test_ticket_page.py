@@ -1,4 +1,7 @@
-"""The ticket page without a browser: the picker, sending in place (htmx) and without JavaScript."""
+"""The ticket page without a browser: the picker, sending in place (htmx) and without JavaScript,
+the conversation, live regions, presence and collisions."""
+from datetime import timedelta
+
 from bs4 import BeautifulSoup
 from sqlalchemy import select
 
@@ -145,3 +148,48 @@ def test_a_status_change_is_said_in_the_timelines_live_region(client, auth, make
     changed = soup(client.get(url, query_string={"was": "accepted"}, headers=HX))
     assert changed.select_one("#handoff-news[hx-swap-oob=innerHTML]").get_text().startswith("Lia Live's card: delivered at")
     assert "was=delivered" in changed.select_one(".handoff-status")["hx-get"]
+
+
+def test_presence_and_a_card_sent_elsewhere_come_with_the_next_poll(client, auth, make_user, make_ticket,
+                                                                    make_specialist):
+    from models import utcnow
+    from services import presence
+
+    alex = make_user("agent", name="Alex Other")
+    me = auth.login("agent")
+    ticket, specialist = make_ticket(), make_specialist(display_name="Cara Card")
+    page = soup(client.get(f"/tickets/{ticket.id}"))
+    region = page.select_one("#ticket-activity")
+    assert region["aria-live"] == "polite" and region.get_text(strip=True) == ""
+    poll_url = page.select_one("#window-state")["hx-get"]
+    tab = page.select_one("#send-form input[name=tab]")["value"]
+    assert page.select_one("#send-form input[name=idempotency_key]")["value"].startswith(tab + ".")
+    # Alex opens the ticket (his own poll stores it) and sends a card from there.
+    presence.seen(alex.id, ticket.id)
+    add_handoff(ticket, specialist, alex, created_at=utcnow())
+    db.session.commit()
+    news = soup(client.get(poll_url, headers=HX)).select_one("#ticket-activity[hx-swap-oob=innerHTML]")
+    assert "Alex Other is viewing this ticket now." in news.get_text(" ", strip=True)
+    assert "Cara Card's card for this ticket went" in news.get_text(" ", strip=True)
+    assert "sent by Alex Other" in news.get_text(" ", strip=True)
+    # My own card from this very page is not news; the same card from another tab of mine is.
+    mine = add_handoff(ticket, specialist, me, created_at=utcnow())
+    mine.idempotency_key = handoffs_key(me, tab)
+    db.session.commit()
+    text = soup(client.get(poll_url, headers=HX)).select_one("#ticket-activity").get_text(" ", strip=True)
+    assert text.count("went") == 1
+    other_tab = soup(client.get(poll_url.replace(f"tab={tab}", "tab=0123456789ab"), headers=HX))
+    assert "sent by you, in another tab" in other_tab.select_one("#ticket-activity").get_text(" ", strip=True)
+    # Gone for three polls: no longer viewing; nothing changed since the last answer: no swap.
+    presence.seen(alex.id, ticket.id, at=utcnow() - timedelta(seconds=presence.VIEWING_SECONDS + 1))
+    db.session.commit()
+    gone = soup(client.get(poll_url, headers=HX)).select_one("#ticket-activity")
+    assert "is viewing" not in gone.get_text()
+    next_url = soup(client.get(poll_url, headers=HX)).select_one("#window-state")["hx-get"]
+    assert soup(client.get(next_url, headers=HX)).select_one("#ticket-activity") is None
+
+
+def handoffs_key(user, tab: str) -> str:
+    from services import handoffs
+
+    return handoffs.user_key(user, f"{tab}.0123456789abcdef")

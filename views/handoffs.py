@@ -116,15 +116,16 @@ def _sent(ticket: Ticket, outcome: handoffs.SendOutcome, what: str = "Card"):
     """The outcome: in place with htmx (the list with the attempt focused, a fresh form), else PRG."""
     message, category = _outcome_message(outcome, what)
     handoff = outcome.handoff
+    tab = request.form.get("tab")  # the page the send came from: its own card is not news to it
     if not htmx:
         flash(message, category)
-        return redirect(url_for("tickets.show", ticket_id=ticket.id, _anchor=f"handoff-{handoff.id}"))
+        return redirect(url_for("tickets.show", ticket_id=ticket.id, tab=tab, _anchor=f"handoff-{handoff.id}"))
     from views.tickets import send_panel_context  # the panel comes back with a new key
 
     state = window.session_window(ticket.customer_phone)
     return render_template("handoffs/sent.html", ticket=ticket, window=state, result=(message, category),
                            focus_id=handoff.id,
-                           **{**send_panel_context(ticket, state, MultiDict()), **_list_context(ticket)})
+                           **{**send_panel_context(ticket, state, MultiDict({"tab": tab})), **_list_context(ticket)})
 
 
 def _refused(ticket: Ticket, message: str):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from extensions import htmx, limiter
 from forms.tickets import CancelFollowUpForm, QueueForm, ReopenForm, SendCardForm, SimulateInboundForm, TicketForm
 from models import Ticket, User, db
-from services import directory, emulated, handoffs, queue, settings, suggestions, templates, tickets, window
+from services import directory, emulated, handoffs, presence, queue, settings, suggestions, templates, tickets, window
 from onemsg.cards import contact_payload
 from services.cards import card_for
 from views.access import read_only, requires_role
@@ -91,15 +91,20 @@ def mark_ready(ticket_id: int):
 def show(ticket_id: int):
     """The ticket page: window, specialist, card preview, send, and every attempt."""
     ticket = _load(ticket_id)
+    # This page's own name: its forms' keys start with it, so its own sends are not news to it.
+    tab = presence.valid_tab(request.args.get("tab")) or presence.new_tab()
+    presence.seen(current_user.id, ticket.id)
+    db.session.commit()
     state = window.session_window(ticket.customer_phone)
     attempts = handoffs.attempts_for(ticket)
     return render_template(
         "tickets/show.html", ticket=ticket, window=state, attempts=attempts,
         messages=window.recent_messages(ticket.customer_phone),
+        activity=presence.activity(ticket, current_user, tab),
         triages={h.id: handoffs.triage_for(h) for h in attempts},
         version=handoffs.list_version(ticket), cancel_form=CancelFollowUpForm(),
         emulated=emulated.is_emulated(), inbound_form=SimulateInboundForm(),
-        **send_panel_context(ticket, state, request.args))
+        **send_panel_context(ticket, state, request.args, tab=tab))
 
 
 @bp.route("/<int:ticket_id>/send-panel")
@@ -115,8 +120,9 @@ def send_panel(ticket_id: int):
 
 
 def send_panel_context(ticket: Ticket, state, args, picker_error: str | None = None,
-                       panel_error: str | None = None) -> dict:
+                       panel_error: str | None = None, tab: str | None = None) -> dict:
     """The picker, the chosen specialist's card, and the send or reopen form."""
+    tab = tab or presence.valid_tab(args.get("tab")) or presence.new_tab()
     pending = handoffs.pending_follow_up(ticket)
     # Only the agent's own choice is marked: the one picked now, else the one whose card waits for
     # the customer's answer. Nobody is preselected for them.
@@ -124,11 +130,11 @@ def send_panel_context(ticket: Ticket, state, args, picker_error: str | None = N
     picker = directory.picker(args.get("q", ""), current_user.id, chosen_id=wanted, limit=PICKER_ROWS)
     picked = picker.chosen
     form = SendCardForm(formdata=None, data={
-        "idempotency_key": uuid.uuid4().hex, "include_intro": args.get("include_intro", "yes"),
+        "idempotency_key": f"{tab}.{uuid.uuid4().hex}", "include_intro": args.get("include_intro", "yes"),
         "intro_text": args.get("intro_text") or settings.get("intro_text")})
     choice = templates.reopen_choice()
     return dict(picker=picker, picked=picked, picker_error=picker_error, panel_error=panel_error, form=form,
-                ranking=_ranking(ticket, picker),
+                ranking=_ranking(ticket, picker), tab=tab,
                 reopen_form=ReopenForm(formdata=None), pending=pending,
                 preview=contact_payload(card_for(picked)) if picked else None, reopen_choice=choice,
                 template_text=templates.preview(choice, ticket, picked) if choice and picked else None)
@@ -160,20 +166,24 @@ def _ranking(ticket: Ticket, picker) -> suggestions.TicketView:
 
 @bp.route("/<int:ticket_id>/window")
 @limiter.exempt
-@read_only
 @requires_role("agent")
 def window_state(ticket_id: int):
-    """The ticket page's poll: the customer's window, and their messages when new ones came."""
+    """The ticket page's poll: the window, new messages, and who else is here or just sent a card."""
     ticket = _load(ticket_id)
     if not htmx:
         return redirect(url_for("tickets.show", ticket_id=ticket.id))
+    presence.seen(current_user.id, ticket.id)
+    db.session.commit()
+    tab = presence.valid_tab(request.args.get("tab"))
+    activity = presence.activity(ticket, current_user, tab)
     state = window.session_window(ticket.customer_phone)
     messages = window.recent_messages(ticket.customer_phone)
     changed = request.args.get("was_open") != ("true" if state.is_open else "false")
     newest = str(messages[-1].id) if messages else ""
     response = make_response(render_template(
         "partials/window_poll.html", ticket=ticket, window=state, messages=messages, window_changed=changed,
-        new_messages=request.args.get("seen", "") != newest))
+        new_messages=request.args.get("seen", "") != newest, tab=tab, activity=activity,
+        activity_changed=request.args.get("activity") != activity.key))
     if changed:
         # The send panel swaps between "Send card" and "Send template" when the window changes.
         response.headers["HX-Trigger"] = "window-changed"
