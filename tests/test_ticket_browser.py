@@ -156,7 +156,7 @@ def test_without_javascript_the_picker_and_send_work_by_full_pages(browser, live
         radio(page, "Omar Haddad").check()
         page.get_by_role("button", name="Send card").click()
         expect(page.locator("#flashes")).to_contain_text("Card accepted by 1MSG")
-        assert re.search(rf"/tickets/{number}#handoff-\d+$", page.url)
+        assert re.search(rf"/tickets/{number}\?tab=[0-9a-f]{{12}}#handoff-\d+$", page.url)
         assert len(handoffs_sent()) == 1
     finally:
         context.close()
@@ -167,18 +167,26 @@ def _window_open(page, number: int) -> bool:
     return "Window open" in page.locator("#window-state").inner_text()
 
 
-def test_the_conversation_and_the_live_regions_follow_the_customer_and_the_card(browser_page):
+def test_the_conversation_and_the_live_regions_follow_the_customer_and_the_card(browser_page, emulator):
+    from models import utcnow
+    from services import status as statuses
+
     page = browser_page
     log_in(page, "agent")
-    open_ticket(page, "HD-1002")
+    number = open_ticket(page, "HD-1002")
     expect(page.locator("#conversation")).to_contain_text("No message from this customer")
-    make_customer_write(page, "Hallo, the router died again")
+    # The customer writes while the page is open (as 1MSG's webhook would store it).
+    phone = db.session.get(Ticket, number).customer_phone
+    emulator.open_window(phone.lstrip("+"))
+    statuses.record_inbound("in-browser-1", phone, utcnow(), body="Hallo, the router died again")
+    db.session.commit()
     # Without a reload: the message with its time (the viewer's zone), and the window change said aloud.
     message = page.locator("#conversation .message").last
     expect(message).to_contain_text("Hallo, the router died again", timeout=10000)
     expect(message.locator("time")).to_have_text(re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d"))
     expect(page.locator("#window-news")).to_contain_text("The window opened")
     expect(page.locator("#window-news")).to_have_attribute("aria-live", "polite")
+    expect(page.get_by_role("button", name="Send card")).to_be_visible(timeout=10000)
     radio(page, "Omar Haddad").check()
     page.get_by_role("button", name="Send card").click()
     # Each status change is said once in the timeline's live region; states carry words, not colour only.
