@@ -110,6 +110,8 @@ def test_send_in_place_shows_busy_then_moves_focus_to_the_new_attempt_and_a_doub
     assert handoff.ticket_id == number
     expect(page.get_by_role("button", name="Send card")).to_be_enabled()
     expect(page.locator("#specialist-options input:checked")).to_have_count(0)
+    found = axe_violations(page)
+    assert not found, "\n".join(found)
 
 
 def test_send_again_asks_on_a_page_of_its_own_and_back_never_reposts(browser_page):
