@@ -240,4 +240,4 @@ def intro_phrase(availability: Availability, zone_name: str | None) -> str:
     if availability.next_start is None:
         return "soon"
     moment = availability.next_start
-    return f"{moment.strftime('%A %-d %B, %H:%M')} ({zone_name} time)"
+    return f"{moment:%A} {moment.day} {moment:%B}, {moment:%H:%M} ({zone_name} time)"

@@ -9,6 +9,7 @@ from flask import jsonify
 from models import HANDOFF_STATUSES, TICKET_STATUSES, Absence, Handoff, Ticket
 from services import languages
 from services.events import iso
+from services.specialist_board import SpecialistNow
 from services.phones import PhoneError, normalize_phone
 
 # ASCII only, so that the OpenAPI pattern (an ECMA regex) and this one accept the same refs.
@@ -244,7 +245,7 @@ def specialist_filters(args) -> dict:
     return {"available_now": available == "now", "language": language, "skill": skill.strip() if skill else None}
 
 
-def specialist_json(now, absences: list[Absence]) -> dict:
+def specialist_json(now: SpecialistNow, absences: list[Absence]) -> dict:
     """A directory entry with its card fields, what admins keep about availability, and now."""
     specialist = now.specialist
     return {

@@ -68,8 +68,8 @@ def add_absence(specialist_id: int):
         return _show_page(specialist, form, 400)
     directory.add_absence(specialist, form.data, current_user._get_current_object())
     db.session.commit()
-    flash(f"{specialist.display_name} is away {form.starts_on.data:%-d %b} to {form.ends_on.data:%-d %b %Y}.",
-          "success")
+    starts, ends = form.starts_on.data, form.ends_on.data
+    flash(f"{specialist.display_name} is away {starts.day} {starts:%b} to {ends.day} {ends:%b %Y}.", "success")
     return redirect(url_for("directory.show", specialist_id=specialist.id, _anchor="absences"))
 
 
