@@ -73,6 +73,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     app = HandoffApp(__name__, instance_relative_config=True)
     load_config(app, config)
     check_production_settings(app, from_environment=config is None)
+    mount_webhook_receiver(app)
     trust_proxies(app)
     configure_logging(app)
     init_extensions(app)
@@ -127,6 +128,14 @@ def check_onemsg_channel(config) -> None:
             "JWT channel key whose instanceId names the channel.")
     if config.get("ONEMSG_TOKEN_IN", "header") not in TOKEN_PLACES:
         raise InsecureConfiguration(f"ONEMSG_TOKEN_IN must be one of {', '.join(TOKEN_PLACES)}.")
+
+
+def mount_webhook_receiver(app: Flask) -> None:
+    """1MSG's webhook POSTs are answered in front of Flask (views/webhooks.py says why); mounted
+    before ProxyFix wraps the app, so the body's source is the client behind the proxies."""
+    from views.webhooks import WebhookReceiver
+
+    app.wsgi_app = WebhookReceiver(app, app.wsgi_app)
 
 
 def trust_proxies(app: Flask) -> None:

@@ -24,6 +24,9 @@ from services.webhook_input import load_clean
 log = logging.getLogger(__name__)
 
 BATCH_BODIES = 200
+# A pass starts at most this often per process: bodies stored meanwhile share the next pass
+# (a pass costs ~10 statements whatever its size), at the price of this much apply lag.
+COALESCE_SECONDS = 0.05
 IDLE_SECONDS = 30.0  # an idle thread ends; the next webhook starts another
 EVENT_ARRAYS = ("ack", "hooks", "messages")
 ID_LENGTH = status.ID_LENGTH
@@ -108,9 +111,10 @@ def apply_stored(limit: int = BATCH_BODIES, *, skip_locked: bool = True) -> int:
     """One batch of pending bodies, applied and committed; returns how many bodies it took."""
     query = (select(WebhookEvent.id, WebhookEvent.body).where(WebhookEvent.applied_at.is_(None))
              .order_by(WebhookEvent.id).limit(limit))
-    if db.session.get_bind().dialect.name == "sqlite":
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
+    if sqlite:
         # Read and parse without the write lock (it is the one lock every writer queues for);
-        # two appliers that read the same bodies apply them twice, which changes nothing.
+        # what another process applied meanwhile is left out once we hold the lock.
         with reading_only():
             claimed = db.session.execute(query).all()
             db.session.commit()
@@ -120,7 +124,7 @@ def apply_stored(limit: int = BATCH_BODIES, *, skip_locked: bool = True) -> int:
         db.session.commit()
         return 0
     try:
-        unknown = _apply_bodies(claimed)
+        unknown = _apply_bodies(claimed, recheck=sqlite)
         db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()
@@ -130,9 +134,12 @@ def apply_stored(limit: int = BATCH_BODIES, *, skip_locked: bool = True) -> int:
     return len(claimed)
 
 
-def _apply_bodies(claimed) -> set[str]:
+def _apply_bodies(claimed, *, recheck: bool = False) -> set[str]:
     """Take the bodies apart, then apply them; returns the message ids no handoff carries (yet)."""
-    batch, status_rows, marks = _read_bodies(claimed)
+    readings = [(body_id, read_events(text)) for body_id, text in claimed]  # no database work
+    if recheck:
+        readings = _still_pending(readings)
+    batch, status_rows, marks = _gather(readings)
     status.store_statuses(status_rows)
     applied = status.apply_unapplied({row["message_id"] for row in status_rows})
     customers.learn_links(batch, status.record_inbound)
@@ -141,12 +148,23 @@ def _apply_bodies(claimed) -> set[str]:
     return {row["message_id"] for row in status_rows} - applied
 
 
-def _read_bodies(claimed) -> tuple[ParsedWebhook, list[dict], dict]:
+def _still_pending(readings: list) -> list:
+    """SQLite: leave out the bodies another process's applier applied since we read them.
+
+    Its first statement takes the write lock, so none is applied by anyone else from then on;
+    without it the two web processes' appliers would each apply most bodies."""
+    pending = set()
+    for chunk in status._chunks([body_id for body_id, _ in readings]):
+        pending.update(db.session.scalars(select(WebhookEvent.id).where(
+            status.among(WebhookEvent.id, chunk), WebhookEvent.applied_at.is_(None))))
+    return [(body_id, found) for body_id, found in readings if body_id in pending]
+
+
+def _gather(readings: list) -> tuple[ParsedWebhook, list[dict], dict]:
     """Every event of the batch, the status rows to insert and each body's outcome; no database work."""
     received = utcnow()
     batch, status_rows, marks = ParsedWebhook(instance_id=None), [], {}
-    for body_id, text in claimed:
-        found = read_events(text)
+    for body_id, found in readings:
         batch.statuses += found.statuses
         batch.messages += found.messages
         status_rows += [status.status_row(update_, received, body_id) for update_ in found.statuses]
@@ -234,7 +252,7 @@ def _mark_done(marks: dict) -> None:
     now = utcnow()
     for (statuses, messages, error), ids in groups.items():
         for chunk in status._chunks(ids):
-            db.session.execute(update(WebhookEvent).where(WebhookEvent.id.in_(chunk)).values(
+            db.session.execute(update(WebhookEvent).where(status.among(WebhookEvent.id, chunk)).values(
                 applied_at=now, status_count=statuses, message_count=messages, parse_error=error,
             ).execution_options(synchronize_session=False))
 
@@ -287,6 +305,7 @@ class Applier:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._passing = threading.Lock()  # held while a pass runs
+        self._last_pass = 0.0
 
     def wake(self) -> None:
         with self._lock:
@@ -305,7 +324,9 @@ class Applier:
                         if not self._wake.is_set():
                             self._thread = None  # under the lock: a wake from now on starts another
                             return
-                self._wake.clear()
+                time.sleep(max(0.0, self._last_pass + COALESCE_SECONDS - time.monotonic()))
+                self._last_pass = time.monotonic()
+                self._wake.clear()  # bodies stored from now on wake the next pass
                 try:
                     self._pass()
                 except Exception:  # noqa: BLE001 - even the clean-up failed: keep the thread, try again

@@ -9,7 +9,8 @@ idempotent statements, so an event is applied whichever of them commits last.
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, exists, func, or_, select, update
+from sqlalchemy import Boolean, DateTime, Integer, String, Text, any_, bindparam, case, exists, func, or_, select, text
+from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models import STATUS_RANK, Handoff, InboundMessage, StatusEvent, Ticket, db, utcnow
@@ -26,9 +27,27 @@ CHUNK = 500  # rows per statement: under SQLite's and PostgreSQL's bound-paramet
 SWEEP_SPAN = 50_000  # status_events ids looked at per call of sweep_older
 
 
+def _postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
 def _chunks(items: list, size: int = CHUNK):
+    """SQLite: slices of `size` (its bound-parameter limit). PostgreSQL: all at once, as
+    `among` sends a list as one array parameter, so a batch is one statement whatever its size."""
+    items = list(items)
+    if _postgresql():
+        if items:
+            yield items
+        return
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def among(column, values: list):
+    """`column IN values`; on PostgreSQL `column = ANY(:array)`: one parameter, one cached statement."""
+    if _postgresql():
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
 
 
 def _insert(model):
@@ -44,14 +63,29 @@ def status_row(status: StatusUpdate, received: datetime, webhook_event_id: int |
                 webhook_event_id=webhook_event_id, applied=False)
 
 
+STATUS_COLUMNS = {"message_id": String, "status": String, "occurred_at": DateTime, "received_at": DateTime,
+                  "error": Text, "error_code": Integer, "webhook_event_id": Integer, "applied": Boolean}
+# PostgreSQL: the rows as one array per column, unnested: one statement and eight parameters for
+# any number of rows (a multi-row VALUES of 10,000 events cost more to build than to run).
+_UNNEST_STATUSES = text(
+    f"INSERT INTO status_events ({', '.join(STATUS_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{column} AS {kind().compile(dialect=postgresql.dialect())}[])"
+                for column, kind in STATUS_COLUMNS.items())
+    + ") ON CONFLICT DO NOTHING")
+
+
 def store_statuses(rows: list[dict]) -> None:
-    """One multi-row INSERT ... ON CONFLICT DO NOTHING: a repeated event adds nothing."""
+    """Insert-or-ignore every row in one statement: a repeated event adds nothing."""
     # In key order: two bodies holding the same events in another order would otherwise each
     # wait on the other's uncommitted duplicate (a deadlock on PostgreSQL).
     by_key = {(row["message_id"], row["status"]): row for row in rows}
     unique = [by_key[key] for key in sorted(by_key)]
-    for chunk in _chunks(unique):
-        db.session.execute(_insert(StatusEvent).values(chunk).on_conflict_do_nothing())
+    if not unique:
+        return
+    if _postgresql():
+        db.session.execute(_UNNEST_STATUSES, {column: [row[column] for row in unique] for column in STATUS_COLUMNS})
+    else:  # executemany of one prepared INSERT: sqlite3 loops over the rows in C
+        db.session.execute(sqlite.insert(StatusEvent).on_conflict_do_nothing(), unique)
 
 
 def record_statuses(updates: Iterable[StatusUpdate], *, webhook_event_id: int | None = None) -> set[str]:
@@ -79,7 +113,7 @@ def apply_unapplied(message_ids: Iterable[str]) -> set[str]:
     pending = []
     for chunk in _chunks(sorted(set(message_ids))):
         pending += db.session.execute(select(StatusEvent.id, StatusEvent.message_id, StatusEvent.status).where(
-            StatusEvent.applied.is_(False), StatusEvent.message_id.in_(chunk), _belongs_to_a_handoff())).all()
+            StatusEvent.applied.is_(False), among(StatusEvent.message_id, chunk), _belongs_to_a_handoff())).all()
     _apply_rows(pending)
     return {row.message_id for row in pending}
 
@@ -123,7 +157,7 @@ def _apply_rows(rows: list) -> None:
                 if handoff_kind == "card" and kind in ("delivered", "read"):
                     moved_tickets.add(ticket_id)
     for chunk in _chunks([row.id for row in rows]):
-        db.session.execute(update(StatusEvent).where(StatusEvent.id.in_(chunk)).values(applied=True)
+        db.session.execute(update(StatusEvent).where(among(StatusEvent.id, chunk)).values(applied=True)
                            .execution_options(synchronize_session=False))
     _mark_tickets_handed_off(moved_tickets)
     for handoff_id, kind in news:
@@ -138,19 +172,18 @@ def _lock_handoffs(message_ids: set[str]) -> None:
     detected"). One global order makes the second wait for the first instead. (SQLite has one
     writer at a time; FOR UPDATE is left out there.)
     """
-    ids = []
-    for chunk in _chunks(sorted(message_ids)):
-        ids += db.session.scalars(select(Handoff.id).where(Handoff.message_id.in_(chunk))).all()
-    for chunk in _chunks(sorted(ids)):
-        db.session.execute(select(Handoff.id).where(Handoff.id.in_(chunk)).order_by(Handoff.id)
-                           .with_for_update()).all()
+    if not _postgresql():
+        return
+    # One statement: FOR UPDATE locks the rows as they leave the sort, so in id order.
+    db.session.execute(select(Handoff.id).where(among(Handoff.message_id, sorted(message_ids)))
+                       .order_by(Handoff.id).with_for_update()).all()
 
 
 def _apply_kind(kind: str, event_ids: list[int]) -> list:
     """Handoffs moved by these events of one kind: UPDATE handoffs ... FROM status_events."""
     at = func.coalesce(StatusEvent.occurred_at, StatusEvent.received_at)
     statement = (update(Handoff)
-                 .where(Handoff.message_id == StatusEvent.message_id, StatusEvent.id.in_(event_ids), _is_news(kind))
+                 .where(Handoff.message_id == StatusEvent.message_id, among(StatusEvent.id, event_ids), _is_news(kind))
                  .values(**_new_values(kind, at, StatusEvent.error, StatusEvent.error_code))
                  .returning(Handoff.id, Handoff.ticket_id, Handoff.kind)
                  .execution_options(synchronize_session=False))
@@ -200,7 +233,7 @@ def apply_status(message_id: str, status: str, at: datetime, error: str | None =
 def _mark_tickets_handed_off(ticket_ids: set[int]) -> None:
     """A delivered (or read) card moves its ticket to "handed off", once."""
     for chunk in _chunks(sorted(ticket_ids)):
-        db.session.execute(update(Ticket).where(Ticket.id.in_(chunk), Ticket.status.in_(("open", "ready")))
+        db.session.execute(update(Ticket).where(among(Ticket.id, chunk), Ticket.status.in_(("open", "ready")))
                            .values(status="handed_off", updated_at=utcnow())
                            .execution_options(synchronize_session=False))
 
