@@ -1,6 +1,8 @@
 """The ticket page in Chromium at 1366x900 and 390x844: the picker, sending in place, Back after a
 confirmation, the page without JavaScript, the conversation, presence and collisions, live regions."""
 import re
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -186,6 +188,11 @@ def test_the_conversation_and_the_live_regions_follow_the_customer_and_the_card(
     message = page.locator("#conversation .message").last
     expect(message).to_contain_text("Hallo, the router died again", timeout=10000)
     expect(message.locator("time")).to_have_text(re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d"))
+    # Times in the viewer's zone (the browser's, Europe/Berlin here), each carrying its UTC instant.
+    expect(page.locator("footer")).to_contain_text("times shown in Europe/Berlin")
+    instant = message.locator("time").get_attribute("datetime")
+    berlin = datetime.fromisoformat(instant.rstrip("Z")).replace(tzinfo=timezone.utc).astimezone(ZoneInfo("Europe/Berlin"))
+    expect(message.locator("time")).to_have_text(berlin.strftime("%Y-%m-%d %H:%M"))
     expect(page.locator("#window-news")).to_contain_text("The window opened")
     expect(page.locator("#window-news")).to_have_attribute("aria-live", "polite")
     expect(page.get_by_role("button", name="Send card")).to_be_visible(timeout=10000)
