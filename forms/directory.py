@@ -8,6 +8,8 @@ from services import availability, languages, time_zones
 from services.directory import tidy_tags
 from services.phones import PhoneError, normalize_phone
 
+WORKING_HOURS_MAX = 300  # the column's length (models/specialist.py)
+
 
 class SpecialistForm(FlaskForm):
     display_name = StringField("Display name (as the customer sees it)", validators=[
@@ -27,7 +29,8 @@ class SpecialistForm(FlaskForm):
                                                            "comma and space between tags.")])
     notes = TextAreaField("Notes for agents (not sent to the customer)", validators=[Length(max=2000)])
     time_zone = SelectField("Time zone (where they work)", validate_choice=True)
-    working_hours = StringField("Weekly working hours, in their time zone", validators=[Length(max=300)])
+    working_hours = StringField("Weekly working hours, in their time zone",
+                                validators=[Length(max=WORKING_HOURS_MAX)])
     languages = StringField("Languages they can answer in (BCP 47 codes, comma separated)",
                             validators=[Length(max=200)])
     daily_capacity = IntegerField("Cards a day they can take (empty: no limit)", validators=[
@@ -52,6 +55,12 @@ class SpecialistForm(FlaskForm):
             field.data = availability.format_hours(availability.parse_hours(field.data or ""))
         except availability.HoursError as exc:
             raise ValidationError(str(exc)) from None
+        # What is stored is the written-out form ("Mon,Wed 9:00-10:00" becomes two segments), which
+        # can be longer than what was typed: past the column's length PostgreSQL would refuse it.
+        if len(field.data) > WORKING_HOURS_MAX:
+            raise ValidationError(f"Written out as they are stored ({field.data[:40]}...), these hours take "
+                                  f"{len(field.data)} characters, more than {WORKING_HOURS_MAX}: give fewer "
+                                  "ranges, or group days with the same hours (Mon-Fri).")
         if field.data and not self.time_zone.data:
             raise ValidationError("Pick their time zone too: the hours are read in it.")
 

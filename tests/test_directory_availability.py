@@ -45,6 +45,13 @@ def test_a_change_of_hours_is_audited_with_before_and_after(client, auth, make_s
     ("working_hours", "from 9 to 5", "is not a day"),
     ("working_hours", "9 to 5", "write days then times"),
     ("working_hours", "Mon 17:00-09:00", "split a night shift"),
+    ("working_hours", "Fri 22:00-06:00", "split a night shift"),
+    ("working_hours", "Mon 09:00-12:00; Mon 11:00-13:00", "The hours given for Mon overlap"),
+    ("working_hours", "always", "write days then times"),
+    ("working_hours", "Mon 09:00-17:00 " * 20, "longer than 300"),
+    # Typed in 93 characters, stored written out per day in 326: more than the column holds.
+    ("working_hours", "Mon,Wed,Fri,Sun 00:00-01:00,02:00-03:00,04:00-05:00,06:00-07:00,08:00-09:00,10:00-11:00",
+     "326 characters, more than 300"),
     ("languages", "pt, portuguese!", "BCP 47"),
     ("daily_capacity", "0", "A whole number from 1"),
 ])
@@ -54,6 +61,17 @@ def test_bad_availability_fields_are_form_errors(client, auth, field, value, mes
     assert response.status_code == 400
     assert message in html.unescape(response.get_data(as_text=True))
     assert db.session.scalar(select(Specialist)) is None
+
+
+@pytest.mark.parametrize("typed, stored", [
+    ("Mon-Sun 00:00-24:00", "Mon-Sun 00:00-24:00"),
+    ("Fri 22:00-24:00; Sat 00:00-06:00", "Fri 22:00-24:00; Sat 00:00-06:00"),
+    ("", ""),
+])
+def test_edge_hours_are_stored_written_out(client, auth, typed, stored):
+    auth.login("admin")
+    assert client.post("/directory/new", data={**VALID, **AVAILABILITY, "working_hours": typed}).status_code == 302
+    assert db.session.scalar(select(Specialist.working_hours)) == stored
 
 
 def test_absence_with_a_stand_in_is_shown_audited_and_removable(client, auth, make_specialist):
