@@ -154,6 +154,15 @@ def _absence_on(day: date, absences: list[AbsenceDays]) -> AbsenceDays | None:
     return next((a for a in absences if a.starts_on <= day <= a.ends_on), None)
 
 
+def _away_until(absence: AbsenceDays, absences: list[AbsenceDays]) -> date:
+    """The last day of the leave under way: absences that overlap it or follow it without a day
+    between are one leave to the customer ("until 3 Dec" then "until 10 Dec" would be untrue)."""
+    until = absence.ends_on
+    while (following := _absence_on(until + timedelta(days=1), absences)) is not None:
+        until = following.ends_on
+    return until
+
+
 def next_start(hours: WeeklyHours, zone, absences: list[AbsenceDays], now: datetime) -> datetime | None:
     """The next moment after `now` that a working range begins on a day they are not away."""
     now = _as_utc(now)
@@ -178,10 +187,11 @@ def status_at(now: datetime, zone_name: str | None, hours: WeeklyHours,
     absence = _absence_on(local_today, absences)
     if zone is None or not hours:
         if absence:
-            return _on_leave(absence, None, local_today)
+            return _on_leave(absence, _away_until(absence, absences), None, local_today)
         return Availability("unknown", "working hours not set" if zone else "time zone not set")
     if absence:
-        return _on_leave(absence, next_start(hours, zone, absences, now), local_today)
+        return _on_leave(absence, _away_until(absence, absences), next_start(hours, zone, absences, now),
+                         local_today)
     for start, end in hours.get(local_today.weekday(), []):
         if _wall_to_utc(local_today, start, zone) <= now < _wall_to_utc(local_today, end, zone):
             return Availability("available", "available now")
@@ -190,11 +200,12 @@ def status_at(now: datetime, zone_name: str | None, hours: WeeklyHours,
                         else "no working hours in the next weeks", next_start=upcoming)
 
 
-def _on_leave(absence: AbsenceDays, upcoming: datetime | None, today: date) -> Availability:
-    text = f"on leave until {short_date(absence.ends_on, today)}"
+def _on_leave(absence: AbsenceDays, until: date, upcoming: datetime | None, today: date) -> Availability:
+    """Today's absence names the stand-in; `until` is the last day of the whole leave."""
+    text = f"on leave until {short_date(until, today)}"
     if absence.stand_in:
         text += f", stand-in: {absence.stand_in}"
-    return Availability("on_leave", text, next_start=upcoming, until=absence.ends_on, stand_in=absence.stand_in)
+    return Availability("on_leave", text, next_start=upcoming, until=until, stand_in=absence.stand_in)
 
 
 def short_date(day: date, today: date) -> str:

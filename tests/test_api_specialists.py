@@ -76,3 +76,15 @@ def test_a_specialist_at_capacity_is_not_available_now(client, agent_key, make_s
 def test_filter_errors_name_the_parameter(client, agent_key, query, field):  # noqa: F811
     response = client.get(f"/api/v1/specialists{query}", headers=bearer(agent_key))
     assert response.status_code == 422 and field in response.json["error"]["fields"]
+
+
+def test_leave_of_back_to_back_absences_ends_with_the_last(client, agent_key, make_specialist):  # noqa: F811
+    away = make_specialist(display_name="Away", **ALWAYS)
+    today = utcnow().date()
+    db.session.add_all([Absence(specialist_id=away.id, starts_on=today - timedelta(days=1), ends_on=today),
+                        Absence(specialist_id=away.id, starts_on=today + timedelta(days=1),
+                                ends_on=today + timedelta(days=9))])
+    db.session.commit()
+    [item] = client.get("/api/v1/specialists", headers=bearer(agent_key)).json["items"]
+    assert item["availability"]["on_leave_until"] == (today + timedelta(days=9)).isoformat()
+    assert item["availability"]["next_available_at"].startswith((today + timedelta(days=10)).isoformat())

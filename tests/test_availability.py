@@ -109,6 +109,25 @@ def test_on_leave_names_the_last_day_and_the_stand_in_then_the_next_start():
     assert state.next_start.isoformat() == "2026-12-04T09:00:00+01:00"  # Friday, the day after
 
 
+@pytest.mark.parametrize("second", [
+    AbsenceDays(date(2026, 12, 4), date(2026, 12, 10), "Jane"),  # the day after the first ends
+    AbsenceDays(date(2026, 12, 2), date(2026, 12, 10), "Jane"),  # overlapping it
+])
+def test_leave_made_of_absences_back_to_back_ends_with_the_last(second):
+    leave = [AbsenceDays(date(2026, 11, 30), date(2026, 12, 3), "Omar"), second]
+    state = av.status_at(utc(2026, 11, 30, 10, 0), "Europe/Berlin", WEEKDAYS, leave)
+    assert state.text == "on leave until 10 Dec, stand-in: Omar"  # today's stand-in, the whole leave's end
+    assert state.until == date(2026, 12, 10) and state.next_start.isoformat() == "2026-12-11T09:00:00+01:00"
+    inside = av.status_at(utc(2026, 12, 4, 10, 0), "Europe/Berlin", WEEKDAYS, [second, leave[0]])
+    assert inside.text == "on leave until 10 Dec, stand-in: Jane"
+
+
+def test_a_day_between_two_absences_ends_the_leave():
+    leave = [AbsenceDays(date(2026, 11, 30), date(2026, 12, 3)), AbsenceDays(date(2026, 12, 5), date(2026, 12, 10))]
+    state = av.status_at(utc(2026, 11, 30, 10, 0), None, {}, leave)
+    assert state.text == "on leave until 3 Dec" and state.until == date(2026, 12, 3)
+
+
 def test_the_absence_is_read_in_their_zone():
     # 23:30 UTC on 29 Nov is already 30 Nov in Berlin (their first day away), not yet in London.
     leave = [AbsenceDays(date(2026, 11, 30), date(2026, 11, 30))]
