@@ -96,6 +96,9 @@ def send_card(ticket: Ticket, specialist: Specialist, agent: User | None, key: s
     shown and accepted; any other reason at the send asks again."""
     blocked = _blocked_reason(ticket, specialist)
     card, phone = contact_payload(card_for(specialist)), ticket.customer_phone
+    # Only the worker names the follow-up: nobody is there to ask, so unavailability is only recorded.
+    # An agent sending the same card by hand is there, and is asked like on any other send.
+    automatic = follow_up_of is not None
     follow_up_of = follow_up_of or _same_specialist_follow_up(ticket, specialist, retry_of)
     detail = intro_text or ""
     if follow_up_of is not None:
@@ -107,7 +110,7 @@ def send_card(ticket: Ticket, specialist: Specialist, agent: User | None, key: s
             send_rules.check_second_card(ticket, specialist, confirmed_over)
         if blocked:
             return None
-        unavailable = send_rules.check_available(specialist, confirmed_unavailable, ask=follow_up_of is None)
+        unavailable = send_rules.check_available(specialist, confirmed_unavailable, ask=not automatic)
         send_rules.check_customer_cap(phone, agent, cap_override)
         return unavailable
 

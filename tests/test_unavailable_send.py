@@ -143,6 +143,24 @@ def test_a_template_whose_card_follows_asks_and_the_worker_records_without_askin
     assert card.status == "accepted" and card.unavailable_reason == "off_hours"
 
 
+def test_an_agent_sending_the_pending_follow_up_by_hand_is_asked(
+        emulated_app, emulator, reopen_template, make_ticket, make_specialist):  # noqa: F811
+    # At work when the template went (no question then); on leave when the agent sends the card.
+    ana = make_specialist(display_name="Ana Away", **ALWAYS)
+    ticket = make_ticket(customer_phone="+14155554112")
+    template = handoffs.send_template(ticket, ana, None, uuid.uuid4().hex, card_on_reply=True).handoff
+    assert template.status == "accepted" and template.unavailable_reason is None
+    db.session.add(Absence(specialist_id=ana.id, starts_on=utcnow().date(), ends_on=utcnow().date()))
+    db.session.commit()
+    open_window(emulator, ticket.customer_phone)
+    with pytest.raises(handoffs.SpecialistUnavailableNeedsConfirmation) as refused:
+        send(ticket, ana)
+    assert refused.value.reason == "on_leave" and cards_sent(emulator) == []
+    card = send(ticket, ana, confirmed_unavailable="on_leave").handoff
+    assert card.unavailable_reason == "on_leave" and card.idempotency_key == f"follow-up-{template.id}"
+    assert handoffs.send_cards_after_replies() == 0 and cards_sent(emulator) == ["Ana Away"]
+
+
 def test_the_introduction_names_when_they_are_next_available(emulated_app, emulator, make_ticket, off_duty,
                                                            make_specialist):
     ticket = make_ticket(customer_phone="+14155554110")
