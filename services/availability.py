@@ -178,6 +178,11 @@ def next_start(hours: WeeklyHours, zone, absences: list[AbsenceDays], now: datet
     return None
 
 
+def today_in_zone(now: datetime, zone_name: str | None) -> date:
+    """The specialist's date now (their zone, UTC when unset)."""
+    return _as_utc(now).astimezone(zone_of(zone_name) or timezone.utc).date()
+
+
 def status_at(now: datetime, zone_name: str | None, hours: WeeklyHours,
               absences: list[AbsenceDays]) -> Availability:
     """Available now, off until their next start, on leave (with the stand-in), or unknown."""

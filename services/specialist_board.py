@@ -101,6 +101,13 @@ def current_absences(ids: list[int], now: datetime) -> dict[int, list[Absence]]:
     return found
 
 
+def absences_not_over(board_now: dict[int, SpecialistNow], now: datetime) -> dict[int, list[Absence]]:
+    """Each specialist's absences whose last day is today or later in their own zone (the API lists these)."""
+    found = current_absences(list(board_now), now)
+    return {specialist_id: [row for row in rows if row.ends_on >= availability.today_in_zone(
+        now, board_now[specialist_id].specialist.time_zone)] for specialist_id, rows in found.items()}
+
+
 def _absences(ids: list[int], now: datetime) -> dict[int, list[availability.AbsenceDays]]:
     return {specialist_id: [availability.AbsenceDays(row.starts_on, row.ends_on,
                                                      row.stand_in.display_name if row.stand_in else None)

@@ -116,7 +116,7 @@ def list_specialists():
     filters = api_io.specialist_filters(request.args)
     now = utcnow()
     board = specialist_board.board(directory.search(limit=1000), now)
-    absences = specialist_board.current_absences(list(board), now)
+    absences = specialist_board.absences_not_over(board, now)
     return jsonify(items=[api_io.specialist_json(entry, absences.get(entry.specialist.id, []))
                           for entry in specialist_board.filtered(board, **filters)])
 
