@@ -25,8 +25,10 @@ log = logging.getLogger(__name__)
 
 BATCH_BODIES = 200
 # A pass starts at most this often per process: bodies stored meanwhile share the next pass
-# (a pass costs ~10 statements whatever its size), at the price of this much apply lag.
-COALESCE_SECONDS = 0.05
+# (a pass costs ~10 statements whatever its size), at the price of up to this much apply lag.
+# Longer on SQLite, where each pass holds the one write lock that every webhook POST needs.
+COALESCE_SECONDS = {"sqlite": 0.2}
+COALESCE_DEFAULT = 0.05
 IDLE_SECONDS = 30.0  # an idle thread ends; the next webhook starts another
 EVENT_ARRAYS = ("ack", "hooks", "messages")
 ID_LENGTH = status.ID_LENGTH
@@ -306,6 +308,8 @@ class Applier:
         self._pid = os.getpid()
         self._passing = threading.Lock()  # held while a pass runs
         self._last_pass = 0.0
+        dialect = app.config["SQLALCHEMY_DATABASE_URI"].split(":", 1)[0].split("+", 1)[0]
+        self._coalesce = COALESCE_SECONDS.get(dialect, COALESCE_DEFAULT)
 
     def wake(self) -> None:
         with self._lock:
@@ -324,7 +328,7 @@ class Applier:
                         if not self._wake.is_set():
                             self._thread = None  # under the lock: a wake from now on starts another
                             return
-                time.sleep(max(0.0, self._last_pass + COALESCE_SECONDS - time.monotonic()))
+                time.sleep(max(0.0, self._last_pass + self._coalesce - time.monotonic()))
                 self._last_pass = time.monotonic()
                 self._wake.clear()  # bodies stored from now on wake the next pass
                 try:
