@@ -30,7 +30,9 @@ def ack(*items):
 
 def status_of(handoff_id: int) -> str:
     db.session.commit()  # a new transaction sees the applier's commit
-    return db.session.scalar(select(Handoff.status).where(Handoff.id == handoff_id))
+    found = db.session.scalar(select(Handoff.status).where(Handoff.id == handoff_id))
+    db.session.commit()  # and ends at once: on SQLite it holds the write lock the applier needs
+    return found
 
 
 def wait_for(condition, timeout: float = 10.0) -> bool:
