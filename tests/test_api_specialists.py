@@ -1,7 +1,11 @@
 """GET /api/v1/specialists with availability, languages and skills, and its filters."""
 from datetime import timedelta
 
+from urllib.parse import urlencode
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from models import Absence, db, utcnow
 from tests.history_factories import add_handoff
@@ -71,7 +75,8 @@ def test_a_specialist_at_capacity_is_not_available_now(client, agent_key, make_s
 
 @pytest.mark.parametrize("query, field", [
     ("?available=later", "available"), ("?language=portuguese!", "language"), ("?skill=", "skill"),
-    ("?availble=now", "availble"),
+    ("?availble=now", "availble"), ("?available=now&available=later", "available"),
+    ("?skill=tax&skill=vat", "skill"), ("?language=pt&language=de", "language"),
 ])
 def test_filter_errors_name_the_parameter(client, agent_key, query, field):  # noqa: F811
     response = client.get(f"/api/v1/specialists{query}", headers=bearer(agent_key))
@@ -97,3 +102,16 @@ def test_absences_listed_are_those_not_yet_over_in_their_zone(client, agent_key,
     db.session.commit()
     [item] = client.get("/api/v1/specialists", headers=bearer(agent_key)).json["items"]
     assert item["availability"]["state"] == "available" and item["absences"] == []
+
+
+QUERY_NAMES = st.sampled_from(["available", "language", "skill", "Skill", "lang", ""])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pairs=st.lists(st.tuples(QUERY_NAMES, st.text(max_size=40)), max_size=4))
+def test_any_query_is_answered_or_refused_naming_its_parameters(client, agent_key, pairs):  # noqa: F811
+    response = client.get(f"/api/v1/specialists?{urlencode(pairs)}", headers=bearer(agent_key))
+    assert response.status_code in (200, 422), (pairs, response.status_code)
+    if response.status_code == 422 and not any("\x00" in value for _, value in pairs):  # NUL: refused app-wide
+        fields = response.json["error"]["fields"]
+        assert fields and set(fields) <= {name for name, _ in pairs}, (pairs, fields)

@@ -228,6 +228,8 @@ def specialist_filters(args) -> dict:
     """available=now, language (BCP 47) and skill (a tag) of GET /specialists, checked."""
     errors: dict = {name: "Unknown parameter: use available, language or skill."
                     for name in args if name not in SPECIALIST_FILTERS}
+    # Only the first value would be read: a second one (skill=tax&skill=vat) must not be ignored quietly.
+    errors.update({name: f"Give {name} once." for name in SPECIALIST_FILTERS if len(args.getlist(name)) > 1})
     available = args.get("available")
     if available is not None and available != "now":
         errors["available"] = "Only available=now is supported."
