@@ -1,6 +1,6 @@
 """Who should get this ticket's customer: a ranking with its reason. The agent decides; nothing is sent.
 
-Points, highest first (ties: the lighter day, then the name):
+Points, highest first (ties: the lighter day, as a share of capacity then as a count, then the name):
 - speaks the customer's language (same primary language: pt serves pt-BR): +4;
 - each of their skills (tags) found in the ticket's subject (whole words, a plural -s/-es
   ignored: "routers" matches "Router keeps dropping"): +3, at most two counted;
@@ -67,7 +67,8 @@ def suggest(ticket: Ticket, board: dict[int, SpecialistNow]) -> list[Suggestion]
             + AVAILABILITY_POINTS[now.availability.state] + (OVER_CAPACITY_POINTS if now.over_capacity else 0)
         parts = ([f"speaks {spoken}"] if spoken else []) + skills + [_short_availability(now), now.load_text]
         ranked.append(Suggestion(specialist, score, ", ".join(parts), now, spoken))
-    ranked.sort(key=lambda s: (-s.score, _share_of_day(s.now), s.specialist.display_name.lower()))
+    ranked.sort(key=lambda s: (-s.score, _share_of_day(s.now), s.now.handoffs_today,
+                               s.specialist.display_name.lower()))
     return ranked
 
 

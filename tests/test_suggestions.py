@@ -78,3 +78,12 @@ def test_no_suggestion_when_nobody_matches_anything(make_specialist, make_ticket
     board = specialist_board.board(directory.search(), NOW)
     assert suggestions.best(ticket, board) is None and suggestions.best(ticket, {}) is None
 
+
+
+def test_a_tie_goes_to_the_lighter_day_also_without_a_capacity(make_specialist, make_ticket):
+    ticket = make_ticket(subject="Tax question", language="pt")
+    busy = make_specialist(display_name="Ana Busy", tags="tax", languages="pt", **LISBON)
+    free = make_specialist(display_name="Zoe Free", tags="tax", languages="pt", **LISBON)
+    _handoffs(busy, ticket, 5)
+    ranked = suggestions.suggest(ticket, specialist_board.board([busy, free], NOW))
+    assert [(s.specialist.display_name, s.score) for s in ranked] == [("Zoe Free", 10), ("Ana Busy", 10)]
