@@ -254,6 +254,8 @@ def intro_phrase(availability: Availability, zone_name: str | None) -> str:
     if availability.state == "available":
         return "now"
     if availability.next_start is None:
-        return "soon"
+        # No working day within LOOK_AHEAD_DAYS: a long leave says when it ends rather than "soon".
+        until = availability.until
+        return f"after {until.day} {until:%B %Y}" if until else "soon"
     moment = availability.next_start
     return f"{moment:%A} {moment.day} {moment:%B}, {moment:%H:%M} ({zone_name} time)"

@@ -174,3 +174,16 @@ def test_the_introduction_names_when_they_are_next_available(emulated_app, emula
     other = make_ticket(customer_phone="+14155554111")
     open_window(emulator, other.customer_phone)
     assert send(other, ready, intro_text=intro).handoff.intro_text == "Olga can answer you now."
+
+
+def test_the_introduction_of_a_long_leave_names_its_end_not_soon(emulated_app, emulator, make_ticket,
+                                                                 make_specialist):
+    away = make_specialist(display_name="Ana Away", **ALWAYS)
+    last_day = utcnow().date() + timedelta(days=120)  # past the 60 days searched for a next start
+    db.session.add(Absence(specialist_id=away.id, starts_on=utcnow().date(), ends_on=last_day))
+    db.session.commit()
+    ticket = make_ticket(customer_phone="+14155554113")
+    open_window(emulator, ticket.customer_phone)
+    handoff = send(ticket, away, intro_text="Ana can answer you {next_available}.",
+                   confirmed_unavailable="on_leave").handoff
+    assert handoff.intro_text == f"Ana can answer you after {last_day.day} {last_day:%B %Y}."
