@@ -20,10 +20,10 @@ from services.database import commit_keeping_values
 from services.onemsg_gateway import client
 from services.send_rules import (CustomerCapReached, SecondCardNeedsConfirmation,  # noqa: F401 (callers' API)
                                  SpecialistUnavailableNeedsConfirmation)
+from services.triage import explain_failure, failure_sentence, queued_sentence, unknown_sentence
 
 # In an introduction, replaced at the send by when the specialist is next at work.
 NEXT_AVAILABLE = "{next_available}"
-from services.triage import explain_failure, failure_sentence, queued_sentence, unknown_sentence
 
 # Our own refusals, before anything is sent (one sentence each: cause, then what to do).
 BLOCKED_MESSAGES = {
