@@ -144,10 +144,26 @@ def _as_utc(moment: datetime) -> datetime:
 
 
 def _wall_to_utc(day: date, minutes: int, zone) -> datetime:
-    """A wall-clock time of a day in the zone as a UTC moment (24:00 is the next day's 00:00)."""
+    """A wall-clock time of a day in the zone as a UTC moment (24:00 is the next day's 00:00).
+
+    A time the clocks skip (02:30 on Berlin's spring change) is the moment they jump (03:00):
+    zoneinfo alone would read it with the old offset, i.e. 03:30, half an hour late."""
     day, minutes = (day + timedelta(days=1), 0) if minutes >= MINUTES_PER_DAY else (day, minutes)
     local = datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=zone)
-    return local.astimezone(timezone.utc)
+    moment = local.astimezone(timezone.utc)
+    if moment.astimezone(zone).replace(tzinfo=None) == local.replace(tzinfo=None):
+        return moment
+    return _jump_between(local.replace(fold=1).astimezone(timezone.utc), moment, zone)
+
+
+def _jump_between(before: datetime, after: datetime, zone) -> datetime:
+    """The first second of the new offset, found by halving [before, after) in whole seconds."""
+    offset = after.astimezone(zone).utcoffset()
+    low, high = int(before.timestamp()), int(after.timestamp())
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if datetime.fromtimestamp(middle, zone).utcoffset() == offset else (middle, high)
+    return datetime.fromtimestamp(high, timezone.utc)
 
 
 def _absence_on(day: date, absences: list[AbsenceDays]) -> AbsenceDays | None:

@@ -4,6 +4,7 @@ Europe/Berlin changes on the last Sundays of March (29 Mar 2026, 02:00 CET -> 03
 October (25 Oct 2026, 03:00 CEST -> 02:00 CET); America/Sao_Paulo has no DST since 2019.
 """
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -86,6 +87,28 @@ def test_back_monday_across_the_spring_change_is_their_09_00():
     state = av.status_at(utc(2026, 3, 27, 17, 0), "Europe/Berlin", WEEKDAYS, [])
     assert state.text == "back Monday 09:00 (their time)"
     assert state.next_start.isoformat() == "2026-03-30T09:00:00+02:00"
+
+
+def test_a_range_starting_or_ending_in_the_skipped_hour_turns_at_the_jump():
+    # 29 Mar 2026 in Berlin: 02:00 CET (01:00 UTC) becomes 03:00 CEST; 02:30 never shows on a clock.
+    starts = parse_hours("Sun 02:30-10:00")
+    before = av.status_at(utc(2026, 3, 29, 0, 50), "Europe/Berlin", starts, [])
+    assert before.text == "back today 03:00 (their time)"
+    assert before.next_start.isoformat() == "2026-03-29T03:00:00+02:00"
+    assert av.status_at(utc(2026, 3, 29, 1, 10), "Europe/Berlin", starts, []).state == "available"  # 03:10 CEST
+    ends = parse_hours("Sat 22:00-24:00; Sun 00:00-02:30")
+    assert av.status_at(utc(2026, 3, 29, 0, 59), "Europe/Berlin", ends, []).state == "available"
+    assert av.status_at(utc(2026, 3, 29, 1, 10), "Europe/Berlin", ends, []).state == "off_hours"
+
+
+@pytest.mark.parametrize("zone, day", [
+    ("Europe/Berlin", date(2026, 3, 29)), ("America/Havana", date(2026, 3, 8)),  # a gap at midnight
+    ("Australia/Lord_Howe", date(2026, 10, 4)),  # a 30-minute change
+    ("Pacific/Apia", date(2011, 12, 30)),  # a whole day skipped
+])
+def test_wall_times_of_a_day_never_go_back_in_utc(zone, day):
+    moments = [av._wall_to_utc(day, minute, ZoneInfo(zone)) for minute in range(0, 24 * 60 + 1, 10)]
+    assert moments == sorted(moments)
 
 
 def test_a_night_range_on_the_night_of_the_change_is_shorter_and_longer():
