@@ -248,8 +248,7 @@ def when(moment: datetime, today: date) -> str:
 
 def day_bounds(now: datetime, zone_name: str | None) -> tuple[datetime, datetime]:
     """The specialist's today (their zone, UTC when unset) as naive UTC [start, end) for queries."""
-    zone = zone_of(zone_name) or timezone.utc
-    today = _as_utc(now).astimezone(zone).date()
+    zone, today = zone_of(zone_name) or timezone.utc, today_in_zone(now, zone_name)
     start = _wall_to_utc(today, 0, zone)
     end = _wall_to_utc(today + timedelta(days=1), 0, zone)
     return start.replace(tzinfo=None), end.replace(tzinfo=None)
