@@ -18,6 +18,7 @@ VIEWING_SECONDS = 15
 # A card this recent is news for anyone who did not send it from the page they are looking at.
 RECENT_SEND_SECONDS = 120
 TAB_PATTERN = re.compile(r"^[0-9a-f]{12}$")
+TAB_KEY = re.compile(r"^user:\d+:[0-9a-f]{12}\.")
 
 
 def new_tab() -> str:
@@ -79,5 +80,6 @@ def _sender(handoff: Handoff, user: User) -> str:
     if handoff.agent_id is None:
         return "the helpdesk API"
     if handoff.agent_id == user.id:
-        return "you, in another tab"
+        # A form key names its page; a retry's key (retry-of-N) names none, so only "you" is sure.
+        return "you, in another tab" if TAB_KEY.match(handoff.idempotency_key) else "you"
     return handoff.agent.name

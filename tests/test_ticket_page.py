@@ -180,6 +180,11 @@ def test_presence_and_a_card_sent_elsewhere_come_with_the_next_poll(client, auth
     assert text.count("went") == 1
     other_tab = soup(client.get(poll_url.replace(f"tab={tab}", "tab=0123456789ab"), headers=HX))
     assert "sent by you, in another tab" in other_tab.select_one("#ticket-activity").get_text(" ", strip=True)
+    # A retry's key names no page: it is mine, but which tab is not known.
+    mine.idempotency_key = f"retry-of-{mine.id - 1}"
+    db.session.commit()
+    text = soup(client.get(poll_url.replace(f"tab={tab}", "tab=0123456789ab"), headers=HX)).get_text(" ", strip=True)
+    assert "sent by you." in text and "in another tab" not in text
     # Gone for three polls: no longer viewing; nothing changed since the last answer: no swap.
     presence.seen(alex.id, ticket.id, at=utcnow() - timedelta(seconds=presence.VIEWING_SECONDS + 1))
     db.session.commit()
