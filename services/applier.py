@@ -267,11 +267,17 @@ def _apply_late_handoffs(message_ids: set[str]) -> None:
 
 
 def drain(*, skip_locked: bool = True) -> int:
-    """Batches until nothing is pending; returns the bodies applied."""
+    """Batches until one comes back short (nothing was pending behind it); returns the bodies taken.
+
+    No last, empty batch to make sure: a body stored after our read wakes the applier again, and
+    a body left pending by a transient error waits for that next pass instead of being retried
+    in a tight loop."""
     total = 0
-    while taken := apply_stored(skip_locked=skip_locked):
+    while True:
+        taken = apply_stored(skip_locked=skip_locked)
         total += taken
-    return total
+        if taken < BATCH_BODIES:
+            return total
 
 
 @dataclass
