@@ -283,13 +283,7 @@ def _claim(ticket, specialist, agent, key, intro_text, retry_of, *, kind: str = 
             db.session.execute(update(Handoff).where(Handoff.id == follow_up_of.id)
                                .values(follow_up_id=handoff.id, updated_at=utcnow())
                                .execution_options(synchronize_session=False))
-        action, summary, label = audit_entry
-        if unavailable is not None:
-            summary += f" although {specialist.display_name} was {unavailable.text} ({unavailable.load_text})"
-        audit.record(action, "handoff", handoff.id, actor=agent, label=label, summary=summary,
-                     after={"ticket": ticket.external_ref, "specialist_id": specialist.id,
-                            "customer_phone": ticket.customer_phone, "kind": kind,
-                            **(unavailable.audit() if unavailable else {})})
+        _audit_claim(handoff, ticket, specialist, agent, audit_entry, unavailable)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -301,6 +295,19 @@ def _claim(ticket, specialist, agent, key, intro_text, retry_of, *, kind: str = 
         db.session.rollback()
         raise
     return handoff, True
+
+
+def _audit_claim(handoff: Handoff, ticket: Ticket, specialist: Specialist, agent: User | None,
+                 audit_entry: tuple, unavailable: send_rules.Unavailable | None) -> None:
+    """The attempt's audit entry, saying so when the specialist could not answer."""
+    action, summary, label = audit_entry
+    if unavailable is not None:
+        summary += (f" although {specialist.display_name} was {send_rules.UNAVAILABLE_WORDS[unavailable.reason]} "
+                    f"({unavailable.text}; {unavailable.load_text})")
+    audit.record(action, "handoff", handoff.id, actor=agent, label=label, summary=summary,
+                 after={"ticket": ticket.external_ref, "specialist_id": specialist.id,
+                        "customer_phone": ticket.customer_phone, "kind": handoff.kind,
+                        **(unavailable.audit() if unavailable else {})})
 
 
 def _replayed(existing: Handoff, fp: str) -> Handoff:

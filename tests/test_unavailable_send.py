@@ -46,7 +46,8 @@ def test_off_hours_needs_the_reason_confirmed_and_is_recorded(emulated_app, emul
     assert handoff.status == "accepted" and handoff.unavailable_reason == "off_hours"
     entry = _audit_of(handoff)
     assert entry.after["unavailable_reason"] == "off_hours" and entry.after["availability"].startswith("back ")
-    assert "although Olga Offduty was back " in entry.summary
+    # "although Olga was back Monday 09:00" read as if she was back: the summary says she was off.
+    assert "although Olga Offduty was off work now (back " in entry.summary and "; 0 today)" in entry.summary
 
 
 def test_available_specialists_send_without_a_question(emulated_app, emulator, make_ticket, make_specialist):
