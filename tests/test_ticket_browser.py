@@ -244,3 +244,22 @@ def test_who_else_is_here_and_a_card_from_elsewhere_show_within_one_poll(browser
         assert horizontal_overflow(page) == 0
     finally:
         lead_context.close()
+
+
+def test_on_a_closed_window_the_arrow_keys_keep_focus_while_the_panel_follows_the_choice(browser_page):
+    """Picking there reloads the panel (the template names the specialist): focus must stay put."""
+    page = browser_page
+    log_in(page, "agent")
+    open_ticket(page, "HD-1002")
+    options = page.locator("#specialist-options .specialist-option")
+    first = options.first.locator("input")
+    first.focus()
+    page.keyboard.press("Space")
+    first_name = options.first.locator("strong").inner_text()
+    expect(page.locator("#template-preview")).to_contain_text(f"our specialist {first_name}")
+    expect(options.first.locator("input")).to_be_focused()
+    page.keyboard.press("ArrowDown")
+    second_name = options.nth(1).locator("strong").inner_text()
+    expect(page.locator("#template-preview")).to_contain_text(f"our specialist {second_name}")
+    expect(options.nth(1).locator("input")).to_be_checked()
+    expect(options.nth(1).locator("input")).to_be_focused()

@@ -198,3 +198,20 @@ def handoffs_key(user, tab: str) -> str:
     from services import handoffs
 
     return handoffs.user_key(user, f"{tab}.0123456789abcdef")
+
+
+def test_a_retry_that_needs_a_question_asks_it_on_a_get_page_too(client, auth, emulated_app, emulator, make_ticket,
+                                                                 make_specialist):
+    from models import utcnow
+
+    agent = auth.login("agent")
+    ticket, first, second = make_ticket(), make_specialist(display_name="Fay First"), make_specialist()
+    failed = add_handoff(ticket, second, agent, created_at=utcnow(), status="failed", failed_at=utcnow(),
+                         failure_code="rate_limited", failure_reason="Too many")
+    add_handoff(ticket, first, agent, created_at=utcnow(), status="accepted", accepted_at=utcnow())
+    asked = client.post(f"/handoffs/{failed.id}/retry", data={})
+    assert asked.status_code == 303 and "action=retry" in asked.location and f"handoff_id={failed.id}" in asked.location
+    page = soup(client.get(asked.location))
+    assert page.select_one("main form")["action"] == f"/handoffs/{failed.id}/retry"
+    assert "Fay First" in page.get_text()
+    assert client.get(f"/tickets/{ticket.id}/confirm?action=bogus").status_code == 404
