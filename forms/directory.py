@@ -8,7 +8,7 @@ from services import availability, languages, time_zones
 from services.directory import tidy_tags
 from services.phones import PhoneError, normalize_phone
 
-WORKING_HOURS_MAX = 300  # the column's length (models/specialist.py)
+WORKING_HOURS_MAX, LANGUAGES_MAX = 300, 200  # the columns' lengths (models/specialist.py)
 
 
 class SpecialistForm(FlaskForm):
@@ -32,7 +32,7 @@ class SpecialistForm(FlaskForm):
     working_hours = StringField("Weekly working hours, in their time zone",
                                 validators=[Length(max=WORKING_HOURS_MAX)])
     languages = StringField("Languages they can answer in (BCP 47 codes, comma separated)",
-                            validators=[Length(max=200)])
+                            validators=[Length(max=LANGUAGES_MAX)])
     daily_capacity = IntegerField("Cards a day they can take (empty: no limit)", validators=[
         Optional(), NumberRange(min=1, max=10000, message="A whole number from 1 to 10000, or empty.")])
     active = BooleanField("Active (agents can hand customers to this specialist)", default=True)
@@ -69,6 +69,9 @@ class SpecialistForm(FlaskForm):
             field.data = ", ".join(languages.parse_list(field.data or ""))
         except languages.LanguageError as exc:
             raise ValidationError(str(exc)) from None
+        if len(field.data) > LANGUAGES_MAX:  # stored with ", " between codes: longer than "pt de"
+            raise ValidationError(f"Stored as a comma-separated list, these codes take {len(field.data)} "
+                                  f"characters, more than {LANGUAGES_MAX}: list fewer languages.")
 
     def validate_first_name(self, field):
         # WhatsApp needs a second name field besides the formatted name.

@@ -53,6 +53,9 @@ def test_a_change_of_hours_is_audited_with_before_and_after(client, auth, make_s
     ("working_hours", "Mon,Wed,Fri,Sun 00:00-01:00,02:00-03:00,04:00-05:00,06:00-07:00,08:00-09:00,10:00-11:00",
      "326 characters, more than 300"),
     ("languages", "pt, portuguese!", "BCP 47"),
+    # 67 codes typed in 200 characters ("aa ab ac ..."), stored in 266 as "aa, ab, ac, ...".
+    ("languages", " ".join(a + b for a in "abc" for b in "abcdefghijklmnopqrstuvwxyz")[:200],
+     "266 characters, more than 200"),
     ("daily_capacity", "0", "A whole number from 1"),
 ])
 def test_bad_availability_fields_are_form_errors(client, auth, field, value, message):
