@@ -174,7 +174,7 @@ def _away_until(absence: AbsenceDays, absences: list[AbsenceDays]) -> date:
     """The last day of the leave under way: absences that overlap it or follow it without a day
     between are one leave to the customer ("until 3 Dec" then "until 10 Dec" would be untrue)."""
     until = absence.ends_on
-    while (following := _absence_on(until + timedelta(days=1), absences)) is not None:
+    while until < date.max and (following := _absence_on(until + timedelta(days=1), absences)) is not None:
         until = following.ends_on
     return until
 

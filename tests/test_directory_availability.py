@@ -95,6 +95,16 @@ def test_absence_with_a_stand_in_is_shown_audited_and_removable(client, auth, ma
     assert _entries("specialist.absence_remove")[0].before["ends_on"] == "2099-12-03"
 
 
+def test_an_absence_without_an_end_in_sight_is_shown(client, auth, make_specialist):
+    away = make_specialist(display_name="Ana Souza", time_zone="Europe/Berlin", working_hours="Mon-Fri 09:00-17:00")
+    auth.login("admin")
+    response = client.post(f"/directory/{away.id}/absences", data={
+        "starts_on": "2001-01-01", "ends_on": "9999-12-31", "stand_in_id": "0"})
+    assert response.status_code == 302
+    page = client.get(f"/directory/{away.id}")
+    assert page.status_code == 200 and "on leave until 31 Dec 9999" in page.get_data(as_text=True)
+
+
 def test_an_absence_ending_before_it_starts_is_refused(client, auth, make_specialist):
     specialist = make_specialist()
     auth.login("admin")
