@@ -151,7 +151,7 @@ def _wall_to_utc(day: date, minutes: int, zone) -> datetime:
     day, minutes = (day + timedelta(days=1), 0) if minutes >= MINUTES_PER_DAY else (day, minutes)
     local = datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=zone)
     moment = local.astimezone(timezone.utc)
-    if moment.astimezone(zone).replace(tzinfo=None) == local.replace(tzinfo=None):
+    if moment.astimezone(zone) == local:  # same tzinfo: compared by wall clock, so False only in a gap
         return moment
     return _jump_between(local.replace(fold=1).astimezone(timezone.utc), moment, zone)
 
