@@ -267,10 +267,12 @@ def _claim(ticket, specialist, agent, key, intro_text, retry_of, *, kind: str = 
            audit_entry: tuple, **extra) -> tuple[Handoff, bool]:
     """Commit the attempt (and its audit entry) before any call to 1MSG; the unique key stops a second.
 
-    The customer's number is locked meanwhile, so the rules see every earlier send."""
+    The customer's number (and a specialist with a capacity) is locked meanwhile, so the rules see
+    every earlier send."""
     fp = fingerprint(ticket.id, specialist.id, kind, retry_of.id if retry_of else None, detail)
     try:
         send_rules.lock_customer(ticket.customer_phone)
+        send_rules.lock_specialist(specialist)
         existing = find_by_key(key)
         if existing is not None:
             db.session.commit()

@@ -75,9 +75,19 @@ class Unavailable:
 
 def lock_customer(phone: str) -> None:
     """Serialise sends to one number until the transaction ends (SQLite: BEGIN IMMEDIATE does)."""
+    _advisory_lock(f"customer:{phone}")
+
+
+def lock_specialist(specialist) -> None:
+    """Serialise the cards of a specialist with a daily capacity, so that two customers' sends
+    cannot both read "one place left" (taken after the customer's lock, always in that order)."""
+    if specialist.daily_capacity is not None:
+        _advisory_lock(f"specialist:{specialist.id}")
+
+
+def _advisory_lock(key: str) -> None:
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                           {"key": f"customer:{phone}"})
+        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
 
 
 def describe(earlier: Handoff) -> str:

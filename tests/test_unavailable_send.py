@@ -1,10 +1,14 @@
 """A card for a specialist who is off work, on leave or at capacity goes only after a confirmation
 naming that reason, by every path (service, form, API, retry, template); the worker's follow-up
 card records it without asking. The introduction's {next_available} names their next start."""
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy
 from sqlalchemy import select
 
 from models import Absence, AuditEntry, Handoff, db, utcnow
@@ -188,3 +192,37 @@ def test_the_introduction_of_a_long_leave_names_its_end_not_soon(emulated_app, e
     handoff = send(ticket, away, intro_text="Ana can answer you {next_available}.",
                    confirmed_unavailable="on_leave").handoff
     assert handoff.intro_text == f"Ana can answer you after {last_day.day} {last_day:%B %Y}."
+
+
+def test_two_agents_filling_the_last_place_of_the_day_at_once_one_is_asked(
+        live_server, emulated_app, emulator, make_ticket, make_user, make_specialist):
+    """Two customers, one specialist with one place left: the count is read with the specialist
+    locked, so the second send sees the first and asks (PostgreSQL locked only each customer)."""
+    busy = make_specialist(display_name="Bea Busy", daily_capacity=1, **ALWAYS)
+    tickets = [make_ticket(customer_phone=f"+1415555412{n}") for n in range(2)]
+    for ticket in tickets:
+        open_window(emulator, ticket.customer_phone)
+    ids, busy_id = [t.id for t in tickets], busy.id
+    sessions = [live_server.session_for(make_user("agent")) for _ in range(2)]
+    db.session.commit()
+    slowed = []
+
+    def slow_first_insert(_conn, _cursor, statement, *_):
+        # The first card's row waits a moment after its count was read: the other send counts then.
+        if statement.lstrip().upper().startswith("INSERT INTO HANDOFFS") and not slowed:
+            slowed.append(True)
+            time.sleep(0.5)
+
+    def post(n):
+        answer = sessions[n].post(f"{live_server.url}/tickets/{ids[n]}/handoffs", timeout=15, data={
+            "specialist_id": busy_id, "idempotency_key": uuid.uuid4().hex, "include_intro": "no"})
+        return urlsplit(answer.url).path.rsplit("/", 1)[-1]
+
+    sqlalchemy.event.listen(db.engine, "before_cursor_execute", slow_first_insert)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            landed = sorted(pool.map(post, range(2)))
+    finally:
+        sqlalchemy.event.remove(db.engine, "before_cursor_execute", slow_first_insert)
+    assert landed in ([str(ids[0]), "confirm"], [str(ids[1]), "confirm"]), landed  # one sent, one asked
+    assert cards_sent(emulator) == ["Bea Busy"]
