@@ -65,7 +65,8 @@ def suggest(ticket: Ticket, board: dict[int, SpecialistNow]) -> list[Suggestion]
         skills = matching_skills(specialist, ticket.subject)
         score = (LANGUAGE_POINTS if spoken else 0) + SKILL_POINTS * min(len(skills), MAX_SKILLS_COUNTED) \
             + AVAILABILITY_POINTS[now.availability.state] + (OVER_CAPACITY_POINTS if now.over_capacity else 0)
-        parts = ([f"speaks {spoken}"] if spoken else []) + skills + [_short_availability(now), now.load_text]
+        load = f"{now.load_text} (at capacity)" if now.over_capacity else now.load_text  # why it ranks low
+        parts = ([f"speaks {spoken}"] if spoken else []) + skills + [_short_availability(now), load]
         ranked.append(Suggestion(specialist, score, ", ".join(parts), now, spoken))
     ranked.sort(key=lambda s: (-s.score, _share_of_day(s.now), s.now.handoffs_today,
                                s.specialist.display_name.lower()))

@@ -57,7 +57,8 @@ def test_ranking_on_a_fixture_with_a_known_answer(make_specialist, make_ticket):
     assert reasons["Ana Tax"] == "speaks pt, tax, invoice, available, 2 of 8 today"
     assert reasons["Carla Away"] == "speaks pt, tax, invoice, on leave until 3 Dec, stand-in: Ana Tax, 0 today"
     assert reasons["Eve Night"] == "speaks pt-PT, tax, back today 09:00 (their time), 0 today"
-    assert reasons["Bruno Busy"] == "speaks pt, tax, available, 2 of 2 today"
+    # Last though at work and speaking pt: the reason says what cost the points.
+    assert reasons["Bruno Busy"] == "speaks pt, tax, available, 2 of 2 today (at capacity)"
     assert suggestions.best(ticket, board).specialist == ana
 
 
