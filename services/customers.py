@@ -21,30 +21,36 @@ def learn_links(parsed: ParsedWebhook, record_inbound: RecordInbound) -> None:
     """Keep every (BSUID, phone) pair the body carries; a waiting message then opens the window."""
     pairs = [(s.bsuid, s.recipient) for s in parsed.statuses if s.bsuid and s.recipient]
     pairs += [(m.bsuid, m.chat_phone) for m in parsed.messages if m.bsuid and m.chat_phone]
-    for bsuid, digits in dict(pairs).items():
-        waiting = link(bsuid, "+" + digits)
-        if waiting is not None:
-            message_id, sent_at = waiting
-            record_inbound(message_id, "+" + digits, sent_at)
+    for bsuid, phone, message_id, sent_at in link_all({bsuid: "+" + digits for bsuid, digits in pairs}):
+        record_inbound(message_id, phone, sent_at)
 
 
-def link(bsuid: str, phone: str) -> tuple[str, datetime] | None:
-    """Link a BSUID to a phone; returns the user's waiting (message id, time), if any.
+LINKS_PER_STATEMENT = 500  # 3 parameters a row: under SQLite's and PostgreSQL's limits
 
-    One statement (acks carry a bsuid on every item): insert the link, or fill in the phone
-    of a BSUID that had none; a link already known is left as it is and returns nothing.
+
+def link_all(phones: dict[str, str]) -> list[tuple[str, str, str, datetime]]:
+    """Link each BSUID to its phone; returns (bsuid, phone, waiting message id, time) for each
+    user whose message was waiting for the link.
+
+    One multi-row statement for a whole batch (acks carry a bsuid on every item, so a batch holds
+    hundreds): insert the links, or fill in the phone of a BSUID that had none; a link already
+    known is left as it is and returns nothing. In BSUID order, so two appliers lock rows in
+    the same order.
     """
+    waiting = []
+    rows = [dict(bsuid=bsuid, customer_phone=phone, updated_at=utcnow()) for bsuid, phone in sorted(phones.items())]
     module = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = module.insert(CustomerLink).values(bsuid=bsuid, customer_phone=phone, updated_at=utcnow())
-    statement = statement.on_conflict_do_update(
-        index_elements=[CustomerLink.bsuid],
-        set_={"customer_phone": statement.excluded.customer_phone, "updated_at": utcnow()},
-        where=CustomerLink.customer_phone.is_(None),
-    ).returning(CustomerLink.last_message_id, CustomerLink.last_message_at)
-    row = db.session.execute(statement).first()
-    if row is None or not row.last_message_id or row.last_message_at is None:
-        return None
-    return row.last_message_id, row.last_message_at
+    for start in range(0, len(rows), LINKS_PER_STATEMENT):
+        statement = module.insert(CustomerLink).values(rows[start:start + LINKS_PER_STATEMENT])
+        statement = statement.on_conflict_do_update(
+            index_elements=[CustomerLink.bsuid],
+            set_={"customer_phone": statement.excluded.customer_phone, "updated_at": utcnow()},
+            where=CustomerLink.customer_phone.is_(None),
+        ).returning(CustomerLink.bsuid, CustomerLink.customer_phone, CustomerLink.last_message_id,
+                    CustomerLink.last_message_at)
+        waiting += [(row.bsuid, row.customer_phone, row.last_message_id, row.last_message_at)
+                    for row in db.session.execute(statement) if row.last_message_id and row.last_message_at]
+    return waiting
 
 
 def customer_phone(message: InboundMessage) -> str | None:
