@@ -14,7 +14,8 @@ class StatusEvent(db.Model):
                       Index("ix_status_events_received_id", "received_at", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    message_id: Mapped[str] = mapped_column(String(128), index=True)
+    # Looked up through the unique (message_id, status) index above.
+    message_id: Mapped[str] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(10))
     occurred_at: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -22,4 +23,4 @@ class StatusEvent(db.Model):
     error_code: Mapped[int | None]
     webhook_event_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_events.id"))
     # False while no handoff carries this message id yet (the webhook beat the send's answer).
-    applied: Mapped[bool] = mapped_column(default=False, index=True)
+    applied: Mapped[bool] = mapped_column(default=False)

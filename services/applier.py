@@ -109,8 +109,9 @@ def _fits(value: str | None, length: int) -> str | None:
     return value if value is None or len(value) <= length else None
 
 
-def apply_stored(limit: int = BATCH_BODIES, *, skip_locked: bool = True) -> int:
-    """One batch of pending bodies, applied and committed; returns how many bodies it took."""
+def apply_stored(limit: int = BATCH_BODIES, *, skip_locked: bool = True) -> tuple[int, bool]:
+    """One batch of pending bodies, applied and committed; returns how many bodies it took, and
+    whether the batch failed as a whole (some of its bodies may be pending still: look again soon)."""
     query = (select(WebhookEvent.id, WebhookEvent.body).where(WebhookEvent.applied_at.is_(None))
              .order_by(WebhookEvent.id).limit(limit))
     sqlite = db.session.get_bind().dialect.name == "sqlite"
@@ -124,16 +125,17 @@ def apply_stored(limit: int = BATCH_BODIES, *, skip_locked: bool = True) -> int:
         claimed = db.session.execute(query.with_for_update(skip_locked=skip_locked)).all()
     if not claimed:
         db.session.commit()
-        return 0
+        return 0, False
+    failed = False
     try:
         unknown = _apply_bodies(claimed, recheck=sqlite)
         db.session.commit()
-    except SQLAlchemyError:
+    except SQLAlchemyError:  # e.g. a deadlock with another applier: PostgreSQL rolled us back
         db.session.rollback()
         log.exception("a batch of %d webhook bodies failed; applying them one by one", len(claimed))
-        unknown = _apply_one_by_one(claimed)
+        unknown, failed = _apply_one_by_one(claimed), True
     _apply_late_handoffs(unknown)
-    return len(claimed)
+    return len(claimed), failed
 
 
 def _apply_bodies(claimed, *, recheck: bool = False) -> set[str]:
@@ -266,18 +268,17 @@ def _apply_late_handoffs(message_ids: set[str]) -> None:
         db.session.commit()
 
 
-def drain(*, skip_locked: bool = True) -> int:
-    """Batches until one comes back short (nothing was pending behind it); returns the bodies taken.
+def drain(*, skip_locked: bool = True) -> tuple[int, bool]:
+    """Batches until one comes back short (nothing was pending behind it); returns the bodies
+    taken, and whether a batch failed (bodies a transient error left pending need another pass).
 
-    No last, empty batch to make sure: a body stored after our read wakes the applier again, and
-    a body left pending by a transient error waits for that next pass instead of being retried
-    in a tight loop."""
+    No last, empty batch to make sure: a body stored after our read wakes the applier again."""
     total = 0
     while True:
-        taken = apply_stored(skip_locked=skip_locked)
+        taken, failed = apply_stored(skip_locked=skip_locked)
         total += taken
-        if taken < BATCH_BODIES:
-            return total
+        if failed or taken < BATCH_BODIES:
+            return total, failed
 
 
 @dataclass
@@ -291,7 +292,7 @@ class Backstop:
     older_from: int = 0
 
     def run(self) -> tuple[int, int]:
-        bodies = drain()
+        bodies, _ = drain()  # what a failure left pending is taken by the next pass
         swept = status.sweep_unapplied()
         older, self.older_from = status.sweep_older(self.older_from)
         db.session.commit()
@@ -356,7 +357,8 @@ class Applier:
     def _pass(self) -> None:
         with self._passing, self.app.app_context():
             try:
-                drain()
+                if drain()[1]:
+                    self._wake.set()  # a batch failed (a deadlock, a lock timeout): look again soon
             except Exception:  # noqa: BLE001 - the bodies are stored: try again shortly
                 log.exception("webhook applier pass failed; retrying")
                 _quietly(db.session.rollback)
