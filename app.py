@@ -231,11 +231,14 @@ def refuse_nul_characters():
     if request.mimetype in FORM_TYPES and request.blueprint != "webhooks":
         values += request.form.values()
     if any("\x00" in value for value in values):
-        from flask import abort
+        from flask import abort, jsonify
 
-        # The API answers invalid values with 422, like its other validation errors.
-        abort(422 if request.blueprint == "api" else 400,
-              "The request contains a NUL character (\\u0000), which cannot be stored.")
+        message = "The request contains a NUL character (\\u0000), which cannot be stored."
+        if request.blueprint == "api":  # a 422 naming the parameters, like the API's other validation errors
+            fields = {name: "Remove the NUL character (\\u0000)." for name, value in request.args.items(multi=True)
+                      if "\x00" in value}
+            return jsonify(error={"code": "validation_failed", "message": message, "fields": fields}), 422
+        abort(400, message)
     return None
 
 

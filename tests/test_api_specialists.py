@@ -77,6 +77,7 @@ def test_a_specialist_at_capacity_is_not_available_now(client, agent_key, make_s
     ("?available=later", "available"), ("?language=portuguese!", "language"), ("?skill=", "skill"),
     ("?availble=now", "availble"), ("?available=now&available=later", "available"),
     ("?skill=tax&skill=vat", "skill"), ("?language=pt&language=de", "language"),
+    ("?skill=t%00x", "skill"), ("?language=pt%00", "language"),  # refused before the view, still named
 ])
 def test_filter_errors_name_the_parameter(client, agent_key, query, field):  # noqa: F811
     response = client.get(f"/api/v1/specialists{query}", headers=bearer(agent_key))
@@ -112,6 +113,6 @@ QUERY_NAMES = st.sampled_from(["available", "language", "skill", "Skill", "lang"
 def test_any_query_is_answered_or_refused_naming_its_parameters(client, agent_key, pairs):  # noqa: F811
     response = client.get(f"/api/v1/specialists?{urlencode(pairs)}", headers=bearer(agent_key))
     assert response.status_code in (200, 422), (pairs, response.status_code)
-    if response.status_code == 422 and not any("\x00" in value for _, value in pairs):  # NUL: refused app-wide
+    if response.status_code == 422:
         fields = response.json["error"]["fields"]
         assert fields and set(fields) <= {name for name, _ in pairs}, (pairs, fields)
