@@ -109,8 +109,9 @@ def absences_not_over(board_now: dict[int, SpecialistNow], now: datetime) -> dic
 
 
 def _absences(ids: list[int], now: datetime) -> dict[int, list[availability.AbsenceDays]]:
-    return {specialist_id: [availability.AbsenceDays(row.starts_on, row.ends_on,
-                                                     row.stand_in.display_name if row.stand_in else None)
+    # A stand-in deactivated since cannot be handed a customer: naming them would send the agent nowhere.
+    return {specialist_id: [availability.AbsenceDays(row.starts_on, row.ends_on, row.stand_in.display_name
+                                                     if row.stand_in and row.stand_in.active else None)
                             for row in rows]
             for specialist_id, rows in current_absences(ids, now).items()}
 

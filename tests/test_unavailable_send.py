@@ -12,7 +12,7 @@ import sqlalchemy
 from sqlalchemy import select
 
 from models import Absence, AuditEntry, Handoff, db, utcnow
-from services import api_keys, handoffs
+from services import api_keys, handoffs, specialist_board
 from services.availability import DAY_ABBREVIATIONS
 from tests.test_second_card import cards_sent, open_window, reopen_template, send  # noqa: F401 (fixture)
 
@@ -76,6 +76,17 @@ def test_on_leave_names_the_stand_in(emulated_app, emulator, make_ticket, make_s
     with pytest.raises(handoffs.SpecialistUnavailableNeedsConfirmation) as refused:
         send(ticket, away)
     assert refused.value.reason == "on_leave" and "stand-in: Omar Haddad" in str(refused.value)
+
+
+def test_a_stand_in_deactivated_since_is_not_named(emulated_app, make_specialist):
+    stand_in = make_specialist(display_name="Omar Haddad")
+    away = make_specialist(display_name="Ana Away", **ALWAYS)
+    today = utcnow().date()
+    db.session.add(Absence(specialist_id=away.id, starts_on=today, ends_on=today, stand_in_id=stand_in.id))
+    stand_in.active = False
+    db.session.commit()
+    state = specialist_board.one(away).availability
+    assert state.state == "on_leave" and state.stand_in is None and "stand-in" not in state.text
 
 
 def test_at_capacity_asks_too(emulated_app, emulator, make_ticket, make_specialist):
