@@ -116,6 +116,21 @@ def test_the_form_asks_then_sends_with_the_named_reason(client, auth, emulated_a
     assert db.session.scalar(select(Handoff.unavailable_reason)) == "off_hours"
 
 
+def test_the_question_for_a_specialist_at_capacity_does_not_say_they_cannot_answer(
+        client, auth, emulated_app, emulator, make_ticket, make_specialist):
+    busy = make_specialist(display_name="Bea Busy", daily_capacity=1, **ALWAYS)
+    first, second = make_ticket(customer_phone="+14155554114"), make_ticket(customer_phone="+14155554115")
+    for ticket in (first, second):
+        open_window(emulator, ticket.customer_phone)
+    send(first, busy)
+    auth.login("agent")
+    asked = client.post(f"/tickets/{second.id}/handoffs", follow_redirects=True, data={
+        "specialist_id": busy.id, "idempotency_key": uuid.uuid4().hex, "include_intro": "no"})
+    page = asked.get_data(as_text=True)
+    assert "although they are at today&#39;s capacity?</h1>" in page and "cannot answer now" not in page
+    assert "Bea Busy is at today&#39;s capacity (available now; 1 of 1 today)" in page
+
+
 def test_the_api_answers_409_with_the_reason_then_sends_with_it(client, emulated_app, emulator, make_ticket,
                                                                 off_duty):
     ticket = make_ticket(customer_phone="+14155554107")
