@@ -153,6 +153,7 @@ CSV_COLUMNS = (
     "specialist_card_json",
     "status", "failure_code", "failure_reason", "message_id", "retry_of_id", "ready_at",
     "created_at", "accepted_at", "sent_at", "delivered_at", "read_at", "failed_at", "stuck_at",
+    "unavailable_reason",  # last, so files read by position keep their columns
 )
 EXPORT_BATCH = 1000
 
@@ -189,7 +190,8 @@ def _export_columns():
             User.name.label("agent_name"), User.email.label("agent_email"), Handoff.specialist_id, Handoff.card_snapshot,
             Handoff.status, Handoff.failure_code, Handoff.failure_reason, Handoff.message_id,
             Handoff.retry_of_id, Handoff.ready_at, Handoff.created_at, Handoff.accepted_at,
-            Handoff.sent_at, Handoff.delivered_at, Handoff.read_at, Handoff.failed_at, Handoff.stuck_at)
+            Handoff.sent_at, Handoff.delivered_at, Handoff.read_at, Handoff.failed_at, Handoff.stuck_at,
+            Handoff.unavailable_reason)
 
 
 def _export_values(row) -> list:
@@ -204,7 +206,7 @@ def _export_values(row) -> list:
             row.status, row.failure_code or "", row.failure_reason or "", row.message_id or "",
             row.retry_of_id or "", *(_iso(getattr(row, name)) for name in (
                 "ready_at", "created_at", "accepted_at", "sent_at", "delivered_at", "read_at",
-                "failed_at", "stuck_at"))]
+                "failed_at", "stuck_at")), row.unavailable_reason or ""]
 
 
 def _iso(value: datetime | None) -> str:

@@ -25,7 +25,8 @@ def sent(make_ticket, make_specialist, make_user):
                             read_at=BASE + timedelta(minutes=2))
     failed = add_handoff(ticket, specialist, None, created_at=BASE + timedelta(hours=1), status="failed",
                          failed_at=BASE + timedelta(hours=1), failure_code="window_closed",
-                         failure_reason="=HYPERLINK(\"http://evil\")", retry_of_id=delivered.id)
+                         failure_reason="=HYPERLINK(\"http://evil\")", retry_of_id=delivered.id,
+                         unavailable_reason="off_hours")
     return delivered, failed
 
 
@@ -59,6 +60,8 @@ def test_csv_has_every_timestamp_status_reason_agent_snapshot_and_ticket(client,
     second = rows[0]
     assert second["agent_email"] == "" and second["failure_code"] == "window_closed"
     assert second["retry_of_id"] == str(delivered.id)
+    # Sent although the specialist was off, as the History table says: the export says it too.
+    assert second["unavailable_reason"] == "off_hours" and first["unavailable_reason"] == ""
     # A spreadsheet must not run a formula from a failure text.
     assert second["failure_reason"] == "'=HYPERLINK(\"http://evil\")"
 
