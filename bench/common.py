@@ -213,14 +213,13 @@ def add_inflight_handoffs(url: str, tickets: list[dict], message_ids: list[str])
     from sqlalchemy import insert, select
 
     from models import STATUS_RANK, Handoff, Specialist, User, db, utcnow
-    from onemsg.cards import contact_payload
-    from services.cards import card_for
+    from services.cards import card_payload
 
     app, now = data_app(url), utcnow()
     with app.app_context():
         specialist = db.session.scalar(select(Specialist).order_by(Specialist.id).limit(1))
         agent_id = db.session.scalar(select(User.id).where(User.email == AGENT[0]))
-        card = contact_payload(card_for(specialist))
+        card = card_payload(specialist)
         rows = [dict(kind="card", ticket_id=tickets[i % len(tickets)]["id"], specialist_id=specialist.id,
                      agent_id=agent_id, idempotency_key=f"bench-{message_id}", request_fingerprint="bench",
                      customer_phone=tickets[i % len(tickets)]["phone"], card_snapshot=card,

@@ -66,13 +66,12 @@ def _specialist_and_card(url: str) -> tuple[int, dict]:
     from sqlalchemy import select
 
     from models import Specialist, db
-    from onemsg.cards import contact_payload
-    from services.cards import card_for
+    from services.cards import card_payload
 
     app = data_app(url)
     with app.app_context():
         specialist = db.session.scalar(select(Specialist).order_by(Specialist.id).limit(1))
-        found = specialist.id, contact_payload(card_for(specialist))
+        found = specialist.id, card_payload(specialist)
         db.engine.dispose()
     return found
 

@@ -11,7 +11,7 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -167,6 +167,22 @@ def never_reached_server(exc: BaseException) -> bool:
     return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
 
 
+def emulator_inbound(base_url: str, channel_id: str, token: str, phone: str, body: str) -> None:
+    """Ask the 1MSG emulator (never the real service) to make a customer write to the channel:
+    it then posts a messages[] webhook. Raises UpstreamUnavailable when the emulator cannot be
+    reached, UpstreamError when it refuses; no retries (a person clicked and sees the result)."""
+    url = f"{base_url.rstrip('/')}/{channel_id}/_emulator/inbound"
+    try:
+        response = requests.post(url, json={"phone": phone, "body": body},
+                                 headers={"Authorization": f"Bearer {token}"}, timeout=(3, 10))
+        response.raise_for_status()
+    except requests.RequestException as exc:
+        name = type(exc).__name__
+        if never_reached_server(exc):
+            raise UpstreamUnavailable(f"the emulator could not be reached ({name})") from None
+        raise UpstreamError(f"the emulator refused the message ({name})") from None
+
+
 def _asks_to_retry_later(response: requests.Response) -> bool:
     """Tell whether 1MSG refused before processing: any 429, or a 503 with Retry-After."""
     if response.status_code == 429:
@@ -187,12 +203,23 @@ def _last_outcome(retry_state: RetryCallState) -> Any:
     return retry_state.outcome.result()
 
 
+# A call_wrapper gets one argument-less callable per 1MSG call (retries included) and must
+# return what it returns (or let its OneMsgError through): a place for a circuit breaker.
+CallWrapper = Callable[[Callable[[], requests.Response]], requests.Response]
+
+
 class OneMsgClient:
-    """Talks to one 1MSG channel; settings come in as arguments, the token only in a header."""
+    """Talks to one 1MSG channel; settings come in as arguments, the token only in a header.
+
+    `call_wrapper`, when given, is called as `call_wrapper(call)` around every 1MSG call, sends
+    and reads alike; `call()` makes the call with its safe retries and returns the 2xx response
+    or raises a typed error. The app uses it to put its circuit breaker in front of 1MSG.
+    """
 
     def __init__(self, base_url: str, channel_id: str | None, token: str, *,
                  connect_timeout: float = 3.0, read_timeout: float = 10.0,
-                 max_retries: int = 2, max_retry_wait: float = 10.0, token_in: str = "header"):
+                 max_retries: int = 2, max_retry_wait: float = 10.0, token_in: str = "header",
+                 call_wrapper: CallWrapper | None = None):
         if not token:
             raise ValueError("A 1MSG token is required")
         if token_in not in TOKEN_PLACES:
@@ -207,6 +234,7 @@ class OneMsgClient:
         self.max_retry_wait = max_retry_wait
         self._token = token
         self.token_in = token_in
+        self.call_wrapper = call_wrapper
         # "header" and "query" say where the token goes (bandit B105 reads them as tokens).
         self._session = self._build_session(token if token_in == "header" else None)  # nosec B105
         if token_in == "query":  # nosec B105
@@ -369,6 +397,13 @@ class OneMsgClient:
 
     def _request(self, http_method: str, method: str, *, json_body: Any = None,
                  params: dict | None = None, is_send: bool = False) -> requests.Response:
+        """Call 1MSG with safe retries (through call_wrapper when set) and return a 2xx response."""
+        def call() -> requests.Response:
+            return self._request_with_retries(http_method, method, json_body, params, is_send)
+        return self.call_wrapper(call) if self.call_wrapper else call()
+
+    def _request_with_retries(self, http_method: str, method: str, json_body: Any,
+                              params: dict | None, is_send: bool) -> requests.Response:
         """Call 1MSG with safe retries and return a 2xx response, or raise a typed error."""
         retrying = Retrying(
             retry=retry_if_exception(never_reached_server) | retry_if_result(_asks_to_retry_later),

@@ -1,8 +1,13 @@
 """Demo helpers that only exist with the built-in 1MSG emulator."""
-import requests
 from flask import current_app
 
+from onemsg.client import emulator_inbound
+from onemsg.errors import OneMsgError
 from services.onemsg_gateway import connection_settings
+
+
+class EmulatorError(Exception):
+    """The emulator did not take a demo call (not running, or it refused); the text says which."""
 
 
 def is_emulated() -> bool:
@@ -11,11 +16,13 @@ def is_emulated() -> bool:
 
 
 def simulate_customer_message(phone: str, body: str) -> None:
-    """Make the emulated customer write to us: the emulator posts a messages[] webhook."""
+    """Make the emulated customer write to us: the emulator posts a messages[] webhook.
+
+    Raises EmulatorError when the emulator does not take it, so callers need no HTTP library.
+    """
     if not is_emulated():
         raise RuntimeError("customer messages can only be simulated with the emulator")
-    base_url, channel_id, token = connection_settings()
-    response = requests.post(f"{base_url}/{channel_id}/_emulator/inbound",
-                             json={"phone": phone, "body": body},
-                             headers={"Authorization": f"Bearer {token}"}, timeout=(3, 10))
-    response.raise_for_status()
+    try:
+        emulator_inbound(*connection_settings(), phone, body)
+    except OneMsgError as exc:
+        raise EmulatorError(exc.message) from exc

@@ -13,9 +13,8 @@ from sqlalchemy.exc import IntegrityError
 
 from models import STATUS_RANK, Handoff, Specialist, Ticket, User, db, utcnow
 from onemsg import errors as onemsg_errors
-from onemsg.cards import contact_payload
 from services import audit, availability, events, send_rules, settings, specialist_board, status, templates, window
-from services.cards import card_for
+from services.cards import card_payload
 from services.database import commit_keeping_values
 from services.onemsg_gateway import client
 from services.send_rules import (CustomerCapReached, SecondCardNeedsConfirmation,  # noqa: F401 (callers' API)
@@ -95,7 +94,7 @@ def send_card(ticket: Ticket, specialist: Specialist, agent: User | None, key: s
     `confirmed_unavailable` is the reason (off_hours, on_leave, over_capacity) the sender was
     shown and accepted; any other reason at the send asks again."""
     blocked = _blocked_reason(ticket, specialist)
-    card, phone = contact_payload(card_for(specialist)), ticket.customer_phone
+    card, phone = card_payload(specialist), ticket.customer_phone
     # Only the worker names the follow-up: nobody is there to ask, so unavailability is only recorded.
     # An agent sending the same card by hand is there, and is asked like on any other send.
     automatic = follow_up_of is not None
@@ -323,7 +322,7 @@ def _insert(ticket, specialist, agent, key, fp, intro_text, retry_of, kind, card
         kind=kind, ticket_id=ticket.id, specialist_id=specialist.id,
         agent_id=agent.id if agent else None, idempotency_key=key, request_fingerprint=fp,
         retry_of_id=retry_of.id if retry_of else None, customer_phone=ticket.customer_phone,
-        card_snapshot=card or contact_payload(card_for(specialist)), intro_text=intro_text or None,
+        card_snapshot=card or card_payload(specialist), intro_text=intro_text or None,
         status="sending", status_rank=0, ready_at=ticket.ready_at, **extra,
     )
     db.session.add(handoff)

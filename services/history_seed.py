@@ -14,8 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, text
 
 from models import STATUS_RANK, Handoff, Specialist, Ticket, User, db, utcnow
-from onemsg.cards import contact_payload
-from services.cards import card_for
+from services.cards import card_payload
 from services.passwords import hash_password
 
 DAYS = 90
@@ -118,7 +117,7 @@ class _Generator:
         # A few busy agents and popular specialists, as in real teams (Zipf-like weights).
         self.agents = agent_ids + [None]
         self.agent_weights = [1 / (i + 1) ** 0.6 for i in range(len(agent_ids))] + [0.15]
-        self.specialists = [(s.id, contact_payload(card_for(s))) for s in specialists]
+        self.specialists = [(s.id, card_payload(s)) for s in specialists]
         self.specialist_weights = [1 / (i + 1) ** 0.8 for i in range(len(specialists))]
         self.tickets_made = 0
         self.pending_retry = None

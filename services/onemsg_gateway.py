@@ -91,18 +91,6 @@ class Breaker:
         return result
 
 
-class GuardedClient(OneMsgClient):
-    """The OneMsgClient with every HTTP call to 1MSG made through the app's breaker."""
-
-    def __init__(self, *args, breaker: Breaker, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.breaker = breaker
-
-    def _request(self, *args, **kwargs):
-        # The one place every call goes through; a garbled 2xx body is not counted.
-        return self.breaker.guarded(super()._request, *args, **kwargs)
-
-
 def breaker() -> Breaker:
     """This app's breaker. Its state (failures in a row, open since) lives in Redis when
     REDIS_URL is set, so every worker process pauses together; else in this process only."""
@@ -126,18 +114,19 @@ def _shared_storage(config) -> pybreaker.CircuitBreakerStorage | None:
                                          namespace=config["ONEMSG_BREAKER_REDIS_KEY"])
 
 
-def client() -> GuardedClient:
-    """The client for this app, created on first use, behind the app's breaker."""
+def client() -> OneMsgClient:
+    """The client for this app, created on first use; every call (the one place each goes
+    through, a garbled 2xx body not counted) passes the app's breaker via call_wrapper."""
     app = current_app._get_current_object()
     existing = app.extensions.get("onemsg_client")
     if existing is None:
         config = app.config
-        existing = GuardedClient(
+        existing = OneMsgClient(
             *connection_settings(),
             connect_timeout=config["ONEMSG_CONNECT_TIMEOUT"],
             read_timeout=config["ONEMSG_READ_TIMEOUT"],
             token_in=config.get("ONEMSG_TOKEN_IN") or "header",
-            breaker=breaker(),
+            call_wrapper=breaker().guarded,
         )
         app.extensions["onemsg_client"] = existing
     return existing

@@ -3,8 +3,7 @@ import itertools
 from datetime import datetime, timedelta
 
 from models import STATUS_RANK, Handoff, db
-from onemsg.cards import contact_payload
-from services.cards import card_for
+from services.cards import card_payload
 
 _keys = itertools.count(1)
 
@@ -16,7 +15,7 @@ def add_handoff(ticket, specialist, agent=None, *, created_at: datetime, status:
     handoff = Handoff(
         kind="card", ticket_id=ticket.id, specialist_id=specialist.id, agent_id=agent.id if agent else None,
         idempotency_key=f"test-{n}-{created_at.timestamp()}", customer_phone=ticket.customer_phone,
-        card_snapshot=contact_payload(card_for(specialist)), status=status,
+        card_snapshot=card_payload(specialist), status=status,
         status_rank=STATUS_RANK[status], created_at=created_at, **fields)
     if handoff.accepted_at and not handoff.message_id:
         handoff.message_id = f"wamid.test-{n}"

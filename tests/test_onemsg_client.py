@@ -565,3 +565,39 @@ def test_sent_as_the_string_true_is_accepted(emulator, onemsg_client):
 def test_re_engagement_with_sent_as_the_string_false_is_a_closed_window(emulator, onemsg_client):
     with pytest.raises(WindowClosed):
         onemsg_client.send_contact(faulty("0015"), CARD)
+
+
+# ----- the call_wrapper hook (where the app puts its circuit breaker) -----
+
+def test_call_wrapper_runs_around_every_call_and_sees_its_typed_error(scripted):
+    seen = []
+
+    def wrapper(call):
+        try:
+            response = call()
+        except UpstreamError as exc:
+            seen.append(type(exc).__name__)
+            raise
+        seen.append(response.status_code)
+        return response
+
+    client = scripted.client(call_wrapper=wrapper)
+    scripted.answers["sendMessage"] = (200, {"sent": True, "id": "wamid.W", "message": "ok"}, {})
+    scripted.answers["status"] = (500, {"error": "boom"}, {})
+    assert client.send_message(CUSTOMER, "hi").id == "wamid.W"
+    with pytest.raises(UpstreamError):
+        client.channel_status()
+    assert seen == [200, "UpstreamError"]
+
+
+def test_a_call_wrapper_may_refuse_a_call_before_it_goes_out(emulator):
+    class Paused(OneMsgError):
+        code = "paused"
+
+    def refuse(call):
+        raise Paused("not now")
+
+    client = OneMsgClient(emulator.base_url, emulator.channel_id, emulator.token, call_wrapper=refuse)
+    with pytest.raises(Paused):
+        client.send_message(CUSTOMER, "hi")
+    assert not [r for r in emulator.requests() if r["path"].endswith("/sendMessage")]

@@ -1,7 +1,10 @@
 """Tickets: create and edit by form, ready for escalation, the queue order and windows."""
+import socket
+
 from sqlalchemy import select
 
 from models import AuditEntry, Ticket, db, utcnow
+from onemsg.client import OneMsgClient
 from services import status
 
 VALID = {"external_ref": "HD-77", "subject": "Refund", "customer_name": "Ana", "customer_phone": "+44 7700 900123",
@@ -54,3 +57,25 @@ def test_edit_ticket(client, auth, make_ticket):
     assert client.post(f"/tickets/{ticket.id}/edit", data=form).status_code == 302
     db.session.refresh(ticket)
     assert ticket.subject == "New subject"
+
+
+def test_simulating_a_customer_message_asks_the_emulator(client, auth, make_ticket, emulator):
+    auth.login("agent")
+    ticket = make_ticket()
+    page = client.post(f"/tickets/{ticket.id}/simulate-inbound", data={"body": "Still there?"},
+                       follow_redirects=True)
+    assert "The emulated customer sent a message" in page.get_data(as_text=True)
+    chat = OneMsgClient(emulator.base_url, emulator.channel_id, emulator.token).messages(ticket.customer_phone)
+    assert [m["body"] for m in chat] == ["Still there?"]
+
+
+def test_an_emulator_that_is_not_running_is_a_flashed_error(app, client, auth, make_ticket):
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    app.config.update(ONEMSG_API_URL=f"http://127.0.0.1:{closed}", ONEMSG_EMULATED=True)
+    auth.login("agent")
+    ticket = make_ticket()
+    page = client.post(f"/tickets/{ticket.id}/simulate-inbound", data={"body": "Still there?"},
+                       follow_redirects=True)
+    assert "The emulator did not take the message (the emulator could not be reached" in page.get_data(as_text=True)

@@ -6,9 +6,8 @@ from sqlalchemy import select
 from extensions import htmx
 from forms.directory import AbsenceForm, DirectorySearchForm, RemoveAbsenceForm, SpecialistForm
 from models import Absence, Specialist, db
-from onemsg.cards import contact_payload, vcard, vcard_filename
 from services import directory, specialist_board
-from services.cards import card_for
+from services.cards import card_payload, vcard_file
 from views.access import requires_role
 
 bp = Blueprint("directory", __name__, url_prefix="/directory")
@@ -40,12 +39,12 @@ def show(specialist_id: int):
     specialist = _load(specialist_id)
     if htmx:
         return render_template("partials/card_preview.html", specialist=specialist,
-                               card=contact_payload(card_for(specialist)))
+                               card=card_payload(specialist))
     return _show_page(specialist, _absence_form(specialist))
 
 
 def _show_page(specialist: Specialist, absence_form: AbsenceForm, status: int = 200):
-    return render_template("directory/show.html", specialist=specialist, card=contact_payload(card_for(specialist)),
+    return render_template("directory/show.html", specialist=specialist, card=card_payload(specialist),
                            now=specialist_board.one(specialist), absence_form=absence_form,
                            remove_form=RemoveAbsenceForm()), status
 
@@ -97,16 +96,16 @@ def preview():
     if not htmx:
         return redirect(url_for("directory.show", specialist_id=specialist.id))
     return render_template("partials/card_preview.html", specialist=specialist,
-                           card=contact_payload(card_for(specialist)))
+                           card=card_payload(specialist))
 
 
 @bp.route("/<int:specialist_id>/vcard")
 @requires_role("agent")
 def download_vcard(specialist_id: int):
     """The same card as a vCard 3.0 file."""
-    card = card_for(_load(specialist_id))
-    return Response(vcard(card), mimetype="text/vcard; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{vcard_filename(card)}"'})
+    text, filename = vcard_file(_load(specialist_id))
+    return Response(text, mimetype="text/vcard; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -1,8 +1,6 @@
 """Agents' ticket queue and ticket pages: window state, specialist picker, send."""
 import uuid
 
-import requests
-
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -11,8 +9,7 @@ from extensions import htmx, limiter
 from forms.tickets import CancelFollowUpForm, QueueForm, ReopenForm, SendCardForm, SimulateInboundForm, TicketForm
 from models import Ticket, User, db
 from services import directory, emulated, handoffs, presence, queue, settings, suggestions, templates, tickets, window
-from onemsg.cards import contact_payload
-from services.cards import card_for
+from services.cards import card_payload
 from views.access import read_only, requires_role
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
@@ -136,7 +133,7 @@ def send_panel_context(ticket: Ticket, state, args, picker_error: str | None = N
     return dict(picker=picker, picked=picked, picker_error=picker_error, panel_error=panel_error, form=form,
                 ranking=_ranking(ticket, picker), tab=tab,
                 reopen_form=ReopenForm(formdata=None), pending=pending,
-                preview=contact_payload(card_for(picked)) if picked else None, reopen_choice=choice,
+                preview=card_payload(picked) if picked else None, reopen_choice=choice,
                 template_text=templates.preview(choice, ticket, picked) if choice and picked else None)
 
 
@@ -201,8 +198,8 @@ def simulate_inbound(ticket_id: int):
     if form.validate_on_submit():
         try:
             emulated.simulate_customer_message(ticket.customer_phone, form.body.data)
-        except requests.RequestException as exc:
-            flash(f"The emulator did not take the message ({type(exc).__name__}). Is it running?", "error")
+        except emulated.EmulatorError as exc:
+            flash(f"The emulator did not take the message ({exc}). Is it running?", "error")
         else:
             flash("The emulated customer sent a message; the window opens when 1MSG's webhook arrives.", "info")
     else:
