@@ -273,4 +273,5 @@ def intro_phrase(availability: Availability, zone_name: str | None) -> str:
         until = availability.until
         return f"after {until.day} {until:%B %Y}" if until else "soon"
     moment = availability.next_start
-    return f"{moment:%A} {moment.day} {moment:%B}, {moment:%H:%M} ({zone_name} time)"
+    # The customer reads it: "America/Sao Paulo", as the admin's list shows zones, not "Sao_Paulo".
+    return f"{moment:%A} {moment.day} {moment:%B}, {moment:%H:%M} ({zone_name.replace('_', ' ')} time)"

@@ -197,6 +197,8 @@ def test_intro_phrase_names_their_next_start_and_zone():
     assert av.intro_phrase(off, "Europe/Berlin") == "Monday 7 December, 09:00 (Europe/Berlin time)"
     on = av.status_at(utc(2026, 12, 4, 10, 0), "Europe/Berlin", WEEKDAYS, [])
     assert av.intro_phrase(on, "Europe/Berlin") == "now"
+    sao_paulo = av.status_at(utc(2026, 12, 4, 22, 0), "America/Sao_Paulo", WEEKDAYS, [])
+    assert av.intro_phrase(sao_paulo, "America/Sao_Paulo") == "Monday 7 December, 09:00 (America/Sao Paulo time)"
 
 
 @pytest.mark.parametrize("code, tidy", [
