@@ -286,6 +286,9 @@ class Emulator:
         self.hook_info_default = hook_info
         self.lock = threading.RLock()
         self.generation = 0
+        # Webhook jobs (echoes, acks, retries) still running; not cleared by reset, since the
+        # threads of an older generation still finish. Tests wait for 0 instead of sleeping.
+        self.background_jobs = 0
         self._clear()
 
     def _clear(self) -> None:
@@ -411,8 +414,18 @@ class Emulator:
     # ----- webhooks -----
 
     def in_background(self, target: Callable, *args: Any) -> None:
-        """Run webhook work off the request thread, as 1MSG does."""
-        threading.Thread(target=target, args=args, daemon=True, name="onemsg-emulator-hook").start()
+        """Run webhook work off the request thread, as 1MSG does (counted in background_jobs)."""
+        with self.lock:
+            self.background_jobs += 1
+        threading.Thread(target=self._counted, args=(target, *args), daemon=True,
+                         name="onemsg-emulator-hook").start()
+
+    def _counted(self, target: Callable, *args: Any) -> None:
+        try:
+            target(*args)
+        finally:
+            with self.lock:
+                self.background_jobs -= 1
 
     def is_current(self, generation: int) -> bool:
         """Tell whether the state a background job belongs to still exists (no reset since)."""
@@ -747,6 +760,12 @@ def _control_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Res
         with emu.lock:
             return jsonify(list(emu.deliveries))
 
+    def pending(_body: dict) -> Response:
+
+        """How many webhook jobs (echoes, scheduled acks, retries) have not finished yet."""
+        with emu.lock:
+            return jsonify({"background_jobs": emu.background_jobs})
+
     return {
         ("POST", "inbound"): inbound,
         ("POST", "reset"): reset,
@@ -755,6 +774,7 @@ def _control_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Res
         ("POST", "hookinfo"): hook_info_switch,
         ("GET", "requests"): request_log,
         ("GET", "deliveries"): deliveries,
+        ("GET", "pending"): pending,
     }
 
 

@@ -6,7 +6,6 @@ import contextlib
 import itertools
 import os
 import threading
-import time
 
 import pytest
 import requests
@@ -17,9 +16,11 @@ from sqlalchemy import text
 
 from app import create_app
 from config import TestingConfig, normalise_database_url
-from models import Base, Specialist, Ticket, User, db
+from models import AppSetting, Base, Specialist, Ticket, User, db
 from services import applier
+from services.demo import DEMO_REOPEN_TEMPLATE
 from services.passwords import hash_password
+from tests.helpers import wait_until  # noqa: F401 (tests/test_webhook_race.py imports it from here)
 
 pytest_plugins = ["tests.emulator_fixtures"]
 
@@ -196,6 +197,13 @@ def make_ticket(app):
     return factory
 
 
+@pytest.fixture
+def reopen_template(app):
+    """The demo's approved template set as the one that reopens a closed window."""
+    db.session.add(AppSetting(key="reopen_template", value=DEMO_REOPEN_TEMPLATE))
+    db.session.commit()
+
+
 class AuthActions:
     """Log a test client in as a user of a role (created on demand)."""
 
@@ -261,18 +269,6 @@ def live_server(emulated_app, emulator):
     emulator.connect(server.webhook_url(emulated_app))
     yield server
     server.stop()
-
-
-def wait_until(predicate, timeout: float = 5.0, interval: float = 0.05):
-    """Poll `predicate` (ending the test's transaction each time) until it is truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        # End the read at once: on SQLite it holds the write lock the server needs.
-        db.session.rollback()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(interval)
 
 
 @pytest.fixture

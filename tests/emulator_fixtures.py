@@ -4,7 +4,7 @@ Import them where needed: ``from tests.emulator_fixtures import *``.
 
 - ``emulator``: a running emulator (one per session, state reset before each test) with
   helpers ``url(method)``, ``reset()``, ``requests()``, ``inbound(phone, body, time=None)``,
-  ``deliveries()``, ``open_window(phone)`` and ``post(method, json, auth=...)``.
+  ``deliveries()``, ``pending()``, ``open_window(phone)`` and ``post(method, json, auth=...)``.
 - ``onemsg_client``: a OneMsgClient pointed at it (read timeout 0.5 s).
 - ``webhook_receiver``: a tiny real HTTP server recording POSTed JSON bodies, with
   ``wait_for(predicate, timeout)``.
@@ -61,6 +61,10 @@ class EmulatorHandle:
     def requests(self) -> list[dict]:
         """Return the API requests the emulator received (method, path, query, json, auth)."""
         return self._control("GET", "requests")
+
+    def pending(self) -> int:
+        """Return how many webhook jobs (echoes, scheduled acks, retries) are still running."""
+        return self._control("GET", "pending")["background_jobs"]
 
     def deliveries(self) -> list[dict]:
         """Return the webhook POSTs the emulator made (url, body, status, error, attempt)."""

@@ -8,7 +8,7 @@ from models import Ticket, db
 from onemsg.emulator import NAMESPACE
 from services import handoffs
 from tests.browser_support import browser, browser_page, require_chromium  # noqa: F401
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 require_chromium()
 pytestmark = pytest.mark.browser

@@ -14,7 +14,7 @@ from onemsg.emulator import bsuid_for
 from onemsg.webhooks import parse_payload
 from services import customers, handoffs, window
 from services.demo import DEMO_REOPEN_TEMPLATE
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 PHONE = "+4915112340021"
 
@@ -127,14 +127,12 @@ def test_lid_messages_and_the_acks_that_link_them_race_without_losing_a_window(l
 def link_committed(bsuid: str, timeout: float = 15.0) -> None:
     """Wait, on a connection of its own, until the applier has committed the link's phone
     (the webhook answers once the body is stored; the link is applied off the request)."""
-    deadline = time.monotonic() + timeout
     query = text("SELECT customer_phone FROM customer_links WHERE bsuid = :bsuid")
-    while time.monotonic() < deadline:
+
+    def committed():
         with db.engine.connect() as conn:
-            if conn.execute(query, {"bsuid": bsuid}).scalar():
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"the link of {bsuid} was not applied within {timeout} s")
+            return conn.execute(query, {"bsuid": bsuid}).scalar()
+    assert wait_until(committed, timeout, end_transaction=False), f"the link of {bsuid} was not applied within {timeout} s"
 
 
 def test_a_link_committed_between_our_read_and_our_update_is_not_missed(live_server, app):

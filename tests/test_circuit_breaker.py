@@ -11,6 +11,7 @@ from services import handoffs, onemsg_gateway, status
 from services.onemsg_gateway import Breaker, CircuitOpen
 from services.triage import explain_failure
 from tests.conftest import emulator_settings
+from tests.helpers import wait_until
 
 
 def sends(emulator):
@@ -64,11 +65,11 @@ def test_a_trial_call_after_the_pause_closes_or_reopens_it():
     with pytest.raises(UpstreamUnavailable):
         breaker.guarded(failing(UpstreamUnavailable("down")))
     assert breaker.paused_for() > 0
-    time.sleep(0.25)
+    assert wait_until(lambda: breaker.paused_for() == 0, timeout=2)
     with pytest.raises(UpstreamUnavailable):
         breaker.guarded(failing(UpstreamUnavailable("still down")))  # the trial fails: open again
     assert breaker.paused_for() > 0
-    time.sleep(0.25)
+    assert wait_until(lambda: breaker.paused_for() == 0, timeout=2)
     assert breaker.guarded(lambda: "ok") == "ok"
     assert breaker.paused_for() == 0 and breaker.guarded(lambda: "again") == "again"
 
@@ -128,7 +129,7 @@ def test_after_the_pause_sends_go_out_again(make_app, emulator, make_ticket, mak
         specialist = make_specialist()
         send(ready_ticket(emulator, make_ticket, "0012"), specialist)  # 503 + Retry-After: unavailable
         assert onemsg_gateway.channel_status() == onemsg_gateway.PAUSED_STATUS
-        time.sleep(0.35)
+        assert wait_until(lambda: onemsg_gateway.breaker().paused_for() == 0, timeout=2)
         healthy = send(ready_ticket(emulator, make_ticket, "2603"), specialist)
         assert healthy.status == "accepted"
         assert onemsg_gateway.channel_status() == "connected"

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from models import AuditEntry, Handoff, InboundMessage, db, utcnow
 from services import handoffs, settings, status
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 
 def sends(emulator, method="sendContact"):

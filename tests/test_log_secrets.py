@@ -10,7 +10,8 @@ import pytest
 from models import Handoff, InboundMessage, db
 from onemsg.emulator import create_emulator, serve_in_thread
 from services import reconcile
-from tests.conftest import LiveServer, wait_until
+from tests.conftest import LiveServer
+from tests.helpers import wait_until
 from tests.emulator_fixtures import CHANNEL_ID, EmulatorHandle
 
 

@@ -91,7 +91,7 @@ def test_waits_grow_with_each_further_failure(throttled, make_user):
             blocked = _attempt(client, user.email)
             assert blocked.status_code == 429
             waits.append(int(blocked.headers["Retry-After"]))
-            time.sleep(waits[-1] + 0.05)
+            time.sleep(waits[-1] + 0.05)  # the throttle's own wait: polling would be more attempts
         assert waits == [1, 2, 4]
 
 

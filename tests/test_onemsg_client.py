@@ -23,6 +23,7 @@ from onemsg.errors import (
     WindowClosed,
 )
 from onemsg.templates import build_params
+from tests.helpers import wait_until
 
 CUSTOMER = "+14155552671"
 CARD = {"name": {"formatted_name": "Jane Specialist", "first_name": "Jane"},
@@ -305,12 +306,11 @@ def test_slow_answer_is_an_unknown_outcome_but_the_card_went(emulator, onemsg_cl
 
 def wait_for_status(client, message_id, wanted="read", timeout=2.0):
     """Poll hookInfo until the message reaches `wanted`; return the last status seen."""
-    deadline, status = time.monotonic() + timeout, None
-    while status != wanted and time.monotonic() < deadline:
+    def status():
         hooks = client.hook_info(message_id)
-        status = hooks[0]["status"] if hooks else None
-        time.sleep(0.02)
-    return status
+        return hooks[0]["status"] if hooks else None
+    wait_until(lambda: status() == wanted, timeout, interval=0.02)
+    return status()
 
 
 def closed_port() -> int:

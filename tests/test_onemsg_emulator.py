@@ -6,7 +6,8 @@ import pytest
 import requests
 
 from onemsg.emulator import FAULTS, NAMESPACE, TEMPLATE_REPLY, TEMPLATES
-from tests.emulator_fixtures import ACK_DELAY, SLOW_SECONDS
+from tests.emulator_fixtures import SLOW_SECONDS
+from tests.helpers import wait_until
 
 CUSTOMER = "14155552671"
 CARD = {"name": {"formatted_name": "Jane Specialist", "first_name": "Jane"},
@@ -258,7 +259,7 @@ def test_ack_notifications_can_be_switched_off(emulator, hooked):
     emulator.open_window(CUSTOMER)
     sent = send_card(emulator).json()
     hooked.wait_for(lambda _: [m for m in hooked.messages() if m["id"] == sent["id"]])
-    time.sleep(0.3)  # well past three ack delays
+    assert wait_until(lambda: emulator.pending() == 0), "the emulator's ack jobs never finished"
     assert hooked.acks() == []
 
 
@@ -281,9 +282,7 @@ def test_raw_hooks_setting_posts_meta_statuses(emulator, hooked):
 
 def wait_for_deliveries(emulator, count, timeout=3.0) -> list[dict]:
     """Poll the emulator's delivery log until it holds `count` webhook POSTs."""
-    deadline = time.monotonic() + timeout
-    while len(emulator.deliveries()) < count and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: len(emulator.deliveries()) >= count, timeout, interval=0.02)
     return emulator.deliveries()
 
 
@@ -433,7 +432,7 @@ def test_acks_flow_only_after_ack_notifications_are_switched_on(emulator, webhoo
     emulator.open_window(CUSTOMER)
     sent = send_card(emulator).json()
     webhook_receiver.wait_for(lambda _: [m for m in webhook_receiver.messages() if m["fromMe"]])
-    time.sleep(10 * ACK_DELAY)
+    assert wait_until(lambda: emulator.pending() == 0), "the emulator's ack jobs never finished"
     assert [a for a in webhook_receiver.acks() if a["id"] == sent["id"]] == []
     emulator.post("settings", {"ackNotificationsOn": True})
     later = send_card(emulator).json()

@@ -2,6 +2,7 @@
 import base64
 import hashlib
 import hmac
+import itertools
 import time
 import uuid
 from datetime import timedelta
@@ -13,6 +14,7 @@ from sqlalchemy import func, select, update
 from models import AuditEntry, Handoff, OutboxEvent, db, utcnow
 from onemsg.emulator import serve_in_thread
 from services import events, outbox, status, worker
+from tests.helpers import wait_until
 
 SECRET = "whsec_" + base64.b64encode(b"helpdesk-signing-key-0123456789ab").decode()
 
@@ -301,24 +303,28 @@ def test_a_helpdesk_follows_a_handoff_to_read_and_gets_a_signed_event_per_step(a
 
 
 def _send_when_window_opens(api, base_url, specialist_id) -> dict:
-    """POST the handoff (same key each time) until the inbound webhook has opened the window."""
-    body = {"ticket": "ZD-77", "specialist_id": specialist_id}
-    headers = {"Idempotency-Key": None}
-    for attempt in range(50):
-        headers["Idempotency-Key"] = f"zd-77-attempt-{attempt}"
+    """POST the handoff (a new key each time) until the inbound webhook has opened the window."""
+    body, attempts = {"ticket": "ZD-77", "specialist_id": specialist_id}, itertools.count()
+
+    def send() -> dict | None:
+        headers = {"Idempotency-Key": f"zd-77-attempt-{next(attempts)}"}
         response = api.post(f"{base_url}/api/v1/handoffs", json=body, headers=headers, timeout=10)
         if response.status_code == 201:
             return response.json()
         assert response.status_code == 409 and response.json()["error"]["code"] == "window_closed"
-        time.sleep(0.1)
-    raise AssertionError("the window never opened")
+        return None
+    sent = wait_until(send, timeout=10, interval=0.1)
+    assert sent, "the window never opened"
+    return sent
 
 
 def _wait_for(fetch, done, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if done(value) or time.monotonic() > deadline:
-            assert done(value), value
-            return value
-        time.sleep(0.1)
+    """Fetch until done(value); return that value (fail with the last one seen)."""
+    seen = []
+
+    def fetched_and_done() -> bool:
+        seen.append(fetch())
+        return done(seen[-1])
+    wait_until(fetched_and_done, timeout, interval=0.1)
+    assert done(seen[-1]), seen[-1]
+    return seen[-1]

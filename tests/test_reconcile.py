@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from models import Handoff, db, utcnow
 from services import handoffs, reconcile, status
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 
 def sends(emulator):

@@ -7,7 +7,7 @@ import requests
 from models import Handoff, db, utcnow
 from services import handoffs, reconcile, status
 from services.worker import run_pass
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 
 def accepted_without_webhooks(emulator, make_ticket, make_specialist, phone="+14155552695") -> Handoff:

@@ -5,21 +5,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from models import AppSetting, Handoff, db, utcnow
+from models import Handoff, db, utcnow
 from services import handoffs, status, templates
 from onemsg.emulator import NAMESPACE
-from services.demo import DEMO_REOPEN_TEMPLATE
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 
 def sends(emulator, method="sendContact"):
     return [r for r in emulator.requests() if r["path"].endswith("/" + method)]
-
-
-@pytest.fixture
-def reopen_template(app):
-    db.session.add(AppSetting(key="reopen_template", value=DEMO_REOPEN_TEMPLATE))
-    db.session.commit()
 
 
 def test_template_parameters_are_mapped_and_cleaned(app, reopen_template, make_ticket, make_specialist):

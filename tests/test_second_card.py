@@ -8,15 +8,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from models import AppSetting, AuditEntry, Handoff, db, utcnow
+from models import AuditEntry, Handoff, db, utcnow
 from services import api_keys, handoffs, status
-from services.demo import DEMO_REOPEN_TEMPLATE
-
-
-@pytest.fixture
-def reopen_template(app):
-    db.session.add(AppSetting(key="reopen_template", value=DEMO_REOPEN_TEMPLATE))
-    db.session.commit()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from onemsg.emulator import create_emulator, serve_in_thread
 from services import status
 from tests.conftest import LiveServer, emulator_settings
 from tests.emulator_fixtures import CHANNEL_ID, TOKEN, EmulatorHandle
+from tests.helpers import wait_until
 
 SLOW_SECONDS = 4.0
 
@@ -51,7 +52,10 @@ def test_pages_and_polls_stay_fast_while_a_send_waits_for_1msg(make_app, slow_em
             form = {"specialist_id": specialist.id, "idempotency_key": uuid.uuid4().hex, "include_intro": "no"}
             send_url = f"{server.url}/tickets/{slow_ticket.id}/handoffs"
             db.session.commit()
-            latencies, send_took = measure_while_sending(sender, watcher, send_url, form, urls)
+            def send_reached_1msg():
+                return [r for r in slow_emulator.requests() if r["path"].endswith("/sendContact")]
+            latencies, send_took = measure_while_sending(sender, watcher, send_url, form, urls,
+                                                         send_reached_1msg)
         finally:
             server.stop()
     p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
@@ -64,8 +68,8 @@ def test_pages_and_polls_stay_fast_while_a_send_waits_for_1msg(make_app, slow_em
     assert p50 < SLOW_SECONDS / 8 and p95 < SLOW_SECONDS / 2, "no request queued behind the slow send"
 
 
-def measure_while_sending(sender, watcher, send_url, form, urls):
-    """Send in one thread; meanwhile 4 other agents fetch pages and status fragments."""
+def measure_while_sending(sender, watcher, send_url, form, urls, send_reached_1msg):
+    """Send in one thread; once 1MSG holds it, 4 other agents fetch pages and status fragments."""
     done, latencies, took = threading.Event(), [], {}
 
     def send():
@@ -84,11 +88,11 @@ def measure_while_sending(sender, watcher, send_url, form, urls):
             latencies.append(time.monotonic() - started)
             assert response.status_code == 200, response.status_code
             n += 1
-            time.sleep(0.05)
+            time.sleep(0.05)  # pacing: an agent's page polls, not a tight loop
 
     thread = threading.Thread(target=send)
     thread.start()
-    time.sleep(0.3)  # the send is now waiting on 1MSG
+    assert wait_until(send_reached_1msg, timeout=5), "the send never reached 1MSG"  # it now waits there
     browsers = [threading.Thread(target=browse, args=(i,)) for i in range(4)]
     for browser in browsers:
         browser.start()

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from models import Handoff, Ticket, db
 from tests.browser_support import (axe_violations, browser, browser_page, horizontal_overflow,  # noqa: F401
                                    log_in, require_chromium, viewport)
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 require_chromium()
 pytestmark = pytest.mark.browser
