@@ -14,7 +14,7 @@ from sqlalchemy import select
 from models import Absence, AuditEntry, Handoff, db, utcnow
 from services import api_keys, handoffs, specialist_board
 from services.availability import DAY_ABBREVIATIONS
-from tests.test_second_card import cards_sent, open_window, reopen_template, send  # noqa: F401 (fixture)
+from tests.test_second_card import cards_sent, open_window, send
 
 
 def off_now() -> dict:
