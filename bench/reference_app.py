@@ -5,7 +5,10 @@
 - `ingest_app`: a bare WSGI function that stores the raw webhook body as one `webhook_events`
   row, with the driver our app uses (sqlite3 for SQLite, psycopg 3 for PostgreSQL), one
   connection per thread and the same SQLite pragmas: the most the database can take
-  (reference for the webhook receiver). It parses nothing and applies nothing.
+  (reference for the webhook receiver). It parses nothing and applies nothing. It stores the
+  way our receiver does (views/webhooks.py), so neither side gains from a cheaper technique:
+  the INSERT as a transaction of its own (autocommit: no BEGIN/COMMIT round trips) and, on
+  SQLite, the threads of a process queueing on a lock rather than on SQLite's sleeping retries.
 
 Both read the database from BENCH_DATABASE_URL (a SQLAlchemy URL, as DATABASE_URL).
 """
@@ -30,19 +33,22 @@ INSERT = ("INSERT INTO webhook_events (received_at, source, body, status_count, 
           "VALUES ({p}, {p}, {p}, 0, 0, {p}) RETURNING id")
 
 
+_sqlite_writer = threading.Lock()
+
+
 def _connect():
     url = os.environ["BENCH_DATABASE_URL"]
     if url.startswith("sqlite:///"):
         import sqlite3
 
-        # isolation_level=None: we say BEGIN IMMEDIATE ourselves, as services/database.py does.
+        # isolation_level=None: autocommit, each statement its own transaction (as our engine's).
         connection = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None, timeout=10)
         for pragma in ("journal_mode=WAL", "busy_timeout=10000", "foreign_keys=ON", "synchronous=NORMAL"):
             connection.execute(f"PRAGMA {pragma}")
         return connection, "sqlite"
     import psycopg
 
-    return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)), "postgresql"
+    return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True), "postgresql"
 
 
 def _store(body: str, source: str) -> int:
@@ -50,13 +56,10 @@ def _store(body: str, source: str) -> int:
         _local.connection, _local.dialect = _connect()
     connection, now = _local.connection, datetime.now(timezone.utc).replace(tzinfo=None)
     if _local.dialect == "sqlite":
-        connection.execute("BEGIN IMMEDIATE")
-        row_id = connection.execute(INSERT.format(p="?"), (now.isoformat(" "), source, body,
-                                                            now.isoformat(" "))).fetchone()[0]
-        connection.execute("COMMIT")
-        return row_id
-    with connection.transaction():
-        return connection.execute(INSERT.format(p="%s"), (now, source, body, now)).fetchone()[0]
+        with _sqlite_writer:  # fetchall: the statement, and so its transaction, ends inside the lock
+            return connection.execute(INSERT.format(p="?"), (now.isoformat(" "), source, body,
+                                                             now.isoformat(" "))).fetchall()[0][0]
+    return connection.execute(INSERT.format(p="%s"), (now, source, body, now)).fetchone()[0]
 
 
 def ingest_app(environ, start_response):

@@ -43,26 +43,28 @@ JSON = {"Content-Type": "application/json"}
 
 
 def measure(backend: str = "sqlite", batches=(1, 50), senders: int = 8, duration: float = 8.0,
-            max_events: int = 120000, client: str = "auto") -> list[list]:
-    """Ours and the reference for each batch size on one backend; returns the table's rows."""
+            max_events: int = 120000, client: str = "auto", rounds: int = 1) -> list[list]:
+    """Ours and the reference for each batch size on one backend, `rounds` times over, ours and the
+    reference alternating (so a neighbour's load hits both alike); returns the table's rows."""
     client = ("wrk" if WRK else "python") if client == "auto" else client
     rows = []
     with bench_database(backend, "ingest") as url:
         tickets = add_tickets(url, 2000)  # a "delivered" ack also moves its ticket on
-        prefixes = {batch: f"wamid.BENCH{batch}X" for batch in batches}
+        prefixes = {(r, batch): f"wamid.BENCH{batch}X{r}X" for r in range(rounds) for batch in batches}
         capacity = (max_events // (3 * WINDOW) + 1) * 3 * WINDOW
-        for batch in batches:  # every event of ours has its handoff waiting for it
-            add_inflight_handoffs(url, tickets, [f"{prefixes[batch]}{m:07d}" for m in range(capacity // 3)])
+        for prefix in prefixes.values():  # every event of ours has its handoff waiting for it
+            add_inflight_handoffs(url, tickets, [f"{prefix}{m:07d}" for m in range(capacity // 3)])
         env = app_env(url, 0)
         with gunicorn("ours", OURS, env) as ours, \
                 gunicorn("reference", "bench.reference_app:ingest_app", env, ready_path="/") as ref:
             _warm_up(ours.base_url + f"/webhooks/1msg/{WEBHOOK_SECRET}", ref.base_url + "/")
-            for batch in batches:
-                target = ours.base_url + f"/webhooks/1msg/{WEBHOOK_SECRET}"
-                rows.append(_run(client, "ours", backend, url, target, batch, prefixes[batch], senders, duration,
-                                 capacity))
-                rows.append(_run(client, "reference", backend, url, ref.base_url + "/", batch,
-                                 prefixes[batch] + "R", senders, duration, capacity))
+            for r in range(rounds):
+                for batch in batches:
+                    target = ours.base_url + f"/webhooks/1msg/{WEBHOOK_SECRET}"
+                    rows.append(_run(client, "ours", backend, url, target, batch, prefixes[(r, batch)], senders,
+                                     duration, capacity) + [r + 1])
+                    rows.append(_run(client, "reference", backend, url, ref.base_url + "/", batch,
+                                     prefixes[(r, batch)] + "R", senders, duration, capacity) + [r + 1])
     return rows
 
 
@@ -219,17 +221,17 @@ def _max_id(url: str, table: str) -> int:
 
 
 HEADERS = ["client", "server", "database", "events/POST", "POSTs acked", "acked events/s", "applied events/s",
-           "ack p50 ms", "ack p95 ms", "ack p99 ms", "apply lag p95 ms", "failed", "lost"]
+           "ack p50 ms", "ack p95 ms", "ack p99 ms", "apply lag p95 ms", "failed", "lost", "round"]
 
 
 def report(rows: list[list]) -> None:
     print_table(HEADERS, [[("-" if v is None else v) for v in row] for row in rows],
                 "Webhook ingest (closed loop, back to back)")
-    ours = {(r[2], r[3]): r for r in rows if r[1] == "ours"}
+    ours = {(r[2], r[3], r[-1]): r for r in rows if r[1] == "ours"}
     for row in rows:
         if row[1] != "reference":
             continue
-        mine, backend, batch = ours[(row[2], row[3])], row[2], row[3]
+        mine, backend, batch = ours[(row[2], row[3], row[-1])], row[2], row[3]
         ratio = mine[5] / row[5] if row[5] else 0.0
         lines = [f"ours / reference {ratio:.2f}"]
         if batch == 1:
@@ -243,7 +245,7 @@ def report(rows: list[list]) -> None:
                          f"{'met' if mine[6] >= target else 'missed'})")
         lines.append(f"apply lag p95 {mine[10]:.0f} ms (target < 500: {'met' if mine[10] < 500 else 'missed'})")
         lines.append(f"lost {mine[12]}")
-        print(f"{backend}, {batch} event(s)/POST, {row[0]}: " + "; ".join(lines))
+        print(f"{backend}, {batch} event(s)/POST, {row[0]}, round {row[-1]}: " + "; ".join(lines))
 
 
 def main() -> None:
@@ -255,6 +257,8 @@ def main() -> None:
     parser.add_argument("--max-events", type=int, default=120000, help="events with a handoff waiting, per batch size")
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto",
                         help="load client (auto: wrk when installed)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="rounds of ours then the reference, alternating, per batch size")
     args = parser.parse_args()
     print(f"Webhook ingest; {machine()}; load client: "
           f"{args.client if args.client != 'auto' else ('wrk' if WRK else 'python (wrk not installed)')}")
@@ -264,7 +268,7 @@ def main() -> None:
             print("PostgreSQL is not reachable on 127.0.0.1:5432: skipped")
             continue
         rows += measure(backend, [int(b) for b in args.batches.split(",")], args.senders, args.duration,
-                        args.max_events, args.client)
+                        args.max_events, args.client, args.rounds)
     report(rows)
 
 

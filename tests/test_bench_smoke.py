@@ -48,6 +48,14 @@ def test_webhook_ingest_loses_nothing(client):
     assert all(row[6] > 0 and row[10] is not None for row in rows if row[1] == "ours")  # applied, lag measured
 
 
+def test_webhook_ingest_rounds_alternate_ours_and_the_reference():
+    rows = webhook_ingest.measure("sqlite", batches=(1,), senders=2, duration=0.5, max_events=60, client="python",
+                                  rounds=2)
+    assert [(row[1], row[-1]) for row in rows] == [("ours", 1), ("reference", 1), ("ours", 2), ("reference", 2)]
+    assert all(row[4] > 0 and row[11] == 0 and row[12] == 0 for row in rows)
+    webhook_ingest.report(rows)  # one ratio per round
+
+
 def test_webhook_events_of_one_block_touch_different_handoffs():
     window = webhook_ingest.WINDOW
     first = [webhook_ingest.event(j) for j in range(3 * window)]
