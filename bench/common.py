@@ -286,7 +286,7 @@ class Server:
         return True
 
     def booted_workers(self) -> list[int]:
-        return [pid for pid in self.worker_pids() if "Booting worker with pid: %d" % pid in self.log_text()]
+        return [pid for pid in self.worker_pids() if f"Booting worker with pid: {pid}" in self.log_text()]
 
     def worker_pids(self) -> list[int]:
         """The master's children (gunicorn workers), from /proc."""

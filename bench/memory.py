@@ -14,9 +14,25 @@ to our webhook, on top of the counted requests). VmRSS of each worker is read fr
 import argparse
 import json
 
-from common import (CHANNEL, OURS, TOKEN, WEBHOOK_SECRET, add_inflight_handoffs, add_tickets, app_env,
-                    bench_database, closed_loop, emulator, gunicorn, login, machine, open_windows, print_table,
-                    rss_kib, run)
+from common import (
+    CHANNEL,
+    OURS,
+    TOKEN,
+    WEBHOOK_SECRET,
+    add_inflight_handoffs,
+    add_tickets,
+    app_env,
+    bench_database,
+    closed_loop,
+    emulator,
+    gunicorn,
+    login,
+    machine,
+    open_windows,
+    print_table,
+    rss_kib,
+    run,
+)
 
 MIX = ["status"] * 14 + ["webhook"] * 3 + ["ticket"] * 2 + ["send"]  # of every 20 requests
 JSON = {"Content-Type": "application/json"}

@@ -16,8 +16,17 @@ import json
 import time
 from contextlib import nullcontext
 
-from common import (AGENT, WEBHOOK_SECRET, add_inflight_handoffs, add_tickets, app_env, bench_database, data_app,
-                    emulator, open_windows)
+from common import (
+    AGENT,
+    WEBHOOK_SECRET,
+    add_inflight_handoffs,
+    add_tickets,
+    app_env,
+    bench_database,
+    data_app,
+    emulator,
+    open_windows,
+)
 
 
 def build_requests(kind: str, url: str, count: int, events: int, emulator_url: str | None):

@@ -14,7 +14,7 @@ Both read the database from BENCH_DATABASE_URL (a SQLAlchemy URL, as DATABASE_UR
 """
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Flask
 
@@ -54,7 +54,7 @@ def _connect():
 def _store(body: str, source: str) -> int:
     if not hasattr(_local, "connection"):
         _local.connection, _local.dialect = _connect()
-    connection, now = _local.connection, datetime.now(timezone.utc).replace(tzinfo=None)
+    connection, now = _local.connection, datetime.now(UTC).replace(tzinfo=None)
     if _local.dialect == "sqlite":
         with _sqlite_writer:  # fetchall: the statement, and so its transaction, ends inside the lock
             return connection.execute(INSERT.format(p="?"), (now.isoformat(" "), source, body,

@@ -19,8 +19,23 @@ send must be an accepted handoff in the database.
 import argparse
 import time
 
-from common import (CHANNEL, OURS, TOKEN, add_tickets, app_env, bench_database, count_rows, data_app, emulator,
-                    gunicorn, login, machine, open_windows, percentile, print_table)
+from common import (
+    CHANNEL,
+    OURS,
+    TOKEN,
+    add_tickets,
+    app_env,
+    bench_database,
+    count_rows,
+    data_app,
+    emulator,
+    gunicorn,
+    login,
+    machine,
+    open_windows,
+    percentile,
+    print_table,
+)
 
 
 def measure(backend: str = "sqlite", sends: int = 200) -> dict:

@@ -14,8 +14,20 @@ connections. Then each server is driven flat out by --concurrency back-to-back u
 """
 import argparse
 
-from common import (OURS, bench_database, add_inflight_handoffs, add_tickets, app_env, closed_loop, gunicorn, login,
-                    machine, paced_users, print_table, run)
+from common import (
+    OURS,
+    add_inflight_handoffs,
+    add_tickets,
+    app_env,
+    bench_database,
+    closed_loop,
+    gunicorn,
+    login,
+    machine,
+    paced_users,
+    print_table,
+    run,
+)
 
 
 def measure(backend: str = "sqlite", agents=(200, 1000), interval: float = 2.0, duration: float = 15.0,

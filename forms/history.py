@@ -42,7 +42,8 @@ class HistoryFilterForm(DateRangeMixin, FlaskForm):
     specialist = SelectField("Specialist", coerce=_optional_int, validators=[Optional()])
     status = SelectField("Status", choices=[("", "Any status")] + [(s, s) for s in HANDOFF_STATUSES],
                          validators=[Optional()])
-    reason = SelectField("Failure reason", choices=[("", "Any reason")] + [(c, c.replace("_", " ")) for c in FAILURE_CODES],
+    reason = SelectField("Failure reason",
+                         choices=[("", "Any reason")] + [(c, c.replace("_", " ")) for c in FAILURE_CODES],
                          validators=[Optional()])
     q = StringField("Ticket reference or customer phone", validators=[Optional(), Length(max=64)])
 

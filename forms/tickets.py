@@ -12,7 +12,8 @@ class TicketForm(FlaskForm):
         DataRequired("Enter the helpdesk's ticket reference."), Length(max=64),
         Regexp(r"^[\w.:/#-]+$", message="Use letters, digits and . _ - : / # only.")])
     subject = StringField("Subject", validators=[DataRequired("Enter a subject."), Length(max=200)])
-    customer_name = StringField("Customer name", validators=[DataRequired("Enter the customer's name."), Length(max=120)])
+    customer_name = StringField("Customer name",
+                                validators=[DataRequired("Enter the customer's name."), Length(max=120)])
     customer_phone = StringField("Customer WhatsApp phone (with country code)", validators=[
         DataRequired("Enter the customer's phone number.")])
     language = StringField("Customer's language (BCP 47 code, e.g. pt or pt-BR; optional)",
@@ -42,7 +43,8 @@ class SendCardForm(FlaskForm):
     specialist_id = SelectField("Specialist", coerce=int, validate_choice=False,
                                 validators=[DataRequired("Pick a specialist.")])
     idempotency_key = StringField(validators=[DataRequired(), Length(min=8, max=80)])
-    include_intro = SelectField("Introduction", choices=[("yes", "Send the introduction first"), ("no", "Card only")], default="yes")
+    include_intro = SelectField("Introduction", choices=[("yes", "Send the introduction first"), ("no", "Card only")],
+                                default="yes")
     intro_text = StringField("Introduction text", validators=[Length(max=1000)])
     confirm_resend = StringField()
     # The handoff named in the second-card confirmation the agent accepted (see send_rules).

@@ -8,7 +8,8 @@ ROLE_CHOICES = [(role, role.capitalize()) for role in ROLES]
 
 
 class NewUserForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired("Enter an email."), Email("Enter a valid email address."), Length(max=254)])
+    email = EmailField("Email", validators=[DataRequired("Enter an email."), Email("Enter a valid email address."),
+                                            Length(max=254)])
     name = StringField("Display name", validators=[DataRequired("Enter a name."), Length(max=120)])
     role = SelectField("Role", choices=ROLE_CHOICES)
     password = PasswordField("Initial password", validators=[

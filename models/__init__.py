@@ -1,5 +1,5 @@
 """The database and its entities. Imports nothing of ours but models/."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
@@ -24,27 +24,27 @@ db = SQLAlchemy(model_class=Base)
 
 def utcnow() -> datetime:
     """Naive UTC: the one time representation stored on SQLite and PostgreSQL alike."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
-from models.user import User, ROLES  # noqa: E402
-from models.user_session import UserSession  # noqa: E402
-from models.specialist import Absence, Specialist  # noqa: E402
-from models.ticket import Ticket, TICKET_STATUSES  # noqa: E402
-from models.inbound_message import InboundMessage  # noqa: E402
-from models.handoff import Handoff, HANDOFF_STATUSES, STATUS_RANK, FINAL_STATUSES  # noqa: E402
-from models.webhook_event import WebhookEvent  # noqa: E402
-from models.status_event import StatusEvent  # noqa: E402
-from models.audit_entry import AuditEntry  # noqa: E402
+from models.api_key import API_KEY_ROLES, ApiKey  # noqa: E402
 from models.app_setting import AppSetting  # noqa: E402
-from models.api_key import ApiKey, API_KEY_ROLES  # noqa: E402
-from models.outbox_event import OutboxEvent, OUTBOX_STATUSES  # noqa: E402
+from models.audit_entry import AuditEntry  # noqa: E402
 from models.customer_link import CustomerLink  # noqa: E402
+from models.handoff import FINAL_STATUSES, HANDOFF_STATUSES, STATUS_RANK, Handoff  # noqa: E402
+from models.inbound_message import InboundMessage  # noqa: E402
+from models.outbox_event import OUTBOX_STATUSES, OutboxEvent  # noqa: E402
+from models.specialist import Absence, Specialist  # noqa: E402
+from models.status_event import StatusEvent  # noqa: E402
+from models.ticket import TICKET_STATUSES, Ticket  # noqa: E402
 from models.ticket_viewer import TicketViewer  # noqa: E402
+from models.user import ROLES, User  # noqa: E402
+from models.user_session import UserSession  # noqa: E402
+from models.webhook_event import WebhookEvent  # noqa: E402
 
 __all__ = [
     "db", "utcnow", "User", "UserSession", "ROLES", "Specialist", "Absence", "Ticket", "TICKET_STATUSES",
     "InboundMessage", "Handoff", "HANDOFF_STATUSES", "STATUS_RANK", "FINAL_STATUSES",
     "WebhookEvent", "StatusEvent", "AuditEntry", "AppSetting",
-    "ApiKey", "API_KEY_ROLES", "OutboxEvent", "OUTBOX_STATUSES", "TicketViewer",
+    "ApiKey", "API_KEY_ROLES", "OutboxEvent", "OUTBOX_STATUSES", "TicketViewer", "CustomerLink",
 ]

@@ -1,7 +1,5 @@
 """The handoff profile: the fixed name and phone sent as a contact card."""
-from datetime import datetime
-
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship

@@ -10,8 +10,9 @@ import logging
 import random
 import re
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter

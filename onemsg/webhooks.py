@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
@@ -425,7 +425,7 @@ def _unix_seconds(value: object, where: str) -> datetime:
     if seconds is None or not 0 <= seconds <= _MAX_UNIX_SECONDS:  # also refuses NaN
         hint = " (milliseconds? 1MSG sends seconds)" if _looks_like_millis(seconds) else ""
         raise WebhookFormatError(f"{where} {_show(value)} is not Unix seconds{hint}")
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def _looks_like_millis(seconds: float | None) -> bool:

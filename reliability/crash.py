@@ -27,9 +27,22 @@ from datetime import timedelta
 
 import requests
 
+from reliability.harness import (
+    AGENT_PASSWORD,
+    CHANNEL_ID,
+    DEFAULT_PG_URL,
+    Database,
+    Emulator,
+    Gunicorn,
+    Report,
+    RunSecrets,
+    app_environment,
+    csrf_token,
+    flask_command,
+    harness_app,
+    logged_in_session,
+)
 from reliability.load import wait_until_applied
-from reliability.harness import (AGENT_PASSWORD, CHANNEL_ID, DEFAULT_PG_URL, Database, Emulator, Gunicorn, Report, RunSecrets,
-                                 app_environment, csrf_token, flask_command, harness_app, logged_in_session)
 
 SLOW_SECONDS = 6.0
 
@@ -124,13 +137,15 @@ def webhook_crash(server: Gunicorn, database: Database, app, webhook_url: str, r
     with app.app_context():
         pending = wait_until_applied(app)  # the restarted workers' appliers take what was stored
         handoff = db.session.scalar(select(Handoff).where(Handoff.message_id == "wamid.CRASH1"))
-        kept = db.session.execute(select(StatusEvent.status, func.count()).where(StatusEvent.message_id == "wamid.CRASH1")
+        kept = db.session.execute(select(StatusEvent.status, func.count())
+                                  .where(StatusEvent.message_id == "wamid.CRASH1")
                                   .group_by(StatusEvent.status)).all()
         stored = db.session.scalar(select(func.count()).select_from(WebhookEvent))
         final, delivered_at = handoff.status, handoff.delivered_at
         db.session.rollback()
-    report.figure("webhook crash", f"killed workers {killed} mid-webhook (answer seen by 1MSG: {outcome.get('answer')}); "
-                                   f"redelivered twice -> {retries}; status events {dict(kept)}; raw bodies stored {stored}")
+    report.figure("webhook crash",
+                  f"killed workers {killed} mid-webhook (answer seen by 1MSG: {outcome.get('answer')}); "
+                  f"redelivered twice -> {retries}; status events {dict(kept)}; raw bodies stored {stored}")
     if waiting is not None:
         # PostgreSQL: the body was stored and answered; the applier's insert into status_events
         # waited, and died with the worker: a kill -9 between store and apply.
@@ -139,7 +154,8 @@ def webhook_crash(server: Gunicorn, database: Database, app, webhook_url: str, r
                      "the webhook in flight was stored and answered before the kill")
         expected, which = 4, "before + the killed one + 2 redeliveries"
     else:  # SQLite: one lock for every writer, so the store itself waited and died
-        report.check(before == 200 and isinstance(outcome.get("answer"), str), "the webhook in flight died without a 2xx")
+        report.check(before == 200 and isinstance(outcome.get("answer"), str),
+                     "the webhook in flight died without a 2xx")
         expected, which = 3, "before + 2 redeliveries"
     report.check(retries == [200, 200], "1MSG's redeliveries after the restart are accepted")
     report.check(pending == 0, f"every stored body applied after the restart (pending: {pending})")
@@ -189,10 +205,11 @@ def send_crash(server: Gunicorn, emulator: Emulator, app, env: dict, data: dict,
     settled_report = flask_command(env, "handoffs", "reconcile").strip()
     settled = handoff_state(app, form["idempotency_key"])
     calls = emulator.sends()
-    report.figure("send crash", f"killed workers {killed} while 1MSG was answering (agent saw: {outcome.get('answer')}); "
-                                f"row after restart: {left[0]}; resubmit -> {resubmit}; reconcile too early: '{early}', "
-                                f"row {still[0]}; after the wait: '{settled_report}', row {settled[0]} {settled[1]}; "
-                                f"sendContact calls {calls}")
+    report.figure("send crash",
+                  f"killed workers {killed} while 1MSG was answering (agent saw: {outcome.get('answer')}); "
+                  f"row after restart: {left[0]}; resubmit -> {resubmit}; reconcile too early: '{early}', "
+                  f"row {still[0]}; after the wait: '{settled_report}', row {settled[0]} {settled[1]}; "
+                  f"sendContact calls {calls}")
     report.check(left[0] == "sending" and left[1] is None, "after the crash the send is left 'sending', not guessed")
     report.check(resubmit == 302, "the same form resubmitted is answered without sending again")
     report.check(still[0] == "sending", "reconcile leaves a send alone while it may still be in flight")

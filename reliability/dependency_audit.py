@@ -13,6 +13,7 @@ that can reach the database and must prove it did).
 """
 import argparse
 import json
+
 # bandit: runs pip-audit from our own virtualenv with fixed arguments
 import subprocess  # nosec B404
 import sys
@@ -31,7 +32,8 @@ class AuditReport:
         total = len(self.checked) + len(self.skipped)
         if self.vulnerable:
             found = "; ".join(f"{name}: {', '.join(ids)}" for name, ids in sorted(self.vulnerable.items()))
-            return f"pip-audit: KNOWN VULNERABILITIES in {len(self.vulnerable)} package(s): {found}", True, bool(self.skipped)
+            text = f"pip-audit: KNOWN VULNERABILITIES in {len(self.vulnerable)} package(s): {found}"
+            return text, True, bool(self.skipped)
         if not self.checked:
             reason = next(iter(self.skipped.values()), "no packages listed")
             return (f"pip-audit: could not check: 0 of {total} packages were looked up in the vulnerability "

@@ -13,6 +13,7 @@ import re
 import secrets
 import signal
 import socket
+
 # bandit: the runs start gunicorn, flask and ps with fixed arguments
 import subprocess  # nosec B404
 import sys
@@ -52,7 +53,7 @@ class Database:
     url: str = ""
     _dir: str = ""
 
-    def create(self) -> "Database":
+    def create(self) -> Database:
         if self.kind == "sqlite":
             self._dir = tempfile.mkdtemp(prefix=f"{self.name}_")
             self.url = f"sqlite:///{self._dir}/app.db"

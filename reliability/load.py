@@ -22,9 +22,23 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from reliability.harness import (AGENT_PASSWORD, CHANNEL_ID, DEFAULT_PG_URL, Database, Emulator, Gunicorn, Report, RunSecrets,
-                                 app_environment, csrf_token, flask_command, harness_app, logged_in_session,
-                                 percentile, secrets_in_logs)
+from reliability.harness import (
+    AGENT_PASSWORD,
+    CHANNEL_ID,
+    DEFAULT_PG_URL,
+    Database,
+    Emulator,
+    Gunicorn,
+    Report,
+    RunSecrets,
+    app_environment,
+    csrf_token,
+    flask_command,
+    harness_app,
+    logged_in_session,
+    percentile,
+    secrets_in_logs,
+)
 
 PROGRESS = ("sent", "delivered", "read")
 
@@ -158,7 +172,8 @@ def webhook_burst(args, server: Gunicorn, run: RunSecrets, data: dict, sessions,
     report.figure("webhooks posted", f"{len(bodies)} ({len(events)} distinct events, "
                                      f"{len(bodies) - len(events)} duplicates) from {args.senders} senders")
     report.figure("webhook burst", f"{elapsed:.1f} s, {len(bodies) / elapsed:.0f}/s; latency p50 "
-                                   f"{percentile(latencies, .5) * 1000:.0f} ms, p95 {percentile(latencies, .95) * 1000:.0f} ms, "
+                                   f"{percentile(latencies, .5) * 1000:.0f} ms, "
+                                   f"p95 {percentile(latencies, .95) * 1000:.0f} ms, "
                                    f"max {max(latencies) * 1000:.0f} ms")
     report.figure("status polls", f"{len(pollers.latencies)} by {len(sessions)} agents; p50 "
                                   f"{percentile(pollers.latencies, .5) * 1000:.0f} ms, p95 "
@@ -199,7 +214,8 @@ def verify_burst(app, burst: dict, report: Report) -> None:
         pending = wait_until_applied(app)
         stored = db.session.scalar(select(func.count()).select_from(WebhookEvent))
         kept = set(db.session.execute(select(StatusEvent.message_id, StatusEvent.status)).all())
-        unapplied = db.session.scalar(select(func.count()).select_from(StatusEvent).where(StatusEvent.applied.is_(False)))
+        unapplied = db.session.scalar(select(func.count()).select_from(StatusEvent)
+                                      .where(StatusEvent.applied.is_(False)))
         finals = dict(db.session.execute(select(Handoff.message_id, Handoff.status)).all())
         db.session.rollback()
     distinct = set(burst["events"])
@@ -209,7 +225,8 @@ def verify_burst(app, burst: dict, report: Report) -> None:
     report.figure("final statuses wrong", f"{len(wrong)} of {len(burst['expected'])} handoffs")
     report.check(stored == burst["posted"], f"every POST stored before it was applied ({stored}/{burst['posted']})")
     report.check(pending == 0, f"every stored body applied within {APPLY_WAIT_SECONDS} s (still pending: {pending})")
-    report.check(not lost and len(kept) == len(distinct), f"each distinct event kept exactly once ({len(kept)}/{len(distinct)})")
+    report.check(not lost and len(kept) == len(distinct),
+                 f"each distinct event kept exactly once ({len(kept)}/{len(distinct)})")
     report.check(unapplied == 0, f"every event applied to its handoff (unapplied: {unapplied})")
     report.check(not wrong, f"every final status right (wrong: {dict(list(wrong.items())[:5])})")
 
@@ -236,7 +253,8 @@ def concurrent_sends(args, server: Gunicorn, emulator: Emulator, app, data: dict
 
     def submit(i):
         barrier.wait()
-        response = sessions[i % len(sessions)].post(f"{page_url}/handoffs", data={**form, "csrf_token": tokens[i % len(sessions)]},
+        response = sessions[i % len(sessions)].post(f"{page_url}/handoffs",
+                                                    data={**form, "csrf_token": tokens[i % len(sessions)]},
                                                     allow_redirects=False, timeout=60)
         return response.status_code
 
@@ -248,7 +266,8 @@ def concurrent_sends(args, server: Gunicorn, emulator: Emulator, app, data: dict
                                  .where(Handoff.idempotency_key.like(f"%:{form['idempotency_key']}")))
         db.session.rollback()
     calls = emulator.sends()
-    report.figure("identical sends", f"{args.sends} at once -> {calls} sendContact, {rows} handoff row(s), answers {sorted(set(codes))}")
+    report.figure("identical sends", f"{args.sends} at once -> {calls} sendContact, {rows} handoff row(s), "
+                                     f"answers {sorted(set(codes))}")
     report.check(calls == 1 and rows == 1, f"{args.sends} identical sends reach 1MSG once ({calls})")
     report.check(all(code == 302 for code in codes), "every identical submit answered (302)")
 

@@ -35,7 +35,7 @@ def take(base_url: str, out: Path) -> list[Path]:
     written = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        for size, viewport in VIEWPORTS.items():
+        for viewport in VIEWPORTS.values():
             for name, role, path in SHOTS:
                 context = browser.new_context(base_url=base_url, viewport=viewport, timezone_id="Europe/Berlin")
                 page = context.new_page()

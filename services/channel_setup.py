@@ -5,8 +5,8 @@ import time
 import requests
 from flask import current_app, url_for
 
-from onemsg.errors import OneMsgError
 from onemsg.client import OneMsgClient
+from onemsg.errors import OneMsgError
 from services.onemsg_gateway import client, connection_settings
 
 

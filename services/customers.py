@@ -5,8 +5,8 @@ BSUID and a phone, the link is kept (CustomerLink); the user's messages then ope
 of that phone, including a message that came before the link was known. Group chats are not
 customers: their bodies are stored with the webhook, and they open no window.
 """
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,7 +21,7 @@ def learn_links(parsed: ParsedWebhook, record_inbound: RecordInbound) -> None:
     """Keep every (BSUID, phone) pair the body carries; a waiting message then opens the window."""
     pairs = [(s.bsuid, s.recipient) for s in parsed.statuses if s.bsuid and s.recipient]
     pairs += [(m.bsuid, m.chat_phone) for m in parsed.messages if m.bsuid and m.chat_phone]
-    for bsuid, phone, message_id, sent_at in link_all({bsuid: "+" + digits for bsuid, digits in pairs}):
+    for _bsuid, phone, message_id, sent_at in link_all({bsuid: "+" + digits for bsuid, digits in pairs}):
         record_inbound(message_id, phone, sent_at)
 
 

@@ -40,7 +40,6 @@ def read_again_if_dropped(read):
     For reads outside a request's own retry (app.py), e.g. the batches of a streamed export."""
     from sqlalchemy.exc import DBAPIError
 
-    from models import db
 
     try:
         return read()

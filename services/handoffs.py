@@ -17,8 +17,7 @@ from services import audit, availability, events, send_rules, settings, speciali
 from services.cards import card_payload
 from services.database import commit_keeping_values
 from services.onemsg_gateway import client
-from services.send_rules import (CustomerCapReached, SecondCardNeedsConfirmation,  # noqa: F401 (callers' API)
-                                 SpecialistUnavailableNeedsConfirmation)
+from services.send_rules import CustomerCapReached, SecondCardNeedsConfirmation, SpecialistUnavailableNeedsConfirmation  # noqa: F401 (callers' API)
 from services.triage import explain_failure, failure_sentence, queued_sentence, unknown_sentence
 
 # In an introduction, replaced at the send by when the specialist is next at work.

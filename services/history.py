@@ -7,9 +7,9 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Iterator
 
 from flask import current_app
 from sqlalchemy import exists, or_, select, tuple_
@@ -177,7 +177,7 @@ def _export_lines(where: list) -> Iterator[str]:
             statement = statement.where(tuple_(Handoff.created_at, Handoff.id) < before)
         batch = statement.order_by(Handoff.created_at.desc(), Handoff.id.desc()).limit(EXPORT_BATCH)
         # The file is already being sent: a dropped connection must not end it half-way.
-        rows = read_again_if_dropped(lambda: db.session.execute(batch).all())
+        rows = read_again_if_dropped(lambda statement=batch: db.session.execute(statement).all())
         for row in rows:
             yield _csv_line(_export_values(row))
         if len(rows) < EXPORT_BATCH:
@@ -187,7 +187,8 @@ def _export_lines(where: list) -> Iterator[str]:
 
 def _export_columns():
     return (Handoff.id, Ticket.external_ref, Handoff.customer_phone, Handoff.agent_id,
-            User.name.label("agent_name"), User.email.label("agent_email"), Handoff.specialist_id, Handoff.card_snapshot,
+            User.name.label("agent_name"), User.email.label("agent_email"), Handoff.specialist_id,
+            Handoff.card_snapshot,
             Handoff.status, Handoff.failure_code, Handoff.failure_reason, Handoff.message_id,
             Handoff.retry_of_id, Handoff.ready_at, Handoff.created_at, Handoff.accepted_at,
             Handoff.sent_at, Handoff.delivered_at, Handoff.read_at, Handoff.failed_at, Handoff.stuck_at,

@@ -51,7 +51,8 @@ def generate_history(count: int, *, seed: int | None = None, days: int = DAYS) -
     next_ticket, next_handoff = _next_id(Ticket), _next_id(Handoff)
     made = 0
     while made < count:
-        tickets, handoffs, next_ticket, next_handoff = generator.batch(min(BATCH, count - made), next_ticket, next_handoff)
+        tickets, handoffs, next_ticket, next_handoff = generator.batch(min(BATCH, count - made), next_ticket,
+                                                                       next_handoff)
         connection = db.session.connection()
         connection.execute(Ticket.__table__.insert(), tickets)
         connection.execute(Handoff.__table__.insert(), handoffs)
@@ -137,7 +138,8 @@ class _Generator:
         self.tickets_made += 1
         return dict(id=ticket_id, external_ref=f"S{self.run}-{ticket_id:07d}", subject="Customer needs a specialist",
                     customer_name=f"{self.rng.choice(FIRST_NAMES)} {self.rng.choice(LAST_NAMES)}",
-                    customer_phone=handoff["customer_phone"], status="handed_off" if handoff["accepted_at"] else "ready",
+                    customer_phone=handoff["customer_phone"],
+                    status="handed_off" if handoff["accepted_at"] else "ready",
                     assignee_id=handoff["agent_id"], ready_at=handoff["ready_at"], created_at=handoff["ready_at"],
                     updated_at=handoff["created_at"])
 

@@ -45,7 +45,8 @@ def password_problem(password: str, user_inputs: tuple[str, ...] = ()) -> str | 
     if result["score"] < MIN_STRENGTH_SCORE:
         feedback = result["feedback"]
         advice = " ".join(filter(None, [feedback.get("warning"), *feedback.get("suggestions", [])]))
-        return ("This password is too easy to guess. " + (advice or "Add another word or two; uncommon words are better.")).strip()
+        advice = advice or "Add another word or two; uncommon words are better."
+        return f"This password is too easy to guess. {advice}".strip()
     return None
 
 

@@ -1,6 +1,6 @@
 """Settling handoffs whose status did not arrive: ask 1MSG, outside the webhook path."""
 from dataclasses import dataclass, field
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
@@ -8,7 +8,8 @@ from sqlalchemy import and_, or_, select, update
 from models import STATUS_RANK, Handoff, db, utcnow
 from onemsg.errors import OneMsgError
 from onemsg.webhooks import WebhookFormatError, parse_payload
-from services import events, status as status_service
+from services import events
+from services import status as status_service
 from services.onemsg_gateway import client
 
 # Our outgoing card as 1MSG's chat history shows it.
@@ -110,7 +111,7 @@ def _without_hook_info(handoff: Handoff) -> None:
 def _find_unknown_card(handoff: Handoff) -> None:
     """An unknown outcome has no message id: look for our card in 1MSG's chat history."""
     history = client().messages(handoff.customer_phone.lstrip("+") + "@c.us", last=True, limit=50)
-    since = handoff.created_at.replace(tzinfo=timezone.utc).timestamp() - 5
+    since = handoff.created_at.replace(tzinfo=UTC).timestamp() - 5
     taken = set(db.session.scalars(select(Handoff.message_id).where(Handoff.message_id.is_not(None),
                                                                      Handoff.customer_phone == handoff.customer_phone)))
     for message in history:

@@ -130,8 +130,9 @@ def send(phone: str, choice: dict, params: list[str]) -> SendResult:
     template, answered = chosen_template(choice)
     if template is None and answered:
         raise TemplateMissing(choice)
-    template = template or {"components": [{"type": "BODY", "text": " ".join(
-        "{{%d}}" % n for n in range(1, len(params) + 1))}], "namespace": choice.get("namespace")}
+    placeholders = " ".join("{{" + str(n) + "}}" for n in range(1, len(params) + 1))  # {{1}} {{2}} ...
+    template = template or {"components": [{"type": "BODY", "text": placeholders}],
+                            "namespace": choice.get("namespace")}
     try:
         components = onemsg_templates.build_params(template, params)
     except ValueError as exc:

@@ -1,7 +1,7 @@
 """The customer's 24-hour WhatsApp window: open until 24 h after their last message."""
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -103,4 +103,4 @@ def _from_me(value) -> bool:
 
 
 def _from_unix(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).replace(tzinfo=None)
+    return datetime.fromtimestamp(seconds, tz=UTC).replace(tzinfo=None)

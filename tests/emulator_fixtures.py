@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
@@ -23,7 +24,8 @@ from flask import Flask, request
 
 from onemsg.client import OneMsgClient
 from onemsg.emulator import create_emulator, serve_in_thread
-from tests.onemsg_contract import check_log, summary as contract_summary
+from tests.onemsg_contract import check_log
+from tests.onemsg_contract import summary as contract_summary
 
 __all__ = ["EmulatorHandle", "WebhookReceiver", "emulator", "emulator_server", "onemsg_client",
            "webhook_receiver", "ACK_DELAY", "SLOW_SECONDS", "CHANNEL_ID", "TOKEN"]

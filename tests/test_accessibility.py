@@ -6,8 +6,7 @@ from sqlalchemy import select
 
 from models import Specialist, Ticket, User, db, utcnow
 from services import api_keys
-from tests.browser_support import (axe_violations, browser, browser_page, log_in,  # noqa: F401
-                                   require_chromium, viewport)
+from tests.browser_support import axe_violations, browser, browser_page, log_in, require_chromium, viewport  # noqa: F401
 from tests.history_factories import add_handoff
 
 require_chromium()

@@ -8,8 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import ApiKey, Specialist, User, db
-from tests.browser_support import (browser, browser_page, horizontal_overflow, log_in,  # noqa: F401
-                                   require_chromium, viewport)
+from tests.browser_support import browser, browser_page, horizontal_overflow, log_in, require_chromium, viewport  # noqa: F401
 
 require_chromium()
 pytestmark = pytest.mark.browser

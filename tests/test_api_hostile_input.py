@@ -3,7 +3,8 @@ are refused with a reason a person can act on, never a 500 (found on both databa
 import uuid
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from models import db
 from services import api_keys

@@ -1,6 +1,5 @@
 """GET /api/v1/specialists with availability, languages and skills, and its filters."""
 from datetime import timedelta
-
 from urllib.parse import urlencode
 
 import pytest
@@ -99,7 +98,8 @@ def test_leave_of_back_to_back_absences_ends_with_the_last(client, agent_key, ma
 def test_absences_listed_are_those_not_yet_over_in_their_zone(client, agent_key, make_specialist):  # noqa: F811
     back = make_specialist(display_name="Back", **ALWAYS)
     today = utcnow().date()
-    db.session.add(Absence(specialist_id=back.id, starts_on=today - timedelta(days=3), ends_on=today - timedelta(days=1)))
+    db.session.add(Absence(specialist_id=back.id, starts_on=today - timedelta(days=3),
+                           ends_on=today - timedelta(days=1)))
     db.session.commit()
     [item] = client.get("/api/v1/specialists", headers=bearer(agent_key)).json["items"]
     assert item["availability"]["state"] == "available" and item["absences"] == []

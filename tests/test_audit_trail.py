@@ -117,12 +117,13 @@ def trail(make_user, make_ticket, make_specialist):
     base = datetime(2024, 4, 1, 10, 0)
     for i in range(5):
         db.session.add(AuditEntry(at=base + timedelta(minutes=2 * i), actor_id=lead.id, actor_label=lead.email,
-                                  action="ticket.update" if i % 2 else "user.login", subject_type="ticket" if i % 2 else "user",
+                                  action="ticket.update" if i % 2 else "user.login",
+                                  subject_type="ticket" if i % 2 else "user",
                                   subject_id=str(i), summary=f"entry {i}"))
     for i, status in enumerate(("sent", "delivered", "read")):
         # The first status event shares its timestamp with audit entry 0.
-        db.session.add(StatusEvent(message_id="wamid.trail-1", status=status, received_at=base + timedelta(minutes=3 * i),
-                                   applied=True))
+        db.session.add(StatusEvent(message_id="wamid.trail-1", status=status,
+                                   received_at=base + timedelta(minutes=3 * i), applied=True))
     db.session.commit()
     return lead, handoff
 
@@ -165,7 +166,8 @@ def test_audit_page_for_leads(client, auth, trail):
     body = client.get("/history/audit?action=handoff.status").get_data(as_text=True)
     assert f'href="/handoffs/{handoff.id}"' in body and "1MSG reported delivered" in body
     assert "entry 4" not in body
-    fragment = client.get("/history/audit?actor=lead.person", headers={"HX-Request": "true", "HX-Target": "audit-table"})
+    fragment = client.get("/history/audit?actor=lead.person",
+                          headers={"HX-Request": "true", "HX-Target": "audit-table"})
     assert fragment.get_data(as_text=True).startswith('<div id="audit-table">')
     assert client.get("/history/audit?date_from=01/04/2024").status_code == 400
     assert client.get("/history/audit?before=2024-04-01T10:00:00_other_3").status_code == 400

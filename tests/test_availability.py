@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services import availability as av, languages
+from services import availability as av
+from services import languages
 from services.availability import AbsenceDays, HoursError, parse_hours
 
 WEEKDAYS = parse_hours("Mon-Fri 09:00-17:00")

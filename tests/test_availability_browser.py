@@ -3,8 +3,7 @@ suggestion with its reason; picking the suggestion is the agent's click, and not
 import pytest
 
 from models import Handoff, db
-from tests.browser_support import (axe_violations, browser, browser_page, log_in, require_chromium,  # noqa: F401
-                                   viewport)
+from tests.browser_support import axe_violations, browser, browser_page, log_in, require_chromium, viewport  # noqa: F401
 
 require_chromium()
 pytestmark = pytest.mark.browser

@@ -4,7 +4,8 @@ import io
 from datetime import datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from services.history import defuse_formula
 from tests.history_factories import add_handoff

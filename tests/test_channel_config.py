@@ -48,7 +48,8 @@ def test_an_explicit_channel_id_wins_over_the_key(make_app, jwt_channel):
 
 
 # 32 random bytes: production refuses weaker keys (config.secret_key_problem).
-REAL_1MSG = {"SECRET_KEY": "3f9a1c7e5b2d8f40a6c1e9b7d3f5a2c8e0b4d6f8a1c3e5b7d9f0a2c4e6b8d0f1", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+REAL_1MSG = {"SECRET_KEY": "3f9a1c7e5b2d8f40a6c1e9b7d3f5a2c8e0b4d6f8a1c3e5b7d9f0a2c4e6b8d0f1",
+             "SQLALCHEMY_DATABASE_URI": "sqlite://",
              "ONEMSG_API_URL": "https://api.1msg.example", "ONEMSG_WEBHOOK_SECRET": "w" * 40}
 
 

@@ -132,7 +132,8 @@ def link_committed(bsuid: str, timeout: float = 15.0) -> None:
     def committed():
         with db.engine.connect() as conn:
             return conn.execute(query, {"bsuid": bsuid}).scalar()
-    assert wait_until(committed, timeout, end_transaction=False), f"the link of {bsuid} was not applied within {timeout} s"
+    applied = wait_until(committed, timeout, end_transaction=False)
+    assert applied, f"the link of {bsuid} was not applied within {timeout} s"
 
 
 def test_a_link_committed_between_our_read_and_our_update_is_not_missed(live_server, app):

@@ -3,7 +3,8 @@ import html
 
 import pytest
 import vobject
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from models import AuditEntry, Handoff, Specialist, db
@@ -67,7 +68,8 @@ def test_deactivating_keeps_history_and_hides_from_agents(client, auth, make_spe
     specialist = make_specialist(display_name="Leaving Person")
     ticket = make_ticket()
     db.session.add(Handoff(ticket_id=ticket.id, specialist_id=specialist.id, idempotency_key="hist-1",
-                           customer_phone=ticket.customer_phone, card_snapshot={"name": {"formatted_name": "Leaving Person"}},
+                           customer_phone=ticket.customer_phone,
+                           card_snapshot={"name": {"formatted_name": "Leaving Person"}},
                            status="read", status_rank=6))
     db.session.commit()
     auth.login("admin")

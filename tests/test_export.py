@@ -20,7 +20,8 @@ def sent(make_ticket, make_specialist, make_user):
     specialist = make_specialist(display_name="Jane Specialist", organisation="Acme", title="Billing lead",
                                  phone="+12025550199")
     ticket = make_ticket(external_ref="HD-1001", customer_phone="+14155552671")
-    delivered = add_handoff(ticket, specialist, agent, created_at=BASE, status="read", ready_at=BASE - timedelta(minutes=3),
+    delivered = add_handoff(ticket, specialist, agent, created_at=BASE, status="read",
+                            ready_at=BASE - timedelta(minutes=3),
                             accepted_at=BASE + timedelta(seconds=1), delivered_at=BASE + timedelta(seconds=9),
                             read_at=BASE + timedelta(minutes=2))
     failed = add_handoff(ticket, specialist, None, created_at=BASE + timedelta(hours=1), status="failed",

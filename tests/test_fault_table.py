@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from models import Handoff, db, utcnow
 from services import settings, status
-from tests.conftest import DEFAULT_PASSWORD
 from tests.helpers import wait_until
 
 INTRO = settings.DEFAULTS["intro_text"]

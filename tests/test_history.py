@@ -21,7 +21,8 @@ def many(make_ticket, make_specialist, make_user):
     for i in range(7):
         at = BASE + timedelta(minutes=min(i, 5))  # #5 and #6 share a timestamp
         rows.append(add_handoff(ticket, specialist, agent if i % 2 == 0 else other, created_at=at,
-                                status="failed" if i == 3 else "delivered", failure_code="window_closed" if i == 3 else None))
+                                status="failed" if i == 3 else "delivered",
+                                failure_code="window_closed" if i == 3 else None))
     return rows, agent, other
 
 
@@ -138,7 +139,8 @@ def test_bad_cursor_answers_400(client, auth):
     assert "page link is not valid" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("path", ["/history/", "/history/sla", "/history/stuck", "/history/audit", "/history/export.csv"])
+@pytest.mark.parametrize("path", ["/history/", "/history/sla", "/history/stuck", "/history/audit",
+                                  "/history/export.csv"])
 def test_agents_are_refused(client, auth, path):
     auth.login("agent")
     assert client.get(path).status_code == 403
@@ -148,7 +150,8 @@ def test_stuck_and_failed_lists(client, auth, app, make_ticket, make_specialist)
     auth.login("lead")
     specialist = make_specialist()
     now = utcnow()
-    stuck_ticket, failed_ticket, fixed_ticket = make_ticket(), make_ticket(external_ref="HD-FAIL"), make_ticket(external_ref="HD-FIXED")
+    stuck_ticket = make_ticket()
+    failed_ticket, fixed_ticket = make_ticket(external_ref="HD-FAIL"), make_ticket(external_ref="HD-FIXED")
     stuck = add_handoff(stuck_ticket, specialist, created_at=now - timedelta(hours=1), status="accepted",
                         accepted_at=now - timedelta(hours=1))
     fresh = add_handoff(stuck_ticket, specialist, created_at=now - timedelta(minutes=1), status="accepted",

@@ -11,8 +11,8 @@ from models import Handoff, InboundMessage, db
 from onemsg.emulator import create_emulator, serve_in_thread
 from services import reconcile
 from tests.conftest import LiveServer
-from tests.helpers import wait_until
 from tests.emulator_fixtures import CHANNEL_ID, EmulatorHandle
+from tests.helpers import wait_until
 
 
 @pytest.fixture

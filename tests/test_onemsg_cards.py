@@ -5,7 +5,6 @@ import vobject
 
 from onemsg.cards import CardData, contact_payload, vcard, vcard_filename
 
-
 CUSTOMER = "+14155552671"
 
 

@@ -59,7 +59,8 @@ def test_every_api_route_is_documented(app):
     documented = {"/api/v1" + path.replace("{", "<").replace("}", ">")
                   for path in app.test_client().get("/api/v1/openapi.json").json["paths"]}
     routes = {rule.rule.replace("<path:", "<").replace("<int(max=2147483647):", "<")
-              for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.") and rule.endpoint != "api.openapi"}
+              for rule in app.url_map.iter_rules()
+              if rule.endpoint.startswith("api.") and rule.endpoint != "api.openapi"}
     assert routes == documented
 
 

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import phonenumbers
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.phones import PhoneError, format_for_display, normalize_phone, to_recipient_digits
 

@@ -1,7 +1,7 @@
 """Times in the reader's zone, in Chromium at both sizes: the browser's by default, the profile's once set."""
 import pytest
 
-from tests.browser_support import (browser, browser_page, log_in, require_chromium, viewport)  # noqa: F401
+from tests.browser_support import browser, browser_page, log_in, require_chromium, viewport  # noqa: F401
 
 require_chromium()
 pytestmark = pytest.mark.browser

@@ -41,7 +41,8 @@ def refs(result: queue.Queue) -> list[str]:
 
 @pytest.mark.parametrize("query, expected", [
     ("Q-2", ["Q-200"]), ("q-300", ["Q-300"]), ("ana", ["Q-100", "Q-400"]), ("becker", ["Q-200"]),
-    ("415 555 2671", ["Q-100"]), ("+44 7700", ["Q-300"]), ("0777", ["Q-400"]), ("", ["Q-100", "Q-200", "Q-300", "Q-400"]),
+    ("415 555 2671", ["Q-100"]), ("+44 7700", ["Q-300"]), ("0777", ["Q-400"]),
+    ("", ["Q-100", "Q-200", "Q-300", "Q-400"]),
     ("%", []), ("_", []), ("nobody", []),
 ])
 def test_search_by_ref_name_or_phone(desk, query, expected):
@@ -93,7 +94,8 @@ def test_htmx_refresh_returns_the_fragment_for_the_same_filters(client, auth, de
     assert body.lstrip().startswith("{#") is False and "<html" not in body
     assert 'hx-get="/tickets/?failed=y"' in body and 'hx-trigger="every 20s"' in body
     assert "Q-200" in body and "Q-100" not in body
-    history_restore = client.get("/tickets/?failed=y", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    history_restore = client.get("/tickets/?failed=y",
+                                 headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
     assert "<html" in history_restore.get_data(as_text=True)
 
 

@@ -5,14 +5,12 @@ import pytest
 
 from models import Ticket, db
 from services.demo import DEMO_TICKETS
-from tests.browser_support import (browser, browser_page, horizontal_overflow, log_in,  # noqa: F401
-                                   require_chromium, viewport)
+from tests.browser_support import browser, browser_page, horizontal_overflow, log_in, require_chromium, viewport  # noqa: F401
 
 require_chromium()
 pytestmark = pytest.mark.browser
 
 from playwright.sync_api import expect  # noqa: E402
-
 
 DEMO_COUNT = len(DEMO_TICKETS)
 DEMO_READY = sum(ticket["status"] == "ready" for ticket in DEMO_TICKETS)

@@ -2,7 +2,6 @@
 import uuid
 from datetime import timedelta
 
-
 from models import Handoff, db, utcnow
 from services import handoffs, reconcile, status
 from tests.helpers import wait_until

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Handoff, db, utcnow
-from services import handoffs, status, templates
 from onemsg.emulator import NAMESPACE
+from services import handoffs, status, templates
 from tests.helpers import wait_until
 
 

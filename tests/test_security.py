@@ -4,7 +4,7 @@ import secrets
 import pytest
 
 from app import InsecureConfiguration, create_app
-from config import Config, DEFAULT_SECRET_KEY
+from config import DEFAULT_SECRET_KEY, Config
 
 
 def test_post_without_csrf_token_is_refused(make_app, make_user):

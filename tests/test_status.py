@@ -3,7 +3,8 @@ import itertools
 import random
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from models import Handoff, StatusEvent, db
 from onemsg.webhooks import StatusUpdate

@@ -1,15 +1,22 @@
 """The ticket page in Chromium at 1366x900 and 390x844: the picker, sending in place, Back after a
 confirmation, the page without JavaScript, the conversation, presence and collisions, live regions."""
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from models import Handoff, Ticket, db
-from tests.browser_support import (axe_violations, browser, browser_page, horizontal_overflow,  # noqa: F401
-                                   log_in, require_chromium, viewport)
+from tests.browser_support import (  # noqa: F401
+    axe_violations,
+    browser,
+    browser_page,
+    horizontal_overflow,
+    log_in,
+    require_chromium,
+    viewport,
+)
 from tests.helpers import wait_until
 
 require_chromium()
@@ -60,7 +67,8 @@ def test_the_picker_filters_as_the_agent_types_works_by_keyboard_and_preselects_
     expect(page.locator("#card-preview")).to_contain_text("Pick a specialist")
     # Sending without a choice sends nothing and says so where the choice is made.
     page.get_by_role("button", name="Send card").click()
-    expect(page.locator("#specialist-error")).to_have_text("Pick a specialist first: nobody was chosen, so nothing was sent.")
+    expect(page.locator("#specialist-error")).to_have_text(
+        "Pick a specialist first: nobody was chosen, so nothing was sent.")
     expect(page.locator("#specialist-options input[name=specialist_id]").first).to_be_focused()
     assert handoffs_sent() == []
     # Type-ahead: by tag, the list narrows in place and the count is announced.
@@ -191,7 +199,7 @@ def test_the_conversation_and_the_live_regions_follow_the_customer_and_the_card(
     # Times in the viewer's zone (the browser's, Europe/Berlin here), each carrying its UTC instant.
     expect(page.locator("footer")).to_contain_text("times shown in Europe/Berlin")
     instant = message.locator("time").get_attribute("datetime")
-    berlin = datetime.fromisoformat(instant.rstrip("Z")).replace(tzinfo=timezone.utc).astimezone(ZoneInfo("Europe/Berlin"))
+    berlin = datetime.fromisoformat(instant.rstrip("Z")).replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Berlin"))
     expect(message.locator("time")).to_have_text(berlin.strftime("%Y-%m-%d %H:%M"))
     expect(page.locator("#window-news")).to_contain_text("The window opened")
     expect(page.locator("#window-news")).to_have_attribute("aria-live", "polite")

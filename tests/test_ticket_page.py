@@ -29,7 +29,7 @@ def test_nobody_is_preselected_and_the_agents_recent_choices_come_first(client, 
     page = soup(client.get(f"/tickets/{ticket.id}"))
     assert names(page)[:2] == ["Zoe Last", "Aaron First"]
     assert page.select("input[name=specialist_id][checked]") == []
-    assert "recently used by you" in page.select_one('[data-specialist="%d"]' % used.id).get_text()
+    assert "recently used by you" in page.select_one(f'[data-specialist="{used.id}"]').get_text()
     assert page.select_one("label[for=specialist-q]") and page.select_one("fieldset#specialist-options legend")
 
 
@@ -146,7 +146,8 @@ def test_a_status_change_is_said_in_the_timelines_live_region(client, auth, make
     handoff.status, handoff.delivered_at = "delivered", utcnow()
     db.session.commit()
     changed = soup(client.get(url, query_string={"was": "accepted"}, headers=HX))
-    assert changed.select_one("#handoff-news[hx-swap-oob=innerHTML]").get_text().startswith("Lia Live's card: delivered at")
+    news = changed.select_one("#handoff-news[hx-swap-oob=innerHTML]").get_text()
+    assert news.startswith("Lia Live's card: delivered at")
     assert "was=delivered" in changed.select_one(".handoff-status")["hx-get"]
 
 

@@ -1,6 +1,7 @@
 """Failure triage: each known code or text leads to its action; unknown reasons keep raw text."""
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.triage import ACTION_LABELS, ACTIONS, TRIAGE_TABLE, Triage, explain_failure
 

@@ -6,7 +6,8 @@ from sqlalchemy import select
 from forms.settings import SettingsForm
 from forms.users import EditUserForm, NewUserForm
 from models import User, db
-from services import sessions, settings as app_settings, templates, users
+from services import sessions, templates, users
+from services import settings as app_settings
 from views.access import requires_role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -116,9 +117,9 @@ def settings_page():
     if request.method == "POST":
         form.show_params(templates.slot_labels(picked) if picked else [], form.param_values())
     missing = choice is not None and answered and templates.find(available, templates.choice_key(choice)) is None
-    return render_template("admin/settings.html", form=form, templates=available, answered=answered,
-                           body_text=templates.body_text, missing=templates.missing_text(choice) if missing else None), \
-        400 if form.errors else 200
+    page = render_template("admin/settings.html", form=form, templates=available, answered=answered,
+                           body_text=templates.body_text, missing=templates.missing_text(choice) if missing else None)
+    return page, 400 if form.errors else 200
 
 
 @bp.route("/settings/template-params")

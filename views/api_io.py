@@ -2,15 +2,15 @@
 import base64
 import binascii
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import jsonify
 
 from models import HANDOFF_STATUSES, TICKET_STATUSES, Absence, Handoff, Ticket
 from services import languages
 from services.events import iso
-from services.specialist_board import SpecialistNow
 from services.phones import PhoneError, normalize_phone
+from services.specialist_board import SpecialistNow
 
 # ASCII only, so that the OpenAPI pattern (an ECMA regex) and this one accept the same refs.
 REF_PATTERN = re.compile(r"^[A-Za-z0-9_.:/#-]+$")
@@ -171,7 +171,7 @@ def parse_since(value: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
         if moment.tzinfo is not None:
-            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
     except (ValueError, OverflowError):  # OverflowError: e.g. year 1 with a positive offset
         raise invalid({"since": "Give an ISO 8601 time, e.g. 2026-01-31T09:00:00Z."}) from None
     return moment

@@ -1,8 +1,8 @@
 """Logging in and out, and changing one's own password."""
-from flask import (Blueprint, current_app, flash, g, make_response, redirect, render_template, request, session,
-                   url_for)
-from flask_login import current_user, login_user, logout_user
 from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
 
 from forms.auth import ChangePasswordForm, LoginForm, ProfileForm
 from models import db

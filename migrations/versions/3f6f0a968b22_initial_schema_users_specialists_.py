@@ -1,13 +1,12 @@
 """initial schema: users, specialists, tickets, handoffs, webhooks, audit
 
 Revision ID: 3f6f0a968b22
-Revises: 
+Revises:
 Create Date: 2026-11-25 20:31:50.718803
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '3f6f0a968b22'

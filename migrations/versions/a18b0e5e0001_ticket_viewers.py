@@ -5,9 +5,8 @@ Revises: f21a1c0de021
 Create Date: 2026-11-30 16:50:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'a18b0e5e0001'
 down_revision = 'f21a1c0de021'

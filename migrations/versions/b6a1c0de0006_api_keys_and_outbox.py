@@ -5,9 +5,8 @@ Revises: 3f6f0a968b22
 Create Date: 2026-11-25 20:43:44.025097
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'b6a1c0de0006'

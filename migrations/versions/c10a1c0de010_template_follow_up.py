@@ -5,9 +5,8 @@ Revises: b6a1c0de0006
 Create Date: 2026-11-25 21:05:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'c10a1c0de010'
 down_revision = 'b6a1c0de0006'

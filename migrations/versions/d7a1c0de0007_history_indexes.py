@@ -7,7 +7,6 @@ Create Date: 2026-11-25 21:10:00
 """
 from alembic import op
 
-
 revision = 'd7a1c0de0007'
 down_revision = 'c10a1c0de010'
 branch_labels = None

@@ -5,9 +5,8 @@ Revises: d7a1c0de0007
 Create Date: 2026-11-30 14:00:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'e13a1c0de013'
 down_revision = 'd7a1c0de0007'

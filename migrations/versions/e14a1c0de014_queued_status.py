@@ -7,7 +7,6 @@ Create Date: 2026-11-30 13:50:00
 """
 from alembic import op
 
-
 revision = 'e14a1c0de014'
 down_revision = 'e13a1c0de013'
 branch_labels = None

@@ -5,9 +5,8 @@ Revises: e14a1c0de014
 Create Date: 2026-11-30 13:50:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'e15a1c0de015'
 down_revision = 'e14a1c0de014'

@@ -5,9 +5,8 @@ Revises: e18a1c0de018
 Create Date: 2026-11-30
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'e16a5e550001'
 down_revision = 'e18a1c0de018'

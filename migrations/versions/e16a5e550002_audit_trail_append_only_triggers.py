@@ -10,7 +10,6 @@ Removing entries (retention) takes a schema owner disabling the trigger on purpo
 """
 from alembic import op
 
-
 revision = 'e16a5e550002'
 down_revision = 'e16a5e550001'
 branch_labels = None

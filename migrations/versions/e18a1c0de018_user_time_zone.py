@@ -5,9 +5,8 @@ Revises: e15a1c0de015
 Create Date: 2026-11-30 14:00:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'e18a1c0de018'
 down_revision = 'e15a1c0de015'

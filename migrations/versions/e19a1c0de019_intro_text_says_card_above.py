@@ -5,9 +5,8 @@ Revises: f20a1c0de020
 Create Date: 2026-11-30 16:40:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'e19a1c0de019'
 down_revision = 'f20a1c0de020'

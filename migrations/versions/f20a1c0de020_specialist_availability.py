@@ -6,9 +6,8 @@ Revises: e16a5e550002
 Create Date: 2026-11-30 16:40:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'f20a1c0de020'
 down_revision = 'e16a5e550002'

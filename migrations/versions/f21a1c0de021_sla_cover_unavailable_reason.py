@@ -7,7 +7,6 @@ Create Date: 2026-11-30 16:45:00
 """
 from alembic import op
 
-
 revision = 'f21a1c0de021'
 down_revision = 'e19a1c0de019'
 branch_labels = None

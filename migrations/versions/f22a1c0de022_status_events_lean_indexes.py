@@ -12,7 +12,6 @@ Create Date: 2026-11-30 17:25:00
 """
 from alembic import op
 
-
 revision = 'f22a1c0de022'
 down_revision = 'a18b0e5e0001'
 branch_labels = None
