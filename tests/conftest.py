@@ -137,7 +137,7 @@ def app(make_app, request):
 
 def emulator_settings(emulator) -> dict:
     return dict(ONEMSG_API_URL=emulator.base_url, ONEMSG_CHANNEL_ID=emulator.channel_id,
-                ONEMSG_TOKEN=emulator.token, ONEMSG_READ_TIMEOUT=0.8, ONEMSG_CONNECT_TIMEOUT=1.0,
+                ONEMSG_TOKEN=emulator.token, ONEMSG_READ_TIMEOUT=2.0, ONEMSG_CONNECT_TIMEOUT=1.0,
                 ONEMSG_EMULATED=True)
 
 

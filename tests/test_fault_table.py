@@ -38,7 +38,7 @@ FAULTS = {
                      "was not sent; retry after 1 minute.", "error", "rate_limited", "later", False),
     "0003": Expected("unknown", ("requested", "unknown"), "1MSG failed with HTTP 500 after the card left us",
                      "warning", "unknown_outcome", "never", False),
-    "0004": Expected("unknown", ("requested", "unknown"), "1MSG did not answer within 0.8 s", "warning",
+    "0004": Expected("unknown", ("requested", "unknown"), "1MSG did not answer within 2 s", "warning",
                      "unknown_outcome", "never", True),
     "0005": Expected("read", ("requested", "accepted", "sent", "delivered", "read"), ACCEPTED, "success",
                      None, "never", True),
