@@ -30,8 +30,21 @@ import subprocess
 import time
 from pathlib import Path
 
-from common import (OURS, WEBHOOK_SECRET, add_inflight_handoffs, add_tickets, app_env, bench_database, closed_loop,
-                    gunicorn, machine, percentile, postgres_available, print_table, run)
+from common import (
+    OURS,
+    WEBHOOK_SECRET,
+    add_inflight_handoffs,
+    add_tickets,
+    app_env,
+    bench_database,
+    closed_loop,
+    gunicorn,
+    machine,
+    percentile,
+    postgres_available,
+    print_table,
+    run,
+)
 
 STATUSES = ("sent", "delivered", "read")
 WINDOW = 1000  # handoffs per block of acks (see event())

@@ -1,6 +1,14 @@
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateField, EmailField, IntegerField, SelectField, StringField, SubmitField,
-                     TextAreaField)
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    IntegerField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
 from models.specialist import PHONE_TYPES

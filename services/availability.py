@@ -6,7 +6,7 @@ compares two datetimes of the same zone by wall clock, which is wrong across a D
 """
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -140,7 +140,7 @@ class Availability:
 
 def _as_utc(moment: datetime) -> datetime:
     """Naive moments are UTC, as the models store them."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _wall_to_utc(day: date, minutes: int, zone) -> datetime:
@@ -150,10 +150,10 @@ def _wall_to_utc(day: date, minutes: int, zone) -> datetime:
     zoneinfo alone would read it with the old offset, i.e. 03:30, half an hour late."""
     day, minutes = (day + timedelta(days=1), 0) if minutes >= MINUTES_PER_DAY else (day, minutes)
     local = datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=zone)
-    moment = local.astimezone(timezone.utc)
+    moment = local.astimezone(UTC)
     if moment.astimezone(zone) == local:  # same tzinfo: compared by wall clock, so False only in a gap
         return moment
-    return _jump_between(local.replace(fold=1).astimezone(timezone.utc), moment, zone)
+    return _jump_between(local.replace(fold=1).astimezone(UTC), moment, zone)
 
 
 def _jump_between(before: datetime, after: datetime, zone) -> datetime:
@@ -163,7 +163,7 @@ def _jump_between(before: datetime, after: datetime, zone) -> datetime:
     while high - low > 1:
         middle = (low + high) // 2
         low, high = (low, middle) if datetime.fromtimestamp(middle, zone).utcoffset() == offset else (middle, high)
-    return datetime.fromtimestamp(high, timezone.utc)
+    return datetime.fromtimestamp(high, UTC)
 
 
 def _absence_on(day: date, absences: list[AbsenceDays]) -> AbsenceDays | None:
@@ -196,7 +196,7 @@ def next_start(hours: WeeklyHours, zone, absences: list[AbsenceDays], now: datet
 
 def today_in_zone(now: datetime, zone_name: str | None) -> date:
     """The specialist's date now (their zone, UTC when unset)."""
-    return _as_utc(now).astimezone(zone_of(zone_name) or timezone.utc).date()
+    return _as_utc(now).astimezone(zone_of(zone_name) or UTC).date()
 
 
 def status_at(now: datetime, zone_name: str | None, hours: WeeklyHours,
@@ -204,7 +204,7 @@ def status_at(now: datetime, zone_name: str | None, hours: WeeklyHours,
     """Available now, off until their next start, on leave (with the stand-in), or unknown."""
     now = _as_utc(now)
     zone = zone_of(zone_name)
-    local_today = now.astimezone(zone or timezone.utc).date()
+    local_today = now.astimezone(zone or UTC).date()
     absence = _absence_on(local_today, absences)
     if zone is None or not hours:
         if absence:
@@ -248,7 +248,7 @@ def when(moment: datetime, today: date) -> str:
 
 def day_bounds(now: datetime, zone_name: str | None) -> tuple[datetime, datetime]:
     """The specialist's today (their zone, UTC when unset) as naive UTC [start, end) for queries."""
-    zone, today = zone_of(zone_name) or timezone.utc, today_in_zone(now, zone_name)
+    zone, today = zone_of(zone_name) or UTC, today_in_zone(now, zone_name)
     start = _wall_to_utc(today, 0, zone)
     end = _wall_to_utc(today + timedelta(days=1), 0, zone)
     return start.replace(tzinfo=None), end.replace(tzinfo=None)

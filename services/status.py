@@ -9,8 +9,21 @@ idempotent statements, so an event is applied whichever of them commits last.
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Boolean, DateTime, Integer, String, Text, bindparam, case, exists, func, or_, select, text
-from sqlalchemy import update
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models import STATUS_RANK, Handoff, InboundMessage, StatusEvent, Ticket, db, utcnow

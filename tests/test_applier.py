@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select, text
 
 from models import Handoff, StatusEvent, WebhookEvent, db, utcnow
-from services import applier, status
 from onemsg.webhooks import StatusUpdate
+from services import applier, status
 
 SECRET = "dev-webhook-secret-0123456789abcdef0123"
 URL = f"/webhooks/1msg/{SECRET}"
@@ -112,7 +112,8 @@ def refusing_database(app):
                               "EXECUTE FUNCTION refuse_for_test()"))
         else:
             conn.execute(text("CREATE TRIGGER refuse_for_test BEFORE INSERT ON status_events "
-                              "WHEN NEW.message_id = 'wamid.REFUSED' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"))
+                              "WHEN NEW.message_id = 'wamid.REFUSED' "
+                              "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"))
     yield
     db.session.rollback()
     with db.engine.begin() as conn:

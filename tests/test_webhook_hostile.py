@@ -9,7 +9,8 @@ import random
 import time
 import uuid
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from models import Handoff, InboundMessage, StatusEvent, WebhookEvent, db

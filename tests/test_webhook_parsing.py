@@ -1,14 +1,21 @@
 """1MSG webhook parsing: every documented shape, malformed bodies, and a never-crash property."""
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from onemsg.webhooks import (
-    STATUS_RANK, InboundMessage, ParsedWebhook, StatusUpdate, WebhookFormatError,
-    normalize_status, parse_body, parse_payload,
+    STATUS_RANK,
+    InboundMessage,
+    ParsedWebhook,
+    StatusUpdate,
+    WebhookFormatError,
+    normalize_status,
+    parse_body,
+    parse_payload,
 )
 
 # A copy of shared/data/onemsg-webhooks.json kept with the tests, so a fresh clone has it.
@@ -19,7 +26,7 @@ CUSTOMER = "14155552671"
 
 def utc(seconds: int) -> datetime:
     """An aware UTC datetime from Unix seconds."""
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 # Inline copies of three shared samples, so this file stands alone.
@@ -99,7 +106,7 @@ def test_occurred_at_is_utc_aware():
     update = parse_payload(HOOKS_WITH_TIMESTAMP).statuses[0]
     assert update.occurred_at.tzinfo is not None
     assert update.occurred_at.utcoffset().total_seconds() == 0
-    assert update.occurred_at == datetime(2025, 11, 25, 14, 13, 20, tzinfo=timezone.utc)
+    assert update.occurred_at == datetime(2025, 11, 25, 14, 13, 20, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
