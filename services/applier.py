@@ -337,25 +337,38 @@ class Applier:
                             return
                 time.sleep(max(0.0, self._last_pass + self._coalesce - time.monotonic()))
                 self._last_pass = time.monotonic()
-                self._wake.clear()  # bodies stored from now on wake the next pass
-                try:
-                    self._pass()
-                except Exception:  # noqa: BLE001 - even the clean-up failed: keep the thread, try again
-                    log.exception("webhook applier pass failed; retrying")
-                    time.sleep(1.0)
-                    self._wake.set()
+                # The wake is cleared only under the pass lock: whoever holds that lock and sees no
+                # wake knows that no pass runs and none is due (wait_idle relies on it).
+                with self._passing:
+                    self._wake.clear()  # bodies stored from now on wake the next pass
+                    try:
+                        self._pass()
+                    except Exception:  # noqa: BLE001 - even the clean-up failed: keep the thread, try again
+                        log.exception("webhook applier pass failed; retrying")
+                        time.sleep(1.0)
+                        self._wake.set()
         finally:
             with self._lock:  # whatever ended the thread, the next wake starts another
                 if self._thread is threading.current_thread():
                     self._thread = None
 
     def wait_idle(self, timeout: float = 30.0) -> None:
-        """Return once no pass is running (tests empty the tables after this)."""
-        if self._passing.acquire(timeout=timeout):
-            self._passing.release()
+        """Return once no pass is running and none is due, a woken one waiting out its coalescing
+        pause included (tests empty the tables after this)."""
+        deadline = time.monotonic() + timeout
+        while self._passing.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            try:
+                if not self._wake.is_set():
+                    return
+            finally:
+                self._passing.release()
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
 
     def _pass(self) -> None:
-        with self._passing, self.app.app_context():
+        """One drain of the stored bodies; called with the pass lock held."""
+        with self.app.app_context():
             try:
                 if drain()[1]:
                     self._wake.set()  # a batch failed (a deadlock, a lock timeout): look again soon
