@@ -188,8 +188,11 @@ def confirm(ticket_id: int):
     if question is None:  # answered already (Back after "Yes"), or nothing to ask any more
         return redirect(url_for("tickets.show", ticket_id=ticket.id))
     template, context = question
-    return render_template(template, ticket=ticket, specialist=specialist, values=values, post_url=post_url,
-                           **context)
+    response = make_response(render_template(template, ticket=ticket, specialist=specialist, values=values,
+                                             post_url=post_url, **context))
+    # Back after "Yes" must ask the server (which redirects: answered), not show the browser's kept copy.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _question(ticket: Ticket, specialist: Specialist, key: str, action: str, values: dict):

@@ -40,3 +40,9 @@ document.addEventListener("click", function (event) {
     function () { say("Copied."); },
     function () { say("Copying was refused: select the key and copy it by hand."); });
 });
+
+// A question page ("send again?") brought back by Back from the browser's memory asks the server
+// again: it may have been answered meanwhile, and the server then goes on to the ticket.
+window.addEventListener("pageshow", function (event) {
+  if (event.persisted && document.querySelector("[data-ask-server-on-back]")) window.location.reload();
+});
