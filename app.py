@@ -1,4 +1,5 @@
 """Specialist Handoff: the application factory."""
+
 import logging
 
 from flask import Flask, g, make_response, request
@@ -35,8 +36,9 @@ class HandoffApp(Flask):
         discard_transaction()  # the dead connection goes; the pool gives a tested one next
         if request.method in ("GET", "HEAD") and not g.get("retried_after_connection_drop"):
             g.retried_after_connection_drop = True
-            self.logger.warning("database connection dropped during %s %s; running it again", request.method,
-                                request.path)
+            self.logger.warning(
+                "database connection dropped during %s %s; running it again", request.method, request.path
+            )
             try:
                 return self.preprocess_request() or self.dispatch_request()
             except Exception as again:  # a second failure is handled as any error is
@@ -51,8 +53,10 @@ def database_interrupted():
 
     from views.errors import wants_json
 
-    message = ("The connection to the database was interrupted. Try again in a moment "
-               "(a card sent again is recognised, never sent twice).")
+    message = (
+        "The connection to the database was interrupted. Try again in a moment "
+        "(a card sent again is recognised, never sent twice)."
+    )
     if wants_json():
         response = jsonify(error={"code": "503", "message": message, "fields": {}})
     else:
@@ -115,7 +119,8 @@ def check_onemsg_settings(config) -> None:
             raise InsecureConfiguration(
                 f"{key} must be at least 32 random characters (1MSG does not sign webhooks, so this secret "
                 "in the URL is what keeps strangers out), e.g. python -c 'import secrets; "
-                "print(secrets.token_urlsafe(32))'.")
+                "print(secrets.token_urlsafe(32))'."
+            )
 
 
 def check_onemsg_channel(config) -> None:
@@ -125,7 +130,8 @@ def check_onemsg_channel(config) -> None:
     if not (config["ONEMSG_CHANNEL_ID"] or channel_id_from_token(config["ONEMSG_TOKEN"])):
         raise InsecureConfiguration(
             "ONEMSG_API_URL is set but no 1MSG channel id is known: set ONEMSG_CHANNEL_ID, or use a "
-            "JWT channel key whose instanceId names the channel.")
+            "JWT channel key whose instanceId names the channel."
+        )
     if config.get("ONEMSG_TOKEN_IN", "header") not in TOKEN_PLACES:
         raise InsecureConfiguration(f"ONEMSG_TOKEN_IN must be one of {', '.join(TOKEN_PLACES)}.")
 
@@ -235,8 +241,11 @@ def refuse_nul_characters():
 
         message = "The request contains a NUL character (\\u0000), which cannot be stored."
         if request.blueprint == "api":  # a 422 naming the parameters, like the API's other validation errors
-            fields = {name: "Remove the NUL character (\\u0000)." for name, value in request.args.items(multi=True)
-                      if "\x00" in value}
+            fields = {
+                name: "Remove the NUL character (\\u0000)."
+                for name, value in request.args.items(multi=True)
+                if "\x00" in value
+            }
             return jsonify(error={"code": "validation_failed", "message": message, "fields": fields}), 422
         abort(400, message)
     return None

@@ -1,4 +1,5 @@
 """Command-line tasks: `flask users ...`, `flask demo ...` and friends."""
+
 import functools
 import sys
 
@@ -87,8 +88,12 @@ api_keys_cli = AppGroup("api-keys", help="API keys for the helpdesk.")
 
 @api_keys_cli.command("create")
 @click.option("--name", required=True, help="Whose key this is, e.g. the helpdesk's name.")
-@click.option("--role", required=True, type=click.Choice(["agent", "lead"]),
-              help="agent: create tickets and handoffs, and read; lead: read only.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["agent", "lead"]),
+    help="agent: create tickets and handoffs, and read; lead: read only.",
+)
 def create_api_key_command(name: str, role: str) -> None:
     """Create an API key and print it once (only its hash is kept)."""
     from services import api_keys

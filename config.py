@@ -1,4 +1,5 @@
 """Settings from the environment, with safe development defaults."""
+
 import math
 import os
 import string
@@ -44,12 +45,13 @@ def secret_key_problem(key: str) -> str | None:
     """Why a SECRET_KEY cannot be trusted to sign sessions, or None."""
     how = "Generate one with: python -c 'import secrets; print(secrets.token_hex(32))'."
     if not key or key == DEFAULT_SECRET_KEY:
-        return ("SECRET_KEY is not set (or is the development default): anyone could forge session "
-                f"cookies. {how}")
+        return f"SECRET_KEY is not set (or is the development default): anyone could forge session cookies. {how}"
     bits = secret_key_bits(key)
     if bits < MIN_SECRET_KEY_BITS:
-        return (f"SECRET_KEY is too weak: {len(key)} characters carry at most {bits:.0f} bits of randomness, "
-                f"and at least {MIN_SECRET_KEY_BITS} (32 random bytes) are needed. {how}")
+        return (
+            f"SECRET_KEY is too weak: {len(key)} characters carry at most {bits:.0f} bits of randomness, "
+            f"and at least {MIN_SECRET_KEY_BITS} (32 random bytes) are needed. {how}"
+        )
     # A random key uses many different characters and does not repeat itself.
     if len(set(key)) < min(len(key), 16) / 2 or _repeats(key):
         return f"SECRET_KEY is a repeated or low-variety pattern, not a random value. {how}"
@@ -57,8 +59,7 @@ def secret_key_problem(key: str) -> str | None:
 
 
 def _repeats(key: str) -> bool:
-    return any(key == (key[:period] * (len(key) // period + 1))[:len(key)]
-               for period in range(1, len(key) // 2 + 1))
+    return any(key == (key[:period] * (len(key) // period + 1))[: len(key)] for period in range(1, len(key) // 2 + 1))
 
 
 def default_database_url() -> str:
@@ -69,7 +70,7 @@ def normalise_database_url(url: str) -> str:
     """Point postgres URLs at psycopg 3, the driver we install."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -78,9 +79,7 @@ class Config:
 
     ENV_NAME = "production"
     SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
-    SQLALCHEMY_DATABASE_URI = normalise_database_url(
-        os.environ.get("DATABASE_URL") or default_database_url()
-    )
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("DATABASE_URL") or default_database_url())
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     ONEMSG_API_URL = os.environ.get("ONEMSG_API_URL", "")
     # Production must choose: the real 1MSG (ONEMSG_API_URL) or, explicitly, an emulator.
@@ -175,9 +174,7 @@ class TestingConfig(DevelopmentConfig):
     REDIS_URL = ""
     # Tests post forms without tokens; tests/test_security.py turns CSRF back on.
     WTF_CSRF_ENABLED = False
-    SQLALCHEMY_DATABASE_URI = normalise_database_url(
-        os.environ.get("TEST_DATABASE_URL") or "sqlite://"
-    )
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("TEST_DATABASE_URL") or "sqlite://")
     # Fast hashes keep the suite quick; production cost is checked separately.
     PASSWORD_HASH_MEMORY_KIB = 1024
     ONEMSG_API_URL = ""
@@ -194,17 +191,23 @@ CONFIGS = {
 def deployment_problems(config, *, from_environment: bool) -> list[str]:
     """What makes these settings unfit to serve real users (production), each said plainly."""
     if config["ENV_NAME"] == "testing" and from_environment:
-        return ["APP_ENV=testing turns off CSRF protection and rate limits; it is for the test suite only. "
-                "Use APP_ENV=production (or development on your own machine)."]
+        return [
+            "APP_ENV=testing turns off CSRF protection and rate limits; it is for the test suite only. "
+            "Use APP_ENV=production (or development on your own machine)."
+        ]
     if config["ENV_NAME"] != "production":
         return []
     problems = [p for p in [secret_key_problem(config.get("SECRET_KEY") or "")] if p]
     if config.get("DEBUG"):
-        problems.append("Debug mode is on (FLASK_DEBUG): it shows code and lets a visitor run commands. "
-                        "Unset FLASK_DEBUG in production.")
+        problems.append(
+            "Debug mode is on (FLASK_DEBUG): it shows code and lets a visitor run commands. "
+            "Unset FLASK_DEBUG in production."
+        )
     if not config.get("ONEMSG_API_URL") and not config.get("ONEMSG_EMULATED"):
-        problems.append("Choose the 1MSG to talk to: set ONEMSG_API_URL (e.g. https://api.1msg.io) for the real "
-                        "one, or ONEMSG_EMULATED=1 to run on the built-in emulator (nothing reaches WhatsApp).")
+        problems.append(
+            "Choose the 1MSG to talk to: set ONEMSG_API_URL (e.g. https://api.1msg.io) for the real "
+            "one, or ONEMSG_EMULATED=1 to run on the built-in emulator (nothing reaches WhatsApp)."
+        )
     return problems
 
 

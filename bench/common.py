@@ -5,6 +5,7 @@ started in its own process group and stopped by that group's id. Databases are t
 a SQLite file in a temporary folder, or a PostgreSQL database `bench_<name>_<pid>` that is
 created and dropped here. Nothing touches the app's or the tests' databases.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -43,6 +44,7 @@ OURS = os.environ.get("BENCH_APP", "app:app")
 
 # ----- numbers and tables -----
 
+
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100); 0 for no values."""
     if not values:
@@ -56,8 +58,10 @@ def print_table(headers: list[str], rows: list[list], title: str = "") -> str:
     """Print (and return) a Markdown table, so it can be pasted into docs/PERFORMANCE.md."""
     cells = [[_cell(value) for value in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines = [
+        "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
     lines += ["| " + " | ".join(c.rjust(w) for c, w in zip(row, widths)) + " |" for row in cells]
     text = (f"\n{title}\n\n" if title else "\n") + "\n".join(lines)
     print(text, flush=True)
@@ -109,6 +113,7 @@ class LoadResult:
 
 
 # ----- databases -----
+
 
 @contextmanager
 def bench_database(backend: str, name: str):
@@ -194,16 +199,39 @@ def add_tickets(url: str, count: int, *, first_phone: int = 14155562000, prefix:
     phones = [f"+{first_phone + i}" for i in range(count)]
     with app.app_context():
         agent_id = db.session.scalar(select(User.id).where(User.email == AGENT[0]))
-        db.session.execute(insert(Ticket), [dict(
-            external_ref=f"{prefix}-{i}", subject="Benchmark ticket", customer_name=f"Customer {i}",
-            customer_phone=phone, status="ready", assignee_id=agent_id, ready_at=now, created_at=now,
-            updated_at=now) for i, phone in enumerate(phones)])
-        db.session.execute(insert(InboundMessage), [dict(
-            onemsg_id=f"wamid.{prefix}IN{i}", customer_phone=phone, sent_at=now - timedelta(minutes=1),
-            received_at=now) for i, phone in enumerate(phones)])
+        db.session.execute(
+            insert(Ticket),
+            [
+                dict(
+                    external_ref=f"{prefix}-{i}",
+                    subject="Benchmark ticket",
+                    customer_name=f"Customer {i}",
+                    customer_phone=phone,
+                    status="ready",
+                    assignee_id=agent_id,
+                    ready_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for i, phone in enumerate(phones)
+            ],
+        )
+        db.session.execute(
+            insert(InboundMessage),
+            [
+                dict(
+                    onemsg_id=f"wamid.{prefix}IN{i}",
+                    customer_phone=phone,
+                    sent_at=now - timedelta(minutes=1),
+                    received_at=now,
+                )
+                for i, phone in enumerate(phones)
+            ],
+        )
         db.session.commit()
-        rows = db.session.execute(select(Ticket.id, Ticket.customer_phone)
-                                  .where(Ticket.external_ref.like(f"{prefix}-%")).order_by(Ticket.id)).all()
+        rows = db.session.execute(
+            select(Ticket.id, Ticket.customer_phone).where(Ticket.external_ref.like(f"{prefix}-%")).order_by(Ticket.id)
+        ).all()
         db.engine.dispose()
     return [{"id": row.id, "phone": row.customer_phone} for row in rows]
 
@@ -220,17 +248,32 @@ def add_inflight_handoffs(url: str, tickets: list[dict], message_ids: list[str])
         specialist = db.session.scalar(select(Specialist).order_by(Specialist.id).limit(1))
         agent_id = db.session.scalar(select(User.id).where(User.email == AGENT[0]))
         card = card_payload(specialist)
-        rows = [dict(kind="card", ticket_id=tickets[i % len(tickets)]["id"], specialist_id=specialist.id,
-                     agent_id=agent_id, idempotency_key=f"bench-{message_id}", request_fingerprint="bench",
-                     customer_phone=tickets[i % len(tickets)]["phone"], card_snapshot=card,
-                     message_id=message_id, status="accepted", status_rank=STATUS_RANK["accepted"],
-                     created_at=now, accepted_at=now, updated_at=now, card_on_reply=False)
-                for i, message_id in enumerate(message_ids)]
+        rows = [
+            dict(
+                kind="card",
+                ticket_id=tickets[i % len(tickets)]["id"],
+                specialist_id=specialist.id,
+                agent_id=agent_id,
+                idempotency_key=f"bench-{message_id}",
+                request_fingerprint="bench",
+                customer_phone=tickets[i % len(tickets)]["phone"],
+                card_snapshot=card,
+                message_id=message_id,
+                status="accepted",
+                status_rank=STATUS_RANK["accepted"],
+                created_at=now,
+                accepted_at=now,
+                updated_at=now,
+                card_on_reply=False,
+            )
+            for i, message_id in enumerate(message_ids)
+        ]
         for start in range(0, len(rows), 5000):
-            db.session.execute(insert(Handoff), rows[start:start + 5000])
+            db.session.execute(insert(Handoff), rows[start : start + 5000])
         db.session.commit()
-        ids = db.session.scalars(select(Handoff.id).where(Handoff.message_id.in_(message_ids[:1000]))
-                                 .order_by(Handoff.id)).all()
+        ids = db.session.scalars(
+            select(Handoff.id).where(Handoff.message_id.in_(message_ids[:1000])).order_by(Handoff.id)
+        ).all()
         db.engine.dispose()
     return list(ids)
 
@@ -249,6 +292,7 @@ def count_rows(url: str, table: str, where: str = "") -> int:
 
 # ----- servers -----
 
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -262,8 +306,9 @@ class Server:
         self.name, self.port, self.ready_path = name, port, ready_path
         self.base_url = f"http://127.0.0.1:{port}"
         self.log = tempfile.NamedTemporaryFile(prefix=f"bench_{name}_", suffix=".log", delete=False)
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def wait_ready(self, timeout: float = 60.0, workers: int = 0) -> None:
         """Wait until it answers HTTP (any status) and, for gunicorn, every worker has booted."""
@@ -322,22 +367,43 @@ class Server:
 def app_env(url: str, port: int, emulator_url: str = "http://127.0.0.1:9") -> dict:
     """Our app's environment: development settings on the bench database, 1MSG = the emulator."""
     env = dict(os.environ)
-    env.update(APP_ENV="development", DATABASE_URL=url, PORT=str(port), ONEMSG_API_URL="",
-               ONEMSG_EMULATOR_URL=emulator_url, REDIS_URL="", HELPDESK_WEBHOOK_URL="",
-               BENCH_DATABASE_URL=url, PYTHONDONTWRITEBYTECODE="1",
-               # One simulated agent sends hundreds of cards: lift the per-agent send limit.
-               SEND_LIMIT="1000000 per minute")
+    env.update(
+        APP_ENV="development",
+        DATABASE_URL=url,
+        PORT=str(port),
+        ONEMSG_API_URL="",
+        ONEMSG_EMULATOR_URL=emulator_url,
+        REDIS_URL="",
+        HELPDESK_WEBHOOK_URL="",
+        BENCH_DATABASE_URL=url,
+        PYTHONDONTWRITEBYTECODE="1",
+        # One simulated agent sends hundreds of cards: lift the per-agent send limit.
+        SEND_LIMIT="1000000 per minute",
+    )
     return env
 
 
 def gunicorn_command(app_spec: str, port: int, workers: int = WORKERS, threads: int = THREADS) -> list[str]:
-    return [GUNICORN, "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-            "--timeout", "60", "--log-level", "info", app_spec]
+    return [
+        GUNICORN,
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--timeout",
+        "60",
+        "--log-level",
+        "info",
+        app_spec,
+    ]
 
 
 @contextmanager
-def gunicorn(name: str, app_spec: str, env: dict, *, ready_path: str = "/healthz",
-             workers: int = WORKERS, threads: int = THREADS):
+def gunicorn(
+    name: str, app_spec: str, env: dict, *, ready_path: str = "/healthz", workers: int = WORKERS, threads: int = THREADS
+):
     """Start gunicorn (the same flags for ours and the references), yield it, stop it."""
     port = free_port()
     env = {**env, "PORT": str(port)}
@@ -353,8 +419,17 @@ def gunicorn(name: str, app_spec: str, env: dict, *, ready_path: str = "/healthz
 def emulator(env: dict, ack_delay: float = 0.2):
     """The 1MSG emulator as `flask onemsg emulator` runs it."""
     port = free_port()
-    command = [str(VENV_BIN / "flask"), "--app", "app", "onemsg", "emulator", "--port", str(port),
-               "--ack-delay", str(ack_delay)]
+    command = [
+        str(VENV_BIN / "flask"),
+        "--app",
+        "app",
+        "onemsg",
+        "emulator",
+        "--port",
+        str(port),
+        "--ack-delay",
+        str(ack_delay),
+    ]
     server = Server("emulator", command, env, port, f"/{CHANNEL}/status?token={TOKEN}")
     try:
         server.wait_ready()
@@ -369,9 +444,12 @@ def open_windows(emulator_url: str, phones: list[str]) -> None:
 
     with requests.Session() as http:
         for phone in phones:
-            http.post(f"{emulator_url}/{CHANNEL}/_emulator/inbound", timeout=10,
-                      headers={"Authorization": f"Bearer {TOKEN}"},
-                      json={"phone": phone, "body": "Hello"}).raise_for_status()
+            http.post(
+                f"{emulator_url}/{CHANNEL}/_emulator/inbound",
+                timeout=10,
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                json={"phone": phone, "body": "Hello"},
+            ).raise_for_status()
 
 
 def rss_kib(pid: int) -> int:
@@ -382,14 +460,19 @@ def rss_kib(pid: int) -> int:
 
 # ----- logging in -----
 
+
 def login(base_url: str, email: str = AGENT[0], password: str = AGENT[1], csrf_page: str = "/") -> tuple[str, str]:
     """Log in through the form (CSRF on); returns (Cookie header value, a CSRF token for forms)."""
     import requests
 
     with requests.Session() as http:
         token = csrf_token(http.get(base_url + "/login", timeout=30).text)
-        answer = http.post(base_url + "/login", data={"email": email, "password": password, "csrf_token": token},
-                           allow_redirects=False, timeout=30)
+        answer = http.post(
+            base_url + "/login",
+            data={"email": email, "password": password, "csrf_token": token},
+            allow_redirects=False,
+            timeout=30,
+        )
         if answer.status_code != 302:
             raise RuntimeError(f"login failed: {answer.status_code}")
         token = csrf_token(http.get(base_url + csrf_page, timeout=30).text) or token
@@ -398,19 +481,24 @@ def login(base_url: str, email: str = AGENT[0], password: str = AGENT[1], csrf_p
 
 
 def csrf_token(html: str) -> str:
-    found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or \
-        re.search(r'value="([^"]+)"[^>]*name="csrf_token"', html)
+    found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', html
+    )
     return found.group(1) if found else ""
 
 
 # ----- the load client (asyncio + aiohttp: one process, many simulated users) -----
+
 
 def client_session(connections: int, headers: dict | None = None):
     import aiohttp
 
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=connections, ttl_dns_cache=None),
-        timeout=aiohttp.ClientTimeout(total=60), headers=headers or {}, cookie_jar=aiohttp.DummyCookieJar())
+        timeout=aiohttp.ClientTimeout(total=60),
+        headers=headers or {},
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
 
 
 async def _timed(session, result: LoadResult, method: str, url: str, **kwargs) -> int | None:
@@ -427,8 +515,9 @@ async def _timed(session, result: LoadResult, method: str, url: str, **kwargs) -
     return response.status
 
 
-async def paced_users(url: str, users: int, interval: float, duration: float, *, headers: dict,
-                      connections: int) -> LoadResult:
+async def paced_users(
+    url: str, users: int, interval: float, duration: float, *, headers: dict, connections: int
+) -> LoadResult:
     """`users` pollers, each GETting `url` every `interval` s (phases spread evenly), for `duration` s.
 
     Like htmx's `every 2s`, a poller whose answer is late skips the ticks it missed instead of
@@ -454,8 +543,9 @@ async def paced_users(url: str, users: int, interval: float, duration: float, *,
     return result
 
 
-async def closed_loop(make_request, concurrency: int, duration: float, *, headers: dict | None = None,
-                      max_requests: int | None = None) -> LoadResult:
+async def closed_loop(
+    make_request, concurrency: int, duration: float, *, headers: dict | None = None, max_requests: int | None = None
+) -> LoadResult:
     """`concurrency` users sending back to back for `duration` s (or `max_requests` in all).
 
     make_request(number) returns (method, url, kwargs, units) or None when there is nothing left.

@@ -16,6 +16,7 @@ logged-in lead; the time printed is the median of --repeat runs after one warm-u
 the server's time (routing, queries, templates), without network. Bounded: the seeding is the
 slow part (about 2 minutes per million rows on SQLite); --timeout stops the run cleanly.
 """
+
 import argparse
 import os
 import statistics
@@ -68,8 +69,14 @@ def postgres_url() -> str:
 
 def build_app(url: str):
     settings = {k: getattr(DevelopmentConfig, k) for k in dir(DevelopmentConfig) if k.isupper()}
-    settings.update(SQLALCHEMY_DATABASE_URI=url, RATELIMIT_ENABLED=False, WTF_CSRF_ENABLED=False,
-                    PASSWORD_HASH_MEMORY_KIB=1024, ONEMSG_API_URL="", TESTING=False)
+    settings.update(
+        SQLALCHEMY_DATABASE_URI=url,
+        RATELIMIT_ENABLED=False,
+        WTF_CSRF_ENABLED=False,
+        PASSWORD_HASH_MEMORY_KIB=1024,
+        ONEMSG_API_URL="",
+        TESTING=False,
+    )
     app = create_app(settings)
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))
@@ -83,8 +90,12 @@ def lead_client(app):
     with app.app_context():
         lead = db.session.scalar(db.select(User).where(User.email == "bench.lead@example.com"))
         if lead is None:
-            lead = User(email="bench.lead@example.com", name="Bench Lead", role="lead",
-                        password_hash=hash_password("bench-lead-password"))
+            lead = User(
+                email="bench.lead@example.com",
+                name="Bench Lead",
+                role="lead",
+                password_hash=hash_password("bench-lead-password"),
+            )
             db.session.add(lead)
             db.session.commit()
         sessions.start(lead, remember=False)
@@ -192,8 +203,9 @@ def print_table(rows: list) -> None:
         print(f"  {i + 1}. {label}")
     print(header)
     for backend, size, results in rows:
-        cells = "  ".join(f"{results[label][0]:>7.0f}" if results[label][1] == 200 else f"{'ERR':>7}"
-                          for label in labels)
+        cells = "  ".join(
+            f"{results[label][0]:>7.0f}" if results[label][1] == 200 else f"{'ERR':>7}" for label in labels
+        )
         print(f"{backend:<10} {size:>10,}  {cells}")
 
 
@@ -202,8 +214,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--reuse", action="store_true",
-                        help="measure the databases the last run left, without seeding (ignores --sizes)")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure the databases the last run left, without seeding (ignores --sizes)",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds; no new size starts after this")
     args = parser.parse_args()
     os.environ.setdefault("APP_ENV", "development")

@@ -11,6 +11,7 @@ The mix, sent by --concurrency back-to-back users (asyncio + aiohttp) as a logge
 to our webhook, on top of the counted requests). VmRSS of each worker is read from
 /proc/<pid>/status before the run and after every --sample-every requests; it must level off.
 """
+
 import argparse
 import json
 
@@ -85,19 +86,31 @@ class Mix:
     def _send(self):
         ticket = self.tickets[50 + self.sends % (len(self.tickets) - 50)]
         self.sends += 1
-        form = {"csrf_token": self.csrf_token, "specialist_id": "1", "include_intro": "no",
-                "idempotency_key": f"bench-memory-{ticket['id']}-{self.sends}"}
+        form = {
+            "csrf_token": self.csrf_token,
+            "specialist_id": "1",
+            "include_intro": "no",
+            "idempotency_key": f"bench-memory-{ticket['id']}-{self.sends}",
+        }
         return f"{self.base_url}/tickets/{ticket['id']}/handoffs", {"data": form}, 1
 
 
 def _register_webhook(emulator_url: str, app_url: str) -> None:
     import requests
 
-    requests.post(f"{emulator_url}/{CHANNEL}/webhook", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10,
-                  json={"webhookUrl": f"{app_url}/webhooks/1msg/{WEBHOOK_SECRET}"}).raise_for_status()
+    requests.post(
+        f"{emulator_url}/{CHANNEL}/webhook",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=10,
+        json={"webhookUrl": f"{app_url}/webhooks/1msg/{WEBHOOK_SECRET}"},
+    ).raise_for_status()
     # Status acks flow only once switched on, as on a real channel.
-    requests.post(f"{emulator_url}/{CHANNEL}/settings", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10,
-                  json={"ackNotificationsOn": True}).raise_for_status()
+    requests.post(
+        f"{emulator_url}/{CHANNEL}/settings",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=10,
+        json={"ackNotificationsOn": True},
+    ).raise_for_status()
 
 
 def _run_chunks(server, mix, requests, sample_every, concurrency, cookie) -> list[list]:
@@ -106,8 +119,11 @@ def _run_chunks(server, mix, requests, sample_every, concurrency, cookie) -> lis
     done = 0
     while done < requests:
         size = min(sample_every, requests - done)
-        result = run(closed_loop(lambda n, first=done: mix(first + n), concurrency, 3600,
-                                 headers={"Cookie": cookie}, max_requests=size))
+        result = run(
+            closed_loop(
+                lambda n, first=done: mix(first + n), concurrency, 3600, headers={"Cookie": cookie}, max_requests=size
+            )
+        )
         done += size
         if server.worker_pids() != workers:
             raise RuntimeError("a worker was replaced during the run: its memory cannot be followed")
@@ -120,16 +136,24 @@ def _summary(rows: list[list]) -> dict:
     middle = rows[len(rows) // 2]
     first_half = [middle[1 + w] - rows[0][1 + w] for w in range(workers)]
     second_half = [rows[-1][1 + w] - middle[1 + w] for w in range(workers)]
-    return {"rows": rows, "workers": workers, "first_half_mib": first_half, "second_half_mib": second_half,
-            "middle": middle[0], "end": rows[-1][0]}
+    return {
+        "rows": rows,
+        "workers": workers,
+        "first_half_mib": first_half,
+        "second_half_mib": second_half,
+        "middle": middle[0],
+        "end": rows[-1][0],
+    }
 
 
 def report(results: dict) -> None:
     headers = ["requests"] + [f"worker {w + 1} RSS MiB" for w in range(results["workers"])] + ["req/s", "failed"]
     print_table(headers, results["rows"], "Resident memory per worker along the mix")
     for w in range(results["workers"]):
-        print(f"worker {w + 1}: +{results['first_half_mib'][w]:.1f} MiB over the first {results['middle']:,} "
-              f"requests, +{results['second_half_mib'][w]:.1f} MiB over the rest (to {results['end']:,})")
+        print(
+            f"worker {w + 1}: +{results['first_half_mib'][w]:.1f} MiB over the first {results['middle']:,} "
+            f"requests, +{results['second_half_mib'][w]:.1f} MiB over the rest (to {results['end']:,})"
+        )
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ temporary SQLite database (--backend postgresql for a temporary PostgreSQL one);
 is pyinstrument's, with the mean time per request. The emulator, for `send`, runs as its own
 process so its time is not in the profile (only the wait for it).
 """
+
 import argparse
 import json
 import time
@@ -39,14 +40,38 @@ def build_requests(kind: str, url: str, count: int, events: int, emulator_url: s
         message_ids = [f"wamid.BENCHPROF{i:07d}" for i in range(count * events // 3 + 1)]
         add_inflight_handoffs(url, tickets, message_ids)
         statuses = ("sent", "delivered", "read")
-        return [("POST", f"/webhooks/1msg/{WEBHOOK_SECRET}", {"json": {"instanceId": "100000", "ack": [
-            {"id": message_ids[j // 3], "status": statuses[j % 3]} for j in range(n * events, (n + 1) * events)]}})
-            for n in range(count)]
+        return [
+            (
+                "POST",
+                f"/webhooks/1msg/{WEBHOOK_SECRET}",
+                {
+                    "json": {
+                        "instanceId": "100000",
+                        "ack": [
+                            {"id": message_ids[j // 3], "status": statuses[j % 3]}
+                            for j in range(n * events, (n + 1) * events)
+                        ],
+                    }
+                },
+            )
+            for n in range(count)
+        ]
     open_windows(emulator_url, [t["phone"] for t in tickets])
     specialist_id = _first_specialist(url)
-    return [("POST", f"/tickets/{t['id']}/handoffs", {"data": {
-        "specialist_id": specialist_id, "idempotency_key": f"bench-profile-{t['id']}", "include_intro": "no"}})
-        for t in tickets]
+    return [
+        (
+            "POST",
+            f"/tickets/{t['id']}/handoffs",
+            {
+                "data": {
+                    "specialist_id": specialist_id,
+                    "idempotency_key": f"bench-profile-{t['id']}",
+                    "include_intro": "no",
+                }
+            },
+        )
+        for t in tickets
+    ]
 
 
 def _first_specialist(url: str) -> int:
@@ -58,13 +83,16 @@ def _first_specialist(url: str) -> int:
         return db.session.scalar(select(Specialist.id).order_by(Specialist.id).limit(1))
 
 
-def profile(kind: str = "status", count: int = 500, events: int = 1, backend: str = "sqlite",
-            interval: float = 0.0005) -> tuple[float, str]:
+def profile(
+    kind: str = "status", count: int = 500, events: int = 1, backend: str = "sqlite", interval: float = 0.0005
+) -> tuple[float, str]:
     """Replay `count` requests under pyinstrument; returns (mean ms per request, the text tree)."""
     from pyinstrument import Profiler
 
-    with bench_database(backend, "profile") as url, \
-            (emulator(app_env(url, 0)) if kind == "send" else nullcontext()) as emu:
+    with (
+        bench_database(backend, "profile") as url,
+        emulator(app_env(url, 0)) if kind == "send" else nullcontext() as emu,
+    ):
         requests_ = build_requests(kind, url, count, events, emu.base_url if emu else None)
         client = _logged_in_client(url, emu.base_url if emu else "http://127.0.0.1:9")
         method, path, kwargs = requests_[0]
@@ -88,8 +116,14 @@ def _logged_in_client(url: str, emulator_url: str):
     from services import sessions
 
     settings = {k: getattr(DevelopmentConfig, k) for k in dir(DevelopmentConfig) if k.isupper()}
-    settings.update(SQLALCHEMY_DATABASE_URI=url, ONEMSG_API_URL="", ONEMSG_EMULATOR_URL=emulator_url,
-                    WTF_CSRF_ENABLED=False, HELPDESK_WEBHOOK_URL="", SEND_LIMIT="1000000 per minute")
+    settings.update(
+        SQLALCHEMY_DATABASE_URI=url,
+        ONEMSG_API_URL="",
+        ONEMSG_EMULATOR_URL=emulator_url,
+        WTF_CSRF_ENABLED=False,
+        HELPDESK_WEBHOOK_URL="",
+        SEND_LIMIT="1000000 per minute",
+    )
     app = create_app(settings)
     with app.app_context():
         agent = db.session.scalar(select(User).where(User.email == AGENT[0]))

@@ -12,6 +12,7 @@
 
 Both read the database from BENCH_DATABASE_URL (a SQLAlchemy URL, as DATABASE_URL).
 """
+
 import os
 import threading
 from datetime import UTC, datetime
@@ -29,8 +30,10 @@ def constant():
 
 _local = threading.local()
 # applied_at is set at once: the reference applies nothing, and our applier must not take its rows.
-INSERT = ("INSERT INTO webhook_events (received_at, source, body, status_count, message_count, applied_at) "
-          "VALUES ({p}, {p}, {p}, 0, 0, {p}) RETURNING id")
+INSERT = (
+    "INSERT INTO webhook_events (received_at, source, body, status_count, message_count, applied_at) "
+    "VALUES ({p}, {p}, {p}, 0, 0, {p}) RETURNING id"
+)
 
 
 _sqlite_writer = threading.Lock()
@@ -57,8 +60,9 @@ def _store(body: str, source: str) -> int:
     connection, now = _local.connection, datetime.now(UTC).replace(tzinfo=None)
     if _local.dialect == "sqlite":
         with _sqlite_writer:  # fetchall: the statement, and so its transaction, ends inside the lock
-            return connection.execute(INSERT.format(p="?"), (now.isoformat(" "), source, body,
-                                                             now.isoformat(" "))).fetchall()[0][0]
+            return connection.execute(
+                INSERT.format(p="?"), (now.isoformat(" "), source, body, now.isoformat(" "))
+            ).fetchall()[0][0]
     return connection.execute(INSERT.format(p="%s"), (now, source, body, now)).fetchone()[0]
 
 

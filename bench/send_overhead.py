@@ -16,6 +16,7 @@ scripts/run's flags. Each of the --sends rounds, one after the other (latency, n
 Our overhead is (2) minus (1): per round (paired), and as p50(2) - p50(1). Afterwards every
 send must be an accepted handoff in the database.
 """
+
 import argparse
 import time
 
@@ -66,8 +67,12 @@ def _rounds(url, app_url, emulator_url, tickets, direct_phones) -> tuple[list[fl
             started = time.perf_counter()
             one_msg.send_contact(phone, card)
             direct.append((time.perf_counter() - started) * 1000)
-            form = {"csrf_token": token, "specialist_id": specialist_id, "include_intro": "no",
-                    "idempotency_key": f"bench-send-{ticket['id']}"}
+            form = {
+                "csrf_token": token,
+                "specialist_id": specialist_id,
+                "include_intro": "no",
+                "idempotency_key": f"bench-send-{ticket['id']}",
+            }
             started = time.perf_counter()
             answer = http.post(f"{app_url}/tickets/{ticket['id']}/handoffs", data=form, allow_redirects=False)
             through.append((time.perf_counter() - started) * 1000)
@@ -93,24 +98,46 @@ def _specialist_and_card(url: str) -> tuple[int, dict]:
 
 def _summary(direct: list[float], through: list[float], accepted: int) -> dict:
     paired = [t - d for t, d in zip(through, direct)]
-    rows = [["ours: POST /tickets/<id>/handoffs", len(through), percentile(through, 50), percentile(through, 95),
-             percentile(through, 99)],
-            ["emulator sendContact, direct", len(direct), percentile(direct, 50), percentile(direct, 95),
-             percentile(direct, 99)],
-            ["overhead, per round (ours - direct)", len(paired), percentile(paired, 50), percentile(paired, 95),
-             percentile(paired, 99)]]
-    return {"rows": rows, "overhead_p50": percentile(through, 50) - percentile(direct, 50),
-            "overhead_p95": percentile(through, 95) - percentile(direct, 50),
-            "accepted": accepted, "sends": len(through)}
+    rows = [
+        [
+            "ours: POST /tickets/<id>/handoffs",
+            len(through),
+            percentile(through, 50),
+            percentile(through, 95),
+            percentile(through, 99),
+        ],
+        [
+            "emulator sendContact, direct",
+            len(direct),
+            percentile(direct, 50),
+            percentile(direct, 95),
+            percentile(direct, 99),
+        ],
+        [
+            "overhead, per round (ours - direct)",
+            len(paired),
+            percentile(paired, 50),
+            percentile(paired, 95),
+            percentile(paired, 99),
+        ],
+    ]
+    return {
+        "rows": rows,
+        "overhead_p50": percentile(through, 50) - percentile(direct, 50),
+        "overhead_p95": percentile(through, 95) - percentile(direct, 50),
+        "accepted": accepted,
+        "sends": len(through),
+    }
 
 
 def report(results: dict) -> None:
-    print_table(["what", "sends", "p50 ms", "p95 ms", "p99 ms"], results["rows"],
-                "Send overhead (one send at a time)")
+    print_table(["what", "sends", "p50 ms", "p95 ms", "p99 ms"], results["rows"], "Send overhead (one send at a time)")
     verdict = "meets" if results["overhead_p50"] < 15 else "misses"
-    print(f"\nOur overhead: p50 {results['overhead_p50']:.1f} ms ({verdict} the 15 ms target), "
-          f"p95 {results['overhead_p95']:.1f} ms (ours p95 - emulator p50); "
-          f"{results['accepted']} of {results['sends']} sends accepted")
+    print(
+        f"\nOur overhead: p50 {results['overhead_p50']:.1f} ms ({verdict} the 15 ms target), "
+        f"p95 {results['overhead_p95']:.1f} ms (ours p95 - emulator p50); "
+        f"{results['accepted']} of {results['sends']} sends accepted"
+    )
 
 
 def main() -> None:

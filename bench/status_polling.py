@@ -12,6 +12,7 @@ session cookie), phases spread evenly, over a bounded pool of --connections keep
 connections. Then each server is driven flat out by --concurrency back-to-back users
 (the throughput ceiling). The reference gets the same requests (headers included).
 """
+
 import argparse
 
 from common import (
@@ -30,24 +31,38 @@ from common import (
 )
 
 
-def measure(backend: str = "sqlite", agents=(200, 1000), interval: float = 2.0, duration: float = 15.0,
-            saturate: float = 8.0, concurrency: int = 32, connections: int = 64) -> dict:
+def measure(
+    backend: str = "sqlite",
+    agents=(200, 1000),
+    interval: float = 2.0,
+    duration: float = 15.0,
+    saturate: float = 8.0,
+    concurrency: int = 32,
+    connections: int = 64,
+) -> dict:
     """Run every scenario on both servers; returns {"paced": rows, "ceiling": rows, "ratio": float}."""
     with bench_database(backend, "polling") as url:
         tickets = add_tickets(url, 1)
         handoff_id = add_inflight_handoffs(url, tickets, ["wamid.BENCHPOLL1"])[0]
         env = app_env(url, 0)
-        with gunicorn("ours", OURS, env) as ours, \
-                gunicorn("reference", "bench.reference_app:constant_app", env, ready_path="/constant") as ref:
+        with (
+            gunicorn("ours", OURS, env) as ours,
+            gunicorn("reference", "bench.reference_app:constant_app", env, ready_path="/constant") as ref,
+        ):
             cookie, _ = login(ours.base_url)
             headers = {"Cookie": cookie, "HX-Request": "true"}
-            targets = [("ours: status fragment", f"{ours.base_url}/handoffs/{handoff_id}/status"),
-                       ("reference: constant string", f"{ref.base_url}/constant")]
+            targets = [
+                ("ours: status fragment", f"{ours.base_url}/handoffs/{handoff_id}/status"),
+                ("reference: constant string", f"{ref.base_url}/constant"),
+            ]
             _check_fragment(targets[0][1], headers)
             for _, target in targets:  # warm-up: connections, first template compile, caches
                 run(closed_loop(lambda n, t=target: ("GET", t, {}, 1), 8, 1.0, headers=headers))
-            paced = [_paced_row(label, target, n, interval, duration, headers, connections)
-                     for n in agents for label, target in targets]
+            paced = [
+                _paced_row(label, target, n, interval, duration, headers, connections)
+                for n in agents
+                for label, target in targets
+            ]
             ceiling = [_ceiling_row(label, target, concurrency, saturate, headers) for label, target in targets]
     ratio = ceiling[0][2] / ceiling[1][2] if ceiling[1][2] else 0.0
     return {"paced": paced, "ceiling": ceiling, "ratio": ratio}
@@ -64,8 +79,7 @@ def _check_fragment(url: str, headers: dict) -> None:
 
 def _paced_row(label, url, agents, interval, duration, headers, connections) -> list:
     result = run(paced_users(url, agents, interval, duration, headers=headers, connections=connections))
-    return [label, agents, agents / interval, result.rate, result.p(50), result.p(95), result.p(99),
-            result.failures()]
+    return [label, agents, agents / interval, result.rate, result.p(50), result.p(95), result.p(99), result.failures()]
 
 
 def _ceiling_row(label, url, concurrency, seconds, headers) -> list:
@@ -74,10 +88,16 @@ def _ceiling_row(label, url, concurrency, seconds, headers) -> list:
 
 
 def report(results: dict) -> None:
-    print_table(["server", "agents", "offered req/s", "served req/s", "p50 ms", "p95 ms", "p99 ms", "failed"],
-                results["paced"], "Agents polling the status fragment (open loop, one poll per agent per interval)")
-    print_table(["server", "concurrent users", "req/s", "p50 ms", "p95 ms", "p99 ms", "failed"],
-                results["ceiling"], "Throughput ceiling (closed loop, back to back)")
+    print_table(
+        ["server", "agents", "offered req/s", "served req/s", "p50 ms", "p95 ms", "p99 ms", "failed"],
+        results["paced"],
+        "Agents polling the status fragment (open loop, one poll per agent per interval)",
+    )
+    print_table(
+        ["server", "concurrent users", "req/s", "p50 ms", "p95 ms", "p99 ms", "failed"],
+        results["ceiling"],
+        "Throughput ceiling (closed loop, back to back)",
+    )
     print(f"\nRatio ours / reference throughput: {results['ratio']:.2f} (target >= 0.50)")
     for row in results["paced"]:
         if row[0].startswith("ours"):
@@ -96,8 +116,17 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64, help="keep-alive connections for the agents")
     args = parser.parse_args()
     print(f"Status polling on {args.backend}; {machine()}")
-    report(measure(args.backend, [int(n) for n in args.agents.split(",")], args.interval, args.duration,
-                   args.saturate, args.concurrency, args.connections))
+    report(
+        measure(
+            args.backend,
+            [int(n) for n in args.agents.split(",")],
+            args.interval,
+            args.duration,
+            args.saturate,
+            args.concurrency,
+            args.connections,
+        )
+    )
 
 
 if __name__ == "__main__":

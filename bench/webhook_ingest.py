@@ -22,6 +22,7 @@ bodies left pending; "lost" adds up what is missing (POSTs, events and bodies al
 client abandoned when it stopped may still be stored afterwards: never acked, they are not counted.
 The reference stores the raw row and applies nothing.
 """
+
 import argparse
 import json
 import os
@@ -55,8 +56,15 @@ DRAIN_TIMEOUT = 180.0
 JSON = {"Content-Type": "application/json"}
 
 
-def measure(backend: str = "sqlite", batches=(1, 50), senders: int = 8, duration: float = 8.0,
-            max_events: int = 120000, client: str = "auto", rounds: int = 1) -> list[list]:
+def measure(
+    backend: str = "sqlite",
+    batches=(1, 50),
+    senders: int = 8,
+    duration: float = 8.0,
+    max_events: int = 120000,
+    client: str = "auto",
+    rounds: int = 1,
+) -> list[list]:
     """Ours and the reference for each batch size on one backend, `rounds` times over, ours and the
     reference alternating (so a neighbour's load hits both alike); returns the table's rows."""
     client = ("wrk" if WRK else "python") if client == "auto" else client
@@ -68,16 +76,44 @@ def measure(backend: str = "sqlite", batches=(1, 50), senders: int = 8, duration
         for prefix in prefixes.values():  # every event of ours has its handoff waiting for it
             add_inflight_handoffs(url, tickets, [f"{prefix}{m:07d}" for m in range(capacity // 3)])
         env = app_env(url, 0)
-        with gunicorn("ours", OURS, env) as ours, \
-                gunicorn("reference", "bench.reference_app:ingest_app", env, ready_path="/") as ref:
+        with (
+            gunicorn("ours", OURS, env) as ours,
+            gunicorn("reference", "bench.reference_app:ingest_app", env, ready_path="/") as ref,
+        ):
             _warm_up(ours.base_url + f"/webhooks/1msg/{WEBHOOK_SECRET}", ref.base_url + "/")
             for r in range(rounds):
                 for batch in batches:
                     target = ours.base_url + f"/webhooks/1msg/{WEBHOOK_SECRET}"
-                    rows.append(_run(client, "ours", backend, url, target, batch, prefixes[(r, batch)], senders,
-                                     duration, capacity) + [r + 1])
-                    rows.append(_run(client, "reference", backend, url, ref.base_url + "/", batch,
-                                     prefixes[(r, batch)] + "R", senders, duration, capacity) + [r + 1])
+                    rows.append(
+                        _run(
+                            client,
+                            "ours",
+                            backend,
+                            url,
+                            target,
+                            batch,
+                            prefixes[(r, batch)],
+                            senders,
+                            duration,
+                            capacity,
+                        )
+                        + [r + 1]
+                    )
+                    rows.append(
+                        _run(
+                            client,
+                            "reference",
+                            backend,
+                            url,
+                            ref.base_url + "/",
+                            batch,
+                            prefixes[(r, batch)] + "R",
+                            senders,
+                            duration,
+                            capacity,
+                        )
+                        + [r + 1]
+                    )
     return rows
 
 
@@ -101,8 +137,9 @@ def _body(prefix: str, first: int, count: int) -> str:
     acks = []
     for j in range(first, first + count):
         message, status = event(j)
-        acks.append({"id": f"{prefix}{message:07d}", "status": status, "chatId": "14155562000@c.us",
-                     "phone": "14155562000"})
+        acks.append(
+            {"id": f"{prefix}{message:07d}", "status": status, "chatId": "14155562000@c.us", "phone": "14155562000"}
+        )
     return json.dumps({"instanceId": "100000", "ack": acks})
 
 
@@ -124,17 +161,40 @@ def _python_load(target, batch, prefix, senders, duration, capacity) -> Load:
 
 
 def _wrk_load(target, batch, prefix, senders, duration, capacity) -> Load:
-    env = {**os.environ, "BENCH_BATCH": str(batch), "BENCH_PREFIX": prefix, "BENCH_WINDOW": str(WINDOW),
-           "BENCH_CAPACITY": str(capacity), "BENCH_THREADS": str(WRK_THREADS)}
-    command = [WRK, "-t", str(WRK_THREADS), "-c", str(senders), "-d", f"{max(1, round(duration))}s", "--timeout", "10s",
-               "-s", str(LUA), target]
-    output = subprocess.run(command, env=env, capture_output=True, text=True, timeout=duration + 60,
-                            check=True).stdout
+    env = {
+        **os.environ,
+        "BENCH_BATCH": str(batch),
+        "BENCH_PREFIX": prefix,
+        "BENCH_WINDOW": str(WINDOW),
+        "BENCH_CAPACITY": str(capacity),
+        "BENCH_THREADS": str(WRK_THREADS),
+    }
+    command = [
+        WRK,
+        "-t",
+        str(WRK_THREADS),
+        "-c",
+        str(senders),
+        "-d",
+        f"{max(1, round(duration))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
+        target,
+    ]
+    output = subprocess.run(command, env=env, capture_output=True, text=True, timeout=duration + 60, check=True).stdout
     line = next(line for line in output.splitlines() if line.startswith("BENCH_RESULT "))
     found = json.loads(line.removeprefix("BENCH_RESULT "))
     acked = found["requests"] - found["non_2xx"]
-    return Load(acked, found["non_2xx"] + found["socket_errors"], found["duration_us"] / 1e6,
-                found["p50_us"] / 1000, found["p95_us"] / 1000, found["p99_us"] / 1000)
+    return Load(
+        acked,
+        found["non_2xx"] + found["socket_errors"],
+        found["duration_us"] / 1e6,
+        found["p50_us"] / 1000,
+        found["p95_us"] / 1000,
+        found["p99_us"] / 1000,
+    )
 
 
 def _run(client, server, backend, url, target, batch, prefix, senders, duration, capacity) -> list:
@@ -150,8 +210,21 @@ def _run(client, server, backend, url, target, batch, prefix, senders, duration,
         _wait_until_applied(url, last_post, stored)
         lost += count_lost(url, last_post, stored, prefix)
         applied_rate, lag_p95 = _apply_figures(url, last_post, min(acked_events, capacity))
-    return [client, server, backend, batch, load.acked, acked_events / load.elapsed, applied_rate, load.p50,
-            load.p95, load.p99, lag_p95, load.failed, lost]
+    return [
+        client,
+        server,
+        backend,
+        batch,
+        load.acked,
+        acked_events / load.elapsed,
+        applied_rate,
+        load.p50,
+        load.p95,
+        load.p99,
+        lag_p95,
+        load.failed,
+        lost,
+    ]
 
 
 def count_lost(url: str, last_post: int, stored: set[int], prefix: str) -> int:
@@ -163,11 +236,18 @@ def count_lost(url: str, last_post: int, stored: set[int], prefix: str) -> int:
     keep in step (one 8 s run at load ~10 counted 2,450 "lost" that were never sent). Only bodies
     stored when the load ended count: a POST still in the server then (unacked) may be stored
     after the drain was awaited, and its body, pending for a moment, is no loss."""
-    wanted = {(item["id"], item["status"]) for body_id, body in _rows(url, "SELECT id, body FROM webhook_events "
-                                                                         f"WHERE id > {last_post}")
-              if body_id in stored for item in json.loads(body)["ack"]}
-    found = dict(((message_id, kind), applied) for message_id, kind, applied in _rows(
-        url, f"SELECT message_id, status, applied FROM status_events WHERE message_id LIKE '{prefix}%'"))
+    wanted = {
+        (item["id"], item["status"])
+        for body_id, body in _rows(url, f"SELECT id, body FROM webhook_events WHERE id > {last_post}")
+        if body_id in stored
+        for item in json.loads(body)["ack"]
+    }
+    found = dict(
+        ((message_id, kind), applied)
+        for message_id, kind, applied in _rows(
+            url, f"SELECT message_id, status, applied FROM status_events WHERE message_id LIKE '{prefix}%'"
+        )
+    )
     missing = sum(1 for key in wanted if key not in found)
     unapplied = sum(1 for key in wanted if key in found and not found[key])
     return missing + unapplied + len(_pending_ids(url, last_post) & stored)
@@ -178,8 +258,9 @@ def _stored_ids(url: str, last_post: int) -> set[int]:
 
 
 def _pending_ids(url: str, last_post: int) -> set[int]:
-    return {row[0] for row in _rows(url, f"SELECT id FROM webhook_events WHERE id > {last_post} "
-                                         "AND applied_at IS NULL")}
+    return {
+        row[0] for row in _rows(url, f"SELECT id FROM webhook_events WHERE id > {last_post} AND applied_at IS NULL")
+    }
 
 
 def _rows(url: str, sql: str) -> list:
@@ -210,8 +291,11 @@ def _apply_figures(url: str, last_post: int, events: int) -> tuple[float, float]
 
     engine = create_engine(normalise_database_url(url))
     with engine.connect() as conn:
-        rows = conn.execute(text(f"SELECT received_at, applied_at FROM webhook_events WHERE id > {last_post} "
-                                 "AND applied_at IS NOT NULL")).all()
+        rows = conn.execute(
+            text(
+                f"SELECT received_at, applied_at FROM webhook_events WHERE id > {last_post} AND applied_at IS NOT NULL"
+            )
+        ).all()
     engine.dispose()
     if not rows:
         return 0.0, 0.0
@@ -239,13 +323,30 @@ def _max_id(url: str, table: str) -> int:
     return value
 
 
-HEADERS = ["client", "server", "database", "events/POST", "POSTs acked", "acked events/s", "applied events/s",
-           "ack p50 ms", "ack p95 ms", "ack p99 ms", "apply lag p95 ms", "failed", "lost", "round"]
+HEADERS = [
+    "client",
+    "server",
+    "database",
+    "events/POST",
+    "POSTs acked",
+    "acked events/s",
+    "applied events/s",
+    "ack p50 ms",
+    "ack p95 ms",
+    "ack p99 ms",
+    "apply lag p95 ms",
+    "failed",
+    "lost",
+    "round",
+]
 
 
 def report(rows: list[list]) -> None:
-    print_table(HEADERS, [[("-" if v is None else v) for v in row] for row in rows],
-                "Webhook ingest (closed loop, back to back)")
+    print_table(
+        HEADERS,
+        [[("-" if v is None else v) for v in row] for row in rows],
+        "Webhook ingest (closed loop, back to back)",
+    )
     ours = {(r[2], r[3], r[-1]): r for r in rows if r[1] == "ours"}
     for row in rows:
         if row[1] != "reference":
@@ -260,8 +361,9 @@ def report(rows: list[list]) -> None:
                 lines.append(f"ack p95 {mine[8]:.1f} ms (target < 20: {'met' if mine[8] < 20 else 'missed'})")
         else:
             target = 5000 if backend == "postgresql" else 2000
-            lines.append(f"applied {mine[6]:,.0f} events/s (target >= {target:,}: "
-                         f"{'met' if mine[6] >= target else 'missed'})")
+            lines.append(
+                f"applied {mine[6]:,.0f} events/s (target >= {target:,}: {'met' if mine[6] >= target else 'missed'})"
+            )
         lines.append(f"apply lag p95 {mine[10]:.0f} ms (target < 500: {'met' if mine[10] < 500 else 'missed'})")
         lines.append(f"lost {mine[12]}")
         print(f"{backend}, {batch} event(s)/POST, {row[0]}, round {row[-1]}: " + "; ".join(lines))
@@ -274,20 +376,31 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=8)
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per run")
     parser.add_argument("--max-events", type=int, default=120000, help="events with a handoff waiting, per batch size")
-    parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto",
-                        help="load client (auto: wrk when installed)")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="rounds of ours then the reference, alternating, per batch size")
+    parser.add_argument(
+        "--client", choices=["auto", "wrk", "python"], default="auto", help="load client (auto: wrk when installed)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="rounds of ours then the reference, alternating, per batch size"
+    )
     args = parser.parse_args()
-    print(f"Webhook ingest; {machine()}; load client: "
-          f"{args.client if args.client != 'auto' else ('wrk' if WRK else 'python (wrk not installed)')}")
+    print(
+        f"Webhook ingest; {machine()}; load client: "
+        f"{args.client if args.client != 'auto' else ('wrk' if WRK else 'python (wrk not installed)')}"
+    )
     rows = []
     for backend in args.backends.split(","):
         if backend == "postgresql" and not postgres_available():
             print("PostgreSQL is not reachable on 127.0.0.1:5432: skipped")
             continue
-        rows += measure(backend, [int(b) for b in args.batches.split(",")], args.senders, args.duration,
-                        args.max_events, args.client, args.rounds)
+        rows += measure(
+            backend,
+            [int(b) for b in args.batches.split(",")],
+            args.senders,
+            args.duration,
+            args.max_events,
+            args.client,
+            args.rounds,
+        )
     report(rows)
 
 

@@ -5,6 +5,9 @@ from wtforms.validators import DataRequired, Length
 
 class NewApiKeyForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired("Name the key, e.g. after the helpdesk."), Length(max=80)])
-    role = SelectField("Role", choices=[("agent", "Agent: create tickets and handoffs, and read"),
-                                        ("lead", "Lead: read only")], default="agent")
+    role = SelectField(
+        "Role",
+        choices=[("agent", "Agent: create tickets and handoffs, and read"), ("lead", "Lead: read only")],
+        default="agent",
+    )
     submit = SubmitField("Create key")

@@ -14,8 +14,10 @@ class LoginForm(FlaskForm):
 
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password.")])
-    new_password = PasswordField("New password", validators=[
-        DataRequired("Enter a new password."), Length(min=10, message="Use at least 10 characters.")])
+    new_password = PasswordField(
+        "New password",
+        validators=[DataRequired("Enter a new password."), Length(min=10, message="Use at least 10 characters.")],
+    )
     submit = SubmitField("Change password")
 
 
@@ -26,4 +28,5 @@ class ProfileForm(FlaskForm):
     def __init__(self, *args, browser_zone: str = "UTC", **kwargs):
         super().__init__(*args, **kwargs)
         self.time_zone.choices = [("", f"Follow this browser (now {browser_zone})")] + [
-            (name, name.replace("_", " ")) for name in time_zones.zone_names()]
+            (name, name.replace("_", " ")) for name in time_zones.zone_names()
+        ]

@@ -1,4 +1,5 @@
 """GET filter forms for the leads' history and audit pages (no CSRF: they change nothing)."""
+
 from datetime import timedelta
 
 from flask_wtf import FlaskForm
@@ -40,11 +41,14 @@ class HistoryFilterForm(DateRangeMixin, FlaskForm):
     date_to = DateField("To (inclusive)", validators=[Optional()], format="%Y-%m-%d")
     agent = SelectField("Agent", coerce=_optional_int, validators=[Optional()])
     specialist = SelectField("Specialist", coerce=_optional_int, validators=[Optional()])
-    status = SelectField("Status", choices=[("", "Any status")] + [(s, s) for s in HANDOFF_STATUSES],
-                         validators=[Optional()])
-    reason = SelectField("Failure reason",
-                         choices=[("", "Any reason")] + [(c, c.replace("_", " ")) for c in FAILURE_CODES],
-                         validators=[Optional()])
+    status = SelectField(
+        "Status", choices=[("", "Any status")] + [(s, s) for s in HANDOFF_STATUSES], validators=[Optional()]
+    )
+    reason = SelectField(
+        "Failure reason",
+        choices=[("", "Any reason")] + [(c, c.replace("_", " ")) for c in FAILURE_CODES],
+        validators=[Optional()],
+    )
     q = StringField("Ticket reference or customer phone", validators=[Optional(), Length(max=64)])
 
     def __init__(self, args, agents, specialists):
@@ -57,10 +61,16 @@ class HistoryFilterForm(DateRangeMixin, FlaskForm):
 
     def filters(self) -> HistoryFilters:
         search = (self.q.data or "").strip()
-        return HistoryFilters(date_from=self.date_from.data, date_to=self.date_to.data,
-                              agent_id=self.agent.data, specialist_id=self.specialist.data,
-                              status=self.status.data or None, failure_code=self.reason.data or None,
-                              search=search, search_phone=_as_phone(search))
+        return HistoryFilters(
+            date_from=self.date_from.data,
+            date_to=self.date_to.data,
+            agent_id=self.agent.data,
+            specialist_id=self.specialist.data,
+            status=self.status.data or None,
+            failure_code=self.reason.data or None,
+            search=search,
+            search_phone=_as_phone(search),
+        )
 
 
 def _as_phone(text: str) -> str | None:

@@ -9,13 +9,14 @@ MAX_TEMPLATE_PARAMS = 20
 
 
 class SettingsForm(FlaskForm):
-    intro_text = TextAreaField("Default introduction sent before the card", validators=[
-        DataRequired("Enter the introduction text."), Length(max=1000)])
+    intro_text = TextAreaField(
+        "Default introduction sent before the card",
+        validators=[DataRequired("Enter the introduction text."), Length(max=1000)],
+    )
     # "name|language": a template is identified by both; the choices come from 1MSG's list.
     template = SelectField("Template that reopens a closed chat", choices=[], validate_choice=False)
     # One select per placeholder of the chosen template (header, body, URL buttons), in order.
-    params = FieldList(SelectField("Parameter", choices=PARAM_CHOICES), min_entries=0,
-                       max_entries=MAX_TEMPLATE_PARAMS)
+    params = FieldList(SelectField("Parameter", choices=PARAM_CHOICES), min_entries=0, max_entries=MAX_TEMPLATE_PARAMS)
     submit = SubmitField("Save settings")
 
     def param_values(self) -> list[str]:

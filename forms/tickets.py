@@ -8,16 +8,22 @@ from services.phones import PhoneError, normalize_phone
 
 
 class TicketForm(FlaskForm):
-    external_ref = StringField("Helpdesk reference", validators=[
-        DataRequired("Enter the helpdesk's ticket reference."), Length(max=64),
-        Regexp(r"^[\w.:/#-]+$", message="Use letters, digits and . _ - : / # only.")])
+    external_ref = StringField(
+        "Helpdesk reference",
+        validators=[
+            DataRequired("Enter the helpdesk's ticket reference."),
+            Length(max=64),
+            Regexp(r"^[\w.:/#-]+$", message="Use letters, digits and . _ - : / # only."),
+        ],
+    )
     subject = StringField("Subject", validators=[DataRequired("Enter a subject."), Length(max=200)])
-    customer_name = StringField("Customer name",
-                                validators=[DataRequired("Enter the customer's name."), Length(max=120)])
-    customer_phone = StringField("Customer WhatsApp phone (with country code)", validators=[
-        DataRequired("Enter the customer's phone number.")])
-    language = StringField("Customer's language (BCP 47 code, e.g. pt or pt-BR; optional)",
-                           validators=[Length(max=35)])
+    customer_name = StringField(
+        "Customer name", validators=[DataRequired("Enter the customer's name."), Length(max=120)]
+    )
+    customer_phone = StringField(
+        "Customer WhatsApp phone (with country code)", validators=[DataRequired("Enter the customer's phone number.")]
+    )
+    language = StringField("Customer's language (BCP 47 code, e.g. pt or pt-BR; optional)", validators=[Length(max=35)])
     status = SelectField("Status", choices=list(TICKET_STATUS_LABELS.items()), default="open")
     assignee_id = SelectField("Assignee", coerce=int, default=0)
     submit = SubmitField("Save ticket")
@@ -27,7 +33,6 @@ class TicketForm(FlaskForm):
             field.data = normalize_phone(field.data or "")
         except PhoneError as exc:
             raise ValidationError(str(exc)) from None
-
 
     def validate_language(self, field):
         if not (field.data or "").strip():
@@ -40,11 +45,13 @@ class TicketForm(FlaskForm):
 
 
 class SendCardForm(FlaskForm):
-    specialist_id = SelectField("Specialist", coerce=int, validate_choice=False,
-                                validators=[DataRequired("Pick a specialist.")])
+    specialist_id = SelectField(
+        "Specialist", coerce=int, validate_choice=False, validators=[DataRequired("Pick a specialist.")]
+    )
     idempotency_key = StringField(validators=[DataRequired(), Length(min=8, max=80)])
-    include_intro = SelectField("Introduction", choices=[("yes", "Send the introduction first"), ("no", "Card only")],
-                                default="yes")
+    include_intro = SelectField(
+        "Introduction", choices=[("yes", "Send the introduction first"), ("no", "Card only")], default="yes"
+    )
     intro_text = StringField("Introduction text", validators=[Length(max=1000)])
     confirm_resend = StringField()
     # The handoff named in the second-card confirmation the agent accepted (see send_rules).
@@ -57,14 +64,18 @@ class SendCardForm(FlaskForm):
 
 
 class SimulateInboundForm(FlaskForm):
-    body = StringField("Message from the customer", default="Hi, I still need help with this.",
-                       validators=[DataRequired("Type the customer's message."), Length(max=500)])
+    body = StringField(
+        "Message from the customer",
+        default="Hi, I still need help with this.",
+        validators=[DataRequired("Type the customer's message."), Length(max=500)],
+    )
     submit = SubmitField("Simulate a message from the customer")
 
 
 class ReopenForm(FlaskForm):
-    specialist_id = SelectField("Specialist", coerce=int, validate_choice=False,
-                                validators=[DataRequired("Pick a specialist.")])
+    specialist_id = SelectField(
+        "Specialist", coerce=int, validate_choice=False, validators=[DataRequired("Pick a specialist.")]
+    )
     idempotency_key = StringField(validators=[DataRequired(), Length(min=8, max=80)])
     card_on_reply = BooleanField("Send the card automatically when the customer answers", default=True)
     confirm_after = IntegerField(validators=[Optional()])

@@ -8,12 +8,15 @@ ROLE_CHOICES = [(role, role.capitalize()) for role in ROLES]
 
 
 class NewUserForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired("Enter an email."), Email("Enter a valid email address."),
-                                            Length(max=254)])
+    email = EmailField(
+        "Email", validators=[DataRequired("Enter an email."), Email("Enter a valid email address."), Length(max=254)]
+    )
     name = StringField("Display name", validators=[DataRequired("Enter a name."), Length(max=120)])
     role = SelectField("Role", choices=ROLE_CHOICES)
-    password = PasswordField("Initial password", validators=[
-        DataRequired("Enter an initial password."), Length(min=10, message="Use at least 10 characters.")])
+    password = PasswordField(
+        "Initial password",
+        validators=[DataRequired("Enter an initial password."), Length(min=10, message="Use at least 10 characters.")],
+    )
     submit = SubmitField("Create user")
 
 
@@ -21,6 +24,8 @@ class EditUserForm(FlaskForm):
     name = StringField("Display name", validators=[DataRequired("Enter a name."), Length(max=120)])
     role = SelectField("Role", choices=ROLE_CHOICES)
     active = BooleanField("Active (can log in)")
-    new_password = PasswordField("Set a new password (optional; ends the user's sessions)", validators=[
-        Optional(), Length(min=10, message="Use at least 10 characters.")])
+    new_password = PasswordField(
+        "Set a new password (optional; ends the user's sessions)",
+        validators=[Optional(), Length(min=10, message="Use at least 10 characters.")],
+    )
     submit = SubmitField("Save")

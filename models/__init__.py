@@ -1,4 +1,5 @@
 """The database and its entities. Imports nothing of ours but models/."""
+
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
@@ -43,8 +44,28 @@ from models.user_session import UserSession  # noqa: E402
 from models.webhook_event import WebhookEvent  # noqa: E402
 
 __all__ = [
-    "db", "utcnow", "User", "UserSession", "ROLES", "Specialist", "Absence", "Ticket", "TICKET_STATUSES",
-    "InboundMessage", "Handoff", "HANDOFF_STATUSES", "STATUS_RANK", "FINAL_STATUSES",
-    "WebhookEvent", "StatusEvent", "AuditEntry", "AppSetting",
-    "ApiKey", "API_KEY_ROLES", "OutboxEvent", "OUTBOX_STATUSES", "TicketViewer", "CustomerLink",
+    "db",
+    "utcnow",
+    "User",
+    "UserSession",
+    "ROLES",
+    "Specialist",
+    "Absence",
+    "Ticket",
+    "TICKET_STATUSES",
+    "InboundMessage",
+    "Handoff",
+    "HANDOFF_STATUSES",
+    "STATUS_RANK",
+    "FINAL_STATUSES",
+    "WebhookEvent",
+    "StatusEvent",
+    "AuditEntry",
+    "AppSetting",
+    "ApiKey",
+    "API_KEY_ROLES",
+    "OutboxEvent",
+    "OUTBOX_STATUSES",
+    "TicketViewer",
+    "CustomerLink",
 ]

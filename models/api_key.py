@@ -1,4 +1,5 @@
 """A named key the helpdesk uses to call the JSON API; only its hash is stored."""
+
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, String

@@ -1,4 +1,5 @@
 """Settings admins change in the app (not deployment configuration)."""
+
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 

@@ -1,4 +1,5 @@
 """Append-only record of who did what to whom."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, String, event

@@ -4,6 +4,7 @@ A customer who hides their number behind a username writes from `<id>@lid`: the 
 phone number. When an ack or a message carries both the BSUID and the phone, the link is kept
 here, so the customer's messages open the window of their real number.
 """
+
 from datetime import datetime
 
 from sqlalchemy import String

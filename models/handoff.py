@@ -1,4 +1,5 @@
 """One attempt to send a specialist's card (or a reopening template) to a customer."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
@@ -11,8 +12,16 @@ HANDOFF_STATUSES = ("sending", "unknown", "queued", "accepted", "sent", "failed"
 # The current status only moves up this order. A failure outranks "sent" but not
 # "delivered": a late failure after delivery is recorded in failed_at, not shown as the status.
 # "queued" (1MSG answered with a jobId, no message id) is as unsettled as "unknown".
-STATUS_RANK = {"sending": 0, "unknown": 1, "queued": 1, "accepted": 2, "sent": 3, "failed": 4,
-               "delivered": 5, "read": 6}
+STATUS_RANK = {
+    "sending": 0,
+    "unknown": 1,
+    "queued": 1,
+    "accepted": 2,
+    "sent": 3,
+    "failed": 4,
+    "delivered": 5,
+    "read": 6,
+}
 FINAL_STATUSES = ("read", "failed")
 KINDS = ("card", "template")
 
@@ -25,15 +34,28 @@ class Handoff(db.Model):
             name="status",
         ),
         CheckConstraint("kind IN ('card', 'template')", name="kind"),
-        CheckConstraint("unavailable_reason IS NULL OR unavailable_reason IN "
-                        "('off_hours', 'on_leave', 'over_capacity')", name="unavailable_reason"),
+        CheckConstraint(
+            "unavailable_reason IS NULL OR unavailable_reason IN ('off_hours', 'on_leave', 'over_capacity')",
+            name="unavailable_reason",
+        ),
         Index("ix_handoffs_created_id", "created_at", "id"),
         Index("ix_handoffs_agent_created", "agent_id", "created_at"),
         Index("ix_handoffs_specialist_created", "specialist_id", "created_at"),
         Index("ix_handoffs_status_created", "status", "created_at"),
         # The leads' views: SLA aggregates read this index instead of the table.
-        Index("ix_handoffs_sla_cover", "created_at", "status", "agent_id", "specialist_id", "failure_code",
-              "ready_at", "accepted_at", "delivered_at", "read_at", "unavailable_reason"),
+        Index(
+            "ix_handoffs_sla_cover",
+            "created_at",
+            "status",
+            "agent_id",
+            "specialist_id",
+            "failure_code",
+            "ready_at",
+            "accepted_at",
+            "delivered_at",
+            "read_at",
+            "unavailable_reason",
+        ),
         Index("ix_handoffs_failure_created", "failure_code", "created_at"),
         Index("ix_handoffs_phone_created", "customer_phone", "created_at"),
     )

@@ -1,4 +1,5 @@
 """Messages customers sent us: they open the 24-hour WhatsApp window."""
+
 from datetime import datetime
 
 from sqlalchemy import Index, String, Text

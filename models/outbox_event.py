@@ -1,4 +1,5 @@
 """A handoff event waiting to be (or already) delivered to the helpdesk: the outbox."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text

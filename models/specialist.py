@@ -1,4 +1,5 @@
 """The handoff profile: the fixed name and phone sent as a contact card."""
+
 from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text
@@ -41,8 +42,13 @@ class Specialist(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    absences = relationship("Absence", foreign_keys="Absence.specialist_id", back_populates="specialist",
-                            order_by="Absence.starts_on", cascade="all, delete-orphan")
+    absences = relationship(
+        "Absence",
+        foreign_keys="Absence.specialist_id",
+        back_populates="specialist",
+        order_by="Absence.starts_on",
+        cascade="all, delete-orphan",
+    )
 
     @property
     def tag_list(self) -> list[str]:
@@ -51,12 +57,21 @@ class Specialist(db.Model):
     def snapshot(self) -> dict:
         """The fields an audit entry records before and after a change."""
         return {
-            "display_name": self.display_name, "first_name": self.first_name,
-            "last_name": self.last_name, "phone": self.phone, "phone_type": self.phone_type,
-            "email": self.email, "organisation": self.organisation,
-            "department": self.department, "title": self.title, "tags": self.tags,
-            "notes": self.notes, "active": self.active, "time_zone": self.time_zone,
-            "working_hours": self.working_hours, "languages": self.languages,
+            "display_name": self.display_name,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "phone": self.phone,
+            "phone_type": self.phone_type,
+            "email": self.email,
+            "organisation": self.organisation,
+            "department": self.department,
+            "title": self.title,
+            "tags": self.tags,
+            "notes": self.notes,
+            "active": self.active,
+            "time_zone": self.time_zone,
+            "working_hours": self.working_hours,
+            "languages": self.languages,
             "daily_capacity": self.daily_capacity,
         }
 
@@ -67,6 +82,7 @@ class Specialist(db.Model):
 
 class Absence(db.Model):
     """Days a specialist is away (inclusive, in their own zone), with an optional stand-in."""
+
     __tablename__ = "specialist_absences"
     __table_args__ = (
         CheckConstraint("ends_on >= starts_on", name="dates_in_order"),
@@ -85,5 +101,9 @@ class Absence(db.Model):
     stand_in = relationship("Specialist", foreign_keys=[stand_in_id])
 
     def snapshot(self) -> dict:
-        return {"starts_on": self.starts_on.isoformat(), "ends_on": self.ends_on.isoformat(),
-                "stand_in_id": self.stand_in_id, "note": self.note}
+        return {
+            "starts_on": self.starts_on.isoformat(),
+            "ends_on": self.ends_on.isoformat(),
+            "stand_in_id": self.stand_in_id,
+            "note": self.note,
+        }

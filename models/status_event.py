@@ -1,4 +1,5 @@
 """One delivery status reported by 1MSG for one message, kept as received."""
+
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
@@ -10,8 +11,10 @@ from models import db, utcnow
 class StatusEvent(db.Model):
     __tablename__ = "status_events"
     # Duplicated webhooks insert nothing new: one row per message and status.
-    __table_args__ = (UniqueConstraint("message_id", "status", name="uq_status_events_message_status"),
-                      Index("ix_status_events_received_id", "received_at", "id"))
+    __table_args__ = (
+        UniqueConstraint("message_id", "status", name="uq_status_events_message_status"),
+        Index("ix_status_events_received_id", "received_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Looked up through the unique (message_id, status) index above.

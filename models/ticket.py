@@ -1,4 +1,5 @@
 """A helpdesk ticket whose customer may be handed to a specialist."""
+
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, String
@@ -17,9 +18,7 @@ TICKET_STATUS_LABELS = {
 
 class Ticket(db.Model):
     __tablename__ = "tickets"
-    __table_args__ = (
-        CheckConstraint("status IN ('open', 'ready', 'handed_off', 'closed')", name="status"),
-    )
+    __table_args__ = (CheckConstraint("status IN ('open', 'ready', 'handed_off', 'closed')", name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     external_ref: Mapped[str] = mapped_column(String(64), unique=True)
@@ -42,7 +41,11 @@ class Ticket(db.Model):
 
     def snapshot(self) -> dict:
         return {
-            "external_ref": self.external_ref, "subject": self.subject,
-            "customer_name": self.customer_name, "customer_phone": self.customer_phone,
-            "status": self.status, "assignee_id": self.assignee_id, "language": self.language,
+            "external_ref": self.external_ref,
+            "subject": self.subject,
+            "customer_name": self.customer_name,
+            "customer_phone": self.customer_phone,
+            "status": self.status,
+            "assignee_id": self.assignee_id,
+            "language": self.language,
         }

@@ -1,4 +1,5 @@
 """Who has a ticket open: one row per user and ticket, its time moved on by the page's poll."""
+
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index

@@ -1,4 +1,5 @@
 """People who use the app in a browser."""
+
 from datetime import datetime
 
 from flask_login import UserMixin

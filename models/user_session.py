@@ -1,4 +1,5 @@
 """One logged-in browser: its token's hash, so that logging out ends it on the server."""
+
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String

@@ -1,4 +1,5 @@
 """Every webhook POST, stored raw before anything is applied."""
+
 from datetime import datetime
 
 from sqlalchemy import Index, String, Text, text
@@ -10,8 +11,14 @@ from models import db, utcnow
 class WebhookEvent(db.Model):
     __tablename__ = "webhook_events"
     # The applier's queue: only the bodies still waiting are in this index, however big the table.
-    __table_args__ = (Index("ix_webhook_events_pending", "id", postgresql_where=text("applied_at IS NULL"),
-                            sqlite_where=text("applied_at IS NULL")),)
+    __table_args__ = (
+        Index(
+            "ix_webhook_events_pending",
+            "id",
+            postgresql_where=text("applied_at IS NULL"),
+            sqlite_where=text("applied_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

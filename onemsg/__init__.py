@@ -15,8 +15,21 @@ from .errors import (
 )
 
 __all__ = [
-    "AuthenticationFailed", "CardData", "InvalidRecipient", "OneMsgClient", "OneMsgError",
-    "RateLimited", "Rejected", "SendResult", "UnknownOutcome", "UpstreamError",
-    "UpstreamUnavailable", "WindowClosed", "channel_id_from_token", "clean_template_param",
-    "contact_payload", "vcard", "vcard_filename",
+    "AuthenticationFailed",
+    "CardData",
+    "InvalidRecipient",
+    "OneMsgClient",
+    "OneMsgError",
+    "RateLimited",
+    "Rejected",
+    "SendResult",
+    "UnknownOutcome",
+    "UpstreamError",
+    "UpstreamUnavailable",
+    "WindowClosed",
+    "channel_id_from_token",
+    "clean_template_param",
+    "contact_payload",
+    "vcard",
+    "vcard_filename",
 ]

@@ -47,12 +47,12 @@ def _present(**fields: str | None) -> dict:
 def contact_payload(card: CardData) -> dict:
     """Return the `contacts[]` item for 1MSG's sendContact (strict WhatsApp form)."""
     _check(card)
-    payload: dict = {"name": _present(formatted_name=card.formatted_name,
-                                      first_name=card.first_name, last_name=card.last_name)}
+    payload: dict = {
+        "name": _present(formatted_name=card.formatted_name, first_name=card.first_name, last_name=card.last_name)
+    }
     if card.phone:
         # wa_id makes WhatsApp show a "Message" button on the card.
-        payload["phones"] = [{"phone": card.phone, "type": card.phone_type,
-                              "wa_id": card.phone.lstrip("+")}]
+        payload["phones"] = [{"phone": card.phone, "type": card.phone_type, "wa_id": card.phone.lstrip("+")}]
     if card.email:
         payload["emails"] = [{"email": card.email.strip(), "type": "WORK"}]
     org = _present(company=card.company, department=card.department, title=card.title)
@@ -66,8 +66,7 @@ def vcard(card: CardData) -> str:
     _check(card)
     v = vobject.vCard()
     v.add("fn").value = card.formatted_name.strip()
-    v.add("n").value = vobject.vcard.Name(family=(card.last_name or "").strip(),
-                                          given=(card.first_name or "").strip())
+    v.add("n").value = vobject.vcard.Name(family=(card.last_name or "").strip(), given=(card.first_name or "").strip())
     if card.phone:
         tel = v.add("tel")
         tel.value = card.phone

@@ -34,8 +34,9 @@ def _client() -> OneMsgClient:
         return obj
     token = _setting("ONEMSG_TOKEN", DEV_TOKEN)
     channel = _setting("ONEMSG_CHANNEL_ID") or channel_id_from_token(token) or DEV_CHANNEL_ID
-    return OneMsgClient(_setting("ONEMSG_API_URL", DEV_API_URL), channel, token,
-                        token_in=_setting("ONEMSG_TOKEN_IN", "header"))
+    return OneMsgClient(
+        _setting("ONEMSG_API_URL", DEV_API_URL), channel, token, token_in=_setting("ONEMSG_TOKEN_IN", "header")
+    )
 
 
 @click.group("onemsg")
@@ -46,16 +47,20 @@ def onemsg_cli() -> None:
 @onemsg_cli.command("emulator")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5001, show_default=True, type=int)
-@click.option("--ack-delay", default=1.0, show_default=True, type=float,
-              help="Seconds between status acks.")
-@click.option("--hook-info/--no-hook-info", default=True, show_default=True,
-              help="Offer GET hookInfo (newer channels answer it with 404).")
+@click.option("--ack-delay", default=1.0, show_default=True, type=float, help="Seconds between status acks.")
+@click.option(
+    "--hook-info/--no-hook-info",
+    default=True,
+    show_default=True,
+    help="Offer GET hookInfo (newer channels answer it with 404).",
+)
 def emulator_command(host: str, port: int, ack_delay: float, hook_info: bool) -> None:
     """Run the 1MSG emulator (channel and token from ONEMSG_CHANNEL_ID / ONEMSG_TOKEN)."""
     token = _setting("ONEMSG_TOKEN", DEV_TOKEN)
     channel_id = _setting("ONEMSG_CHANNEL_ID") or channel_id_from_token(token) or DEV_CHANNEL_ID
-    click.echo(f"1MSG emulator for channel {channel_id} on http://{host}:{port}"
-               + ("" if hook_info else " (no hookInfo)"))
+    click.echo(
+        f"1MSG emulator for channel {channel_id} on http://{host}:{port}" + ("" if hook_info else " (no hookInfo)")
+    )
     run_emulator(host, port, channel_id, token, ack_delay=ack_delay, hook_info=hook_info)
 
 

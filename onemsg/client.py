@@ -117,9 +117,10 @@ def _template_identity(template: dict) -> tuple:
 
 def _cleaned_component(component: dict) -> dict:
     """A template component with every text parameter made acceptable to Meta."""
-    parameters = [{**p, "text": clean_template_param(p["text"])}
-                  if isinstance(p, dict) and "text" in p else p
-                  for p in component.get("parameters") or []]
+    parameters = [
+        {**p, "text": clean_template_param(p["text"])} if isinstance(p, dict) and "text" in p else p
+        for p in component.get("parameters") or []
+    ]
     return {**component, "parameters": parameters}
 
 
@@ -174,8 +175,9 @@ def emulator_inbound(base_url: str, channel_id: str, token: str, phone: str, bod
     reached, UpstreamError when it refuses; no retries (a person clicked and sees the result)."""
     url = f"{base_url.rstrip('/')}/{channel_id}/_emulator/inbound"
     try:
-        response = requests.post(url, json={"phone": phone, "body": body},
-                                 headers={"Authorization": f"Bearer {token}"}, timeout=(3, 10))
+        response = requests.post(
+            url, json={"phone": phone, "body": body}, headers={"Authorization": f"Bearer {token}"}, timeout=(3, 10)
+        )
         response.raise_for_status()
     except requests.RequestException as exc:
         name = type(exc).__name__
@@ -188,8 +190,10 @@ def _asks_to_retry_later(response: requests.Response) -> bool:
     """Tell whether 1MSG refused before processing: any 429, or a 503 with Retry-After."""
     if response.status_code == 429:
         return True  # Retry-After is not promised on a 429; we back off without it
-    return (response.status_code in RETRY_LATER_STATUSES
-            and retry_after_seconds(response.headers.get("Retry-After")) is not None)
+    return (
+        response.status_code in RETRY_LATER_STATUSES
+        and retry_after_seconds(response.headers.get("Retry-After")) is not None
+    )
 
 
 def accepted_flag(value: Any) -> bool | None:
@@ -217,10 +221,19 @@ class OneMsgClient:
     or raises a typed error. The app uses it to put its circuit breaker in front of 1MSG.
     """
 
-    def __init__(self, base_url: str, channel_id: str | None, token: str, *,
-                 connect_timeout: float = 3.0, read_timeout: float = 10.0,
-                 max_retries: int = 2, max_retry_wait: float = 10.0, token_in: str = "header",
-                 call_wrapper: CallWrapper | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        channel_id: str | None,
+        token: str,
+        *,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 10.0,
+        max_retries: int = 2,
+        max_retry_wait: float = 10.0,
+        token_in: str = "header",
+        call_wrapper: CallWrapper | None = None,
+    ):
         if not token:
             raise ValueError("A 1MSG token is required")
         if token_in not in TOKEN_PLACES:
@@ -273,8 +286,9 @@ class OneMsgClient:
             raise ValueError("A message body must be 1 to 4096 characters")
         return self._send("sendMessage", {"phone": recipient_digits(recipient), "body": text})
 
-    def send_template(self, recipient: str, template: str, language: str,
-                      params: Iterable[dict] = (), *, namespace: str) -> SendResult:
+    def send_template(
+        self, recipient: str, template: str, language: str, params: Iterable[dict] = (), *, namespace: str
+    ) -> SendResult:
         """Send an approved template; it may go out while the window is closed.
 
         `params` are WhatsApp components (see templates.build_params); 1MSG answers "Template
@@ -296,14 +310,16 @@ class OneMsgClient:
         response = self._request("POST", method, json_body=payload, is_send=True)
         body = self._json(response, is_send=True)
         if not isinstance(body, dict):
-            raise UnknownOutcome("1MSG answered a send with an unexpected body",
-                                 status_code=response.status_code, raw=body)
+            raise UnknownOutcome(
+                "1MSG answered a send with an unexpected body", status_code=response.status_code, raw=body
+            )
         accepted = accepted_flag(body.get("sent")) is True or ("sent" not in body and body.get("id"))
         if not accepted or "error" in body:
             raise self._scrub_error(error_from_refusal(body, status_code=response.status_code))
         if not body.get("id"):
-            raise UnknownOutcome("1MSG accepted the send without a message id",
-                                 status_code=response.status_code, raw=body)
+            raise UnknownOutcome(
+                "1MSG accepted the send without a message id", status_code=response.status_code, raw=body
+            )
         return SendResult(id=str(body["id"]), message=str(body.get("message") or ""), raw=body)
 
     # ----- reads and settings (safe to repeat) -----
@@ -312,8 +328,7 @@ class OneMsgClient:
         """List the channel's templates, page by page (`limit`/`offset`)."""
         collected, seen = [], set()
         for page in range(max_pages):
-            body = self._get_json("templates", params={"limit": page_size,
-                                                       "offset": page * page_size})
+            body = self._get_json("templates", params={"limit": page_size, "offset": page * page_size})
             items = body.get("templates") if isinstance(body, dict) else body
             items = [t for t in items or [] if isinstance(t, dict)]
             fresh = [t for t in items if _template_identity(t) not in seen]
@@ -321,8 +336,7 @@ class OneMsgClient:
             collected += fresh
             total = body.get("total") if isinstance(body, dict) else None
             # A channel that ignores offset sends the same page again: stop there too.
-            if not fresh or len(items) < page_size or (
-                    isinstance(total, int) and len(collected) >= total):
+            if not fresh or len(items) < page_size or (isinstance(total, int) and len(collected) >= total):
                 break
         return collected
 
@@ -335,13 +349,11 @@ class OneMsgClient:
         """Return one message by id (`GET messages?msgId=`), or None when 1MSG has no such message."""
         body = self._get_json("messages", params={"msgId": message_id})
         found = body.get("messages") if isinstance(body, dict) else body
-        return next((m for m in found or [] if isinstance(m, dict)
-                     and m.get("id") == message_id), None)
+        return next((m for m in found or [] if isinstance(m, dict) and m.get("id") == message_id), None)
 
     def messages(self, chat_id: str, last: bool = True, limit: int = 100) -> list[dict]:
         """Return a chat's message history, newest first."""
-        params = {"chatId": f"{recipient_digits(chat_id)}@c.us",
-                  "last": "true" if last else "false", "limit": limit}
+        params = {"chatId": f"{recipient_digits(chat_id)}@c.us", "last": "true" if last else "false", "limit": limit}
         body = self._get_json("messages", params=params)
         return list(body.get("messages") or []) if isinstance(body, dict) else list(body or [])
 
@@ -361,8 +373,7 @@ class OneMsgClient:
         """
         return self.register_webhooks(urls, drop=drop)[1]
 
-    def register_webhooks(self, urls: Iterable[str] | str, *,
-                          drop: Iterable[str] = ()) -> tuple[list[str], list[str]]:
+    def register_webhooks(self, urls: Iterable[str] | str, *, drop: Iterable[str] = ()) -> tuple[list[str], list[str]]:
         """Like set_webhooks, returning (the list before, the list after)."""
         before = self.get_webhooks()
         wanted = [urls] if isinstance(urls, str) else list(urls)
@@ -370,9 +381,11 @@ class OneMsgClient:
         merged = [u for u in before if _same_url(u) not in gone]
         merged += [u for u in wanted if _same_url(u) not in {_same_url(m) for m in merged}]
         if len(merged) > MAX_WEBHOOKS:
-            raise ValueError(f"1MSG keeps at most {MAX_WEBHOOKS} webhook URLs and this channel "
-                             f"already has {len(before)}: remove one in the 1MSG channel "
-                             "settings, then try again.")
+            raise ValueError(
+                f"1MSG keeps at most {MAX_WEBHOOKS} webhook URLs and this channel "
+                f"already has {len(before)}: remove one in the 1MSG channel "
+                "settings, then try again."
+            )
         if merged == before:
             return before, before
         response = self._request("POST", "webhook", json_body={"webhookUrl": merged})
@@ -396,15 +409,19 @@ class OneMsgClient:
 
     # ----- transport -----
 
-    def _request(self, http_method: str, method: str, *, json_body: Any = None,
-                 params: dict | None = None, is_send: bool = False) -> requests.Response:
+    def _request(
+        self, http_method: str, method: str, *, json_body: Any = None, params: dict | None = None, is_send: bool = False
+    ) -> requests.Response:
         """Call 1MSG with safe retries (through call_wrapper when set) and return a 2xx response."""
+
         def call() -> requests.Response:
             return self._request_with_retries(http_method, method, json_body, params, is_send)
+
         return self.call_wrapper(call) if self.call_wrapper else call()
 
-    def _request_with_retries(self, http_method: str, method: str, json_body: Any,
-                              params: dict | None, is_send: bool) -> requests.Response:
+    def _request_with_retries(
+        self, http_method: str, method: str, json_body: Any, params: dict | None, is_send: bool
+    ) -> requests.Response:
         """Call 1MSG with safe retries and return a 2xx response, or raise a typed error."""
         retrying = Retrying(
             retry=retry_if_exception(never_reached_server) | retry_if_result(_asks_to_retry_later),
@@ -418,8 +435,7 @@ class OneMsgClient:
             raise self._transport_error(exc, is_send) from None
         return self._check_status(response, is_send)
 
-    def _attempt(self, http_method: str, method: str, json_body: Any,
-                 params: dict | None) -> requests.Response:
+    def _attempt(self, http_method: str, method: str, json_body: Any, params: dict | None) -> requests.Response:
         """Make one HTTP call and log it (method, path, status; never the token)."""
         path = f"/{self.channel_id}/{method}"
         # For gateways that want ?token=; never logged (path only). "query" is a place, not a token.
@@ -427,8 +443,12 @@ class OneMsgClient:
             params = {**(params or {}), "token": self._token}
         try:
             response = self._session.request(
-                http_method, self.base_url + path, json=json_body, params=params,
-                timeout=(self.connect_timeout, self.read_timeout))
+                http_method,
+                self.base_url + path,
+                json=json_body,
+                params=params,
+                timeout=(self.connect_timeout, self.read_timeout),
+            )
         except requests.RequestException as exc:
             log.warning("1MSG %s %s failed: %s", http_method, path, type(exc).__name__)
             raise
@@ -459,8 +479,7 @@ class OneMsgClient:
         if never_reached_server(exc):
             return UpstreamUnavailable(f"1MSG could not be reached ({name}); nothing was sent")
         if is_send:
-            return UnknownOutcome(f"No answer from 1MSG after sending ({name}); "
-                                  "the message may have been sent")
+            return UnknownOutcome(f"No answer from 1MSG after sending ({name}); the message may have been sent")
         return UpstreamError(f"1MSG did not answer ({name})")
 
     def _check_status(self, response: requests.Response, is_send: bool) -> requests.Response:
@@ -471,16 +490,20 @@ class OneMsgClient:
         body = self._json_or_text(response)
         retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         if status in (401, 403):
-            raise self._scrub_error(AuthenticationFailed(
-                error_text_or(body, "1MSG refused the token"), status_code=status, raw=body))
+            raise self._scrub_error(
+                AuthenticationFailed(error_text_or(body, "1MSG refused the token"), status_code=status, raw=body)
+            )
         if status == 429:
-            raise self._scrub_error(RateLimited(
-                error_text_or(body, "Rate limited by 1MSG"), retry_after=retry_after,
-                status_code=status, raw=body))
+            raise self._scrub_error(
+                RateLimited(
+                    error_text_or(body, "Rate limited by 1MSG"), retry_after=retry_after, status_code=status, raw=body
+                )
+            )
         if status == 503 and retry_after is not None:
             # 503 with Retry-After is a refusal before processing: nothing was sent.
-            raise self._scrub_error(UpstreamUnavailable(
-                error_text_or(body, "1MSG is unavailable"), status_code=status, raw=body))
+            raise self._scrub_error(
+                UpstreamUnavailable(error_text_or(body, "1MSG is unavailable"), status_code=status, raw=body)
+            )
         if status >= 500:
             raise self._scrub_error(self._server_error(status, body, is_send))
         raise self._scrub_error(error_from_refusal(body, status_code=status))
@@ -490,8 +513,11 @@ class OneMsgClient:
         """A 5xx on a send leaves the outcome unknown; on a read it is plain upstream trouble."""
         text = error_text_or(body, f"HTTP {status}")
         if is_send:
-            return UnknownOutcome(f"1MSG failed after the send left us ({text}); "
-                                  "the message may have been sent", status_code=status, raw=body)
+            return UnknownOutcome(
+                f"1MSG failed after the send left us ({text}); the message may have been sent",
+                status_code=status,
+                raw=body,
+            )
         return UpstreamError(f"1MSG failed ({text})", status_code=status, raw=body)
 
     def _json(self, response: requests.Response, *, is_send: bool) -> Any:
@@ -500,9 +526,11 @@ class OneMsgClient:
             return response.json()
         except ValueError:
             error = UnknownOutcome if is_send else UpstreamError
-            raise error(f"1MSG answered HTTP {response.status_code} with a body that is not JSON",
-                        status_code=response.status_code,
-                        raw=self._redact(response.text[:500])) from None
+            raise error(
+                f"1MSG answered HTTP {response.status_code} with a body that is not JSON",
+                status_code=response.status_code,
+                raw=self._redact(response.text[:500]),
+            ) from None
 
     def _json_or_text(self, response: requests.Response) -> Any:
         """Decode an error body, falling back to its first characters."""

@@ -27,27 +27,25 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.serving import WSGIRequestHandler, make_server, run_simple
 
 FAULTS = {
-    "0001": "Accepted; after the sent ack comes a failed ack with error "
-            "\"User's number is part of an experiment\".",
+    "0001": 'Accepted; after the sent ack comes a failed ack with error "User\'s number is part of an experiment".',
     "0002": "Always 429 with Retry-After: 1 (nothing is sent).",
-    "0003": "Always 500 {\"error\": \"Internal error\"} (nothing is sent).",
+    "0003": 'Always 500 {"error": "Internal error"} (nothing is sent).',
     "0004": "The message IS recorded and acks flow, but the HTTP answer comes only after "
-            "slow_seconds (longer than the client's read timeout).",
+    "slow_seconds (longer than the client's read timeout).",
     "0005": "Accepted; every ack is delivered twice.",
     "0006": "Accepted; acks arrive out of order: read, then sent, then delivered.",
-    "0007": "400 {\"error\": \"Phone number is not a valid WhatsApp number\"}.",
+    "0007": '400 {"error": "Phone number is not a valid WhatsApp number"}.',
     "0008": "200 with a malformed (non-JSON) body; if the window was open the message WAS sent.",
-    "0009": "200 {\"sent\": false, \"jobId\": \"job-...\"}: queued, no message id.",
+    "0009": '200 {"sent": false, "jobId": "job-..."}: queued, no message id.',
     "0010": "Accepted; sent ack, then a raw Meta statuses[] webhook: failed, code 131026 "
-            "\"Message undeliverable\" (Meta reports it later, never in the HTTP answer).",
-    "0011": "Accepted; sent ack, then a raw Meta statuses[] webhook: failed, code 131047 "
-            "\"Re-engagement message\".",
+    '"Message undeliverable" (Meta reports it later, never in the HTTP answer).',
+    "0011": 'Accepted; sent ack, then a raw Meta statuses[] webhook: failed, code 131047 "Re-engagement message".',
     "0012": "Always 503 with Retry-After: 1 (nothing is sent).",
     "0013": "The first send to the number gets 429 with no Retry-After (nothing is sent); "
-            "the next one is handled normally.",
-    "0014": "Accepted with `\"sent\": \"true\"` as a string.",
-    "0015": "With the window closed: 200 {\"sent\": \"false\", \"message\": \"Re-engagement "
-            "message\"} (no code, `sent` as a string).",
+    "the next one is handled normally.",
+    "0014": 'Accepted with `"sent": "true"` as a string.',
+    "0015": 'With the window closed: 200 {"sent": "false", "message": "Re-engagement '
+    'message"} (no code, `sent` as a string).',
 }
 
 WINDOW_SECONDS = 24 * 3600
@@ -68,31 +66,68 @@ NAMESPACE = "c1a2b3d4_5e6f_4a7b_8c9d_0e1f2a3b4c5d"
 # As 1MSG lists them (GET templates): no fields of our own. One name exists in two
 # languages; `reopen_chat` and the German template list their components as a JSON string.
 TEMPLATES = [
-    {"name": "specialist_intro", "namespace": NAMESPACE, "language": "en_US",
-     "category": "UTILITY", "status": "approved", "rejected_reason": "NONE",
-     "components": [{"type": "BODY", "text": "Hello {{1}}, our specialist {{2}} can help you: "
-                                             "call {{3}}."}]},
-    {"name": "specialist_intro", "namespace": NAMESPACE, "language": "de",
-     "category": "UTILITY", "status": "approved", "rejected_reason": "NONE",
-     "components": json.dumps([{"type": "BODY", "text": "Hallo {{1}}, unser Spezialist {{2}} "
-                                                       "hilft Ihnen: {{3}}."}])},
-    {"name": "reopen_chat", "namespace": NAMESPACE, "language": "en_US",
-     "category": "UTILITY", "status": "approved", "rejected_reason": "NONE",
-     "components": json.dumps([{"type": "BODY", "text": "We have an update on your request. "
-                                                       "Reply to this message to continue the "
-                                                       "conversation."}])},
-    {"name": "handoff_followup", "namespace": NAMESPACE, "language": "en_US",
-     "category": "UTILITY", "status": "approved", "rejected_reason": "NONE",
-     "components": [
-         {"type": "HEADER", "format": "TEXT", "text": "Ticket {{1}}"},
-         {"type": "BODY", "text": "Hi {{1}}, did you manage to reach {{2}}? Reply to let us "
-                                  "know."},
-         {"type": "BUTTONS", "buttons": [
-             {"type": "URL", "text": "Open the ticket", "url": "https://help.example.com/t/{{1}}"},
-             {"type": "QUICK_REPLY", "text": "Yes"}]}]},
-    {"name": "spring_promo", "namespace": NAMESPACE, "language": "en_US",
-     "category": "MARKETING", "status": "rejected", "rejected_reason": "PROMOTIONAL",
-     "components": [{"type": "BODY", "text": "Spring sale!"}]},
+    {
+        "name": "specialist_intro",
+        "namespace": NAMESPACE,
+        "language": "en_US",
+        "category": "UTILITY",
+        "status": "approved",
+        "rejected_reason": "NONE",
+        "components": [{"type": "BODY", "text": "Hello {{1}}, our specialist {{2}} can help you: call {{3}}."}],
+    },
+    {
+        "name": "specialist_intro",
+        "namespace": NAMESPACE,
+        "language": "de",
+        "category": "UTILITY",
+        "status": "approved",
+        "rejected_reason": "NONE",
+        "components": json.dumps([{"type": "BODY", "text": "Hallo {{1}}, unser Spezialist {{2}} hilft Ihnen: {{3}}."}]),
+    },
+    {
+        "name": "reopen_chat",
+        "namespace": NAMESPACE,
+        "language": "en_US",
+        "category": "UTILITY",
+        "status": "approved",
+        "rejected_reason": "NONE",
+        "components": json.dumps(
+            [
+                {
+                    "type": "BODY",
+                    "text": "We have an update on your request. Reply to this message to continue the conversation.",
+                }
+            ]
+        ),
+    },
+    {
+        "name": "handoff_followup",
+        "namespace": NAMESPACE,
+        "language": "en_US",
+        "category": "UTILITY",
+        "status": "approved",
+        "rejected_reason": "NONE",
+        "components": [
+            {"type": "HEADER", "format": "TEXT", "text": "Ticket {{1}}"},
+            {"type": "BODY", "text": "Hi {{1}}, did you manage to reach {{2}}? Reply to let us know."},
+            {
+                "type": "BUTTONS",
+                "buttons": [
+                    {"type": "URL", "text": "Open the ticket", "url": "https://help.example.com/t/{{1}}"},
+                    {"type": "QUICK_REPLY", "text": "Yes"},
+                ],
+            },
+        ],
+    },
+    {
+        "name": "spring_promo",
+        "namespace": NAMESPACE,
+        "language": "en_US",
+        "category": "MARKETING",
+        "status": "rejected",
+        "rejected_reason": "PROMOTIONAL",
+        "components": [{"type": "BODY", "text": "Spring sale!"}],
+    },
 ]
 TEMPLATE_PAGE_SIZE = 100  # what 1MSG returns when no `limit` is given
 
@@ -107,7 +142,7 @@ def _error(status: int, message: Any, **headers: str) -> Response:
 
 def bsuid_for(phone: str) -> str:
     """The business-scoped user id (15 digits) this emulator gives a customer's number."""
-    return str(10 ** 14 + int(hashlib.sha256(phone.encode()).hexdigest(), 16) % (9 * 10 ** 14))
+    return str(10**14 + int(hashlib.sha256(phone.encode()).hexdigest(), 16) % (9 * 10**14))
 
 
 def _new_id(prefix: str) -> str:
@@ -122,6 +157,7 @@ def _digits_of(value: Any) -> str | None:
 
 
 # ----- request validation (like the real service: strict, with readable errors) -----
+
 
 def recipient_problem(body: dict) -> str | None:
     """Check the recipient: exactly one of phone (digits) or chatId (<digits>@c.us)."""
@@ -209,8 +245,7 @@ def sent_params(body: dict) -> dict[tuple, list[str]] | None:
             return None
         kind = str(component.get("type", "")).lower()
         key = (kind, component.get("index") if kind == "button" else None)
-        sent[key] = [str(p.get("text", "")) if isinstance(p, dict) else "" for p in
-                     component["parameters"]]
+        sent[key] = [str(p.get("text", "")) if isinstance(p, dict) else "" for p in component["parameters"]]
     return sent
 
 
@@ -218,9 +253,17 @@ def find_template(body: dict, templates: list[dict]) -> dict | None:
     """The approved template matching name, language code AND namespace, as 1MSG requires."""
     language = body.get("language")
     code = language.get("code") if isinstance(language, dict) else None
-    return next((t for t in templates if t["status"] == "approved"
-                 and t["name"] == body.get("template") and t["language"] == code
-                 and t["namespace"] == body.get("namespace")), None)
+    return next(
+        (
+            t
+            for t in templates
+            if t["status"] == "approved"
+            and t["name"] == body.get("template")
+            and t["language"] == code
+            and t["namespace"] == body.get("namespace")
+        ),
+        None,
+    )
 
 
 def template_problem(body: dict, templates: list[dict]) -> Response | None:
@@ -230,11 +273,17 @@ def template_problem(body: dict, templates: list[dict]) -> Response | None:
         return jsonify({"sent": False, "message": "Template is not defined"})
     sent = sent_params(body)
     if sent is None or {k: len(v) for k, v in sent.items()} != expected_params(template):
-        return _error(400, {"message": "Number of parameters does not match the expected "
-                                       "number of params", "code": 132000})
+        return _error(
+            400, {"message": "Number of parameters does not match the expected number of params", "code": 132000}
+        )
     if any(_BAD_TEMPLATE_PARAM.search(text) for texts in sent.values() for text in texts):
-        return _error(400, {"message": "Param text cannot have new-line/tab characters or more "
-                                       "than 4 consecutive spaces", "code": 132018})
+        return _error(
+            400,
+            {
+                "message": "Param text cannot have new-line/tab characters or more than 4 consecutive spaces",
+                "code": 132018,
+            },
+        )
     return None
 
 
@@ -245,10 +294,13 @@ def _render_template(template: dict, sent: dict[tuple, list[str]]) -> str:
         kind = component["type"].lower()
         if kind in ("header", "body"):
             texts = sent.get((kind, None), [])
-            parts.append(re.sub(r"\{\{\s*(\d+)\s*\}\}",
-                                lambda m, t=texts: t[int(m.group(1)) - 1]
-                                if int(m.group(1)) <= len(t) else m.group(0),
-                                component.get("text", "")))
+            parts.append(
+                re.sub(
+                    r"\{\{\s*(\d+)\s*\}\}",
+                    lambda m, t=texts: t[int(m.group(1)) - 1] if int(m.group(1)) <= len(t) else m.group(0),
+                    component.get("text", ""),
+                )
+            )
     return "\n".join(parts)
 
 
@@ -277,8 +329,16 @@ def _derived_status(events: list[str]) -> str | None:
 class Emulator:
     """In-memory 1MSG channel; every state change happens under one lock."""
 
-    def __init__(self, channel_id: str, token: str, *, ack_delay: float, slow_seconds: float,
-                 webhook_retry_delays: tuple[float, ...], hook_info: bool = True):
+    def __init__(
+        self,
+        channel_id: str,
+        token: str,
+        *,
+        ack_delay: float,
+        slow_seconds: float,
+        webhook_retry_delays: tuple[float, ...],
+        hook_info: bool = True,
+    ):
         self.channel_id = str(channel_id)
         self.token = token
         self.ack_delay = ack_delay
@@ -327,9 +387,15 @@ class Emulator:
 
     def log_request(self, placement: str, body: Any) -> None:
         """Remember what arrived, so tests can check what the client really sent."""
-        entry = {"method": request.method, "path": request.path, "query": dict(request.args),
-                 "json": body, "auth": placement, "time": time.time(),
-                 "user_agent": request.headers.get("User-Agent", "")}
+        entry = {
+            "method": request.method,
+            "path": request.path,
+            "query": dict(request.args),
+            "json": body,
+            "auth": placement,
+            "time": time.time(),
+            "user_agent": request.headers.get("User-Agent", ""),
+        }
         with self.lock:
             self.request_log.append(entry)
 
@@ -360,9 +426,16 @@ class Emulator:
             last = self.last_inbound.get(phone)
         return last is not None and time.time() - last < WINDOW_SECONDS
 
-    def record_inbound(self, phone: str, text: str, when: int | None = None,
-                       sender_name: str | None = None, *, hidden: bool = False,
-                       group: str | None = None) -> dict:
+    def record_inbound(
+        self,
+        phone: str,
+        text: str,
+        when: int | None = None,
+        sender_name: str | None = None,
+        *,
+        hidden: bool = False,
+        group: str | None = None,
+    ) -> dict:
         """Store a customer's message (it opens the window) and post it to the webhooks.
 
         `hidden`: the customer hides their number behind a username and writes from
@@ -370,11 +443,18 @@ class Emulator:
         """
         bsuid = bsuid_for(phone)
         chat = f"{bsuid}@lid" if hidden else f"{group}@g.us" if group else f"{phone}@c.us"
-        message = {"id": _new_id("wamid.HBgN"), "body": text, "type": "chat", "fromMe": False,
-                   "self": 0, "time": int(when if when is not None else time.time()),
-                   "chatId": chat, "author": f"{bsuid}@lid" if hidden else f"{phone}@c.us",
-                   "senderName": sender_name or ("~user" if hidden else f"+{phone}"),
-                   "chatName": "Project group" if group else sender_name or f"+{phone}"}
+        message = {
+            "id": _new_id("wamid.HBgN"),
+            "body": text,
+            "type": "chat",
+            "fromMe": False,
+            "self": 0,
+            "time": int(when if when is not None else time.time()),
+            "chatId": chat,
+            "author": f"{bsuid}@lid" if hidden else f"{phone}@c.us",
+            "senderName": sender_name or ("~user" if hidden else f"+{phone}"),
+            "chatName": "Project group" if group else sender_name or f"+{phone}",
+        }
         if not hidden:
             message["authorBsuid"] = bsuid  # production items carry it beside the phone
         with self.lock:
@@ -383,15 +463,16 @@ class Emulator:
             if not group:
                 self.last_inbound[phone] = max(message["time"], self.last_inbound.get(phone, 0))
             generation = self.generation
-        self.in_background(self.deliver_all, {"instanceId": self.channel_id,
-                                              "messages": [message]}, generation)
+        self.in_background(self.deliver_all, {"instanceId": self.channel_id, "messages": [message]}, generation)
         return message
 
     def record_call(self, phone: str) -> dict:
         """Post a calls passthrough body: no event array, as 1MSG forwards calling events."""
-        body = {"instanceId": self.channel_id, "type": "calls",
-                "data": {"id": _new_id("call."), "from": f"{phone}@c.us", "status": "ringing",
-                         "time": int(time.time())}}
+        body = {
+            "instanceId": self.channel_id,
+            "type": "calls",
+            "data": {"id": _new_id("call."), "from": f"{phone}@c.us", "status": "ringing", "time": int(time.time())},
+        }
         with self.lock:
             generation = self.generation
         self.in_background(self.deliver_all, body, generation)
@@ -399,8 +480,15 @@ class Emulator:
 
     def record_outgoing(self, phone: str, kind: str, text: str) -> dict:
         """Store our own message in the chat history (fromMe true: it opens nothing)."""
-        message = {"id": _new_id("wamid.HBgL"), "body": text, "type": kind, "fromMe": True,
-                   "self": 1, "time": int(time.time()), "chatId": f"{phone}@c.us"}
+        message = {
+            "id": _new_id("wamid.HBgL"),
+            "body": text,
+            "type": kind,
+            "fromMe": True,
+            "self": 1,
+            "time": int(time.time()),
+            "chatId": f"{phone}@c.us",
+        }
         with self.lock:
             self.messages.append(message)
             self.statuses[message["id"]] = {"events": [], "timestamp": None, "phone": phone}
@@ -418,8 +506,7 @@ class Emulator:
         """Run webhook work off the request thread, as 1MSG does (counted in background_jobs)."""
         with self.lock:
             self.background_jobs += 1
-        threading.Thread(target=self._counted, args=(target, *args), daemon=True,
-                         name="onemsg-emulator-hook").start()
+        threading.Thread(target=self._counted, args=(target, *args), daemon=True, name="onemsg-emulator-hook").start()
 
     def _counted(self, target: Callable, *args: Any) -> None:
         try:
@@ -454,8 +541,16 @@ class Emulator:
             with self.lock:
                 if generation != self.generation:
                     return  # a reset happened mid-POST: keep the new log clean
-                self.deliveries.append({"url": url, "body": body, "status": status,
-                                        "error": error, "attempt": attempt, "time": time.time()})
+                self.deliveries.append(
+                    {
+                        "url": url,
+                        "body": body,
+                        "status": status,
+                        "error": error,
+                        "attempt": attempt,
+                        "time": time.time(),
+                    }
+                )
             if status is not None and 200 <= status < 300:
                 return
 
@@ -492,8 +587,7 @@ class Emulator:
             record = self.statuses.get(message_id)
             return _derived_status(record["events"]) if record else None
 
-    def post_status(self, message: dict, status: str, error: str | None, generation: int,
-                    *, raw: bool) -> None:
+    def post_status(self, message: dict, status: str, error: str | None, generation: int, *, raw: bool) -> None:
         """POST one status event, as normalized ack[] or (rawHooks / 0011) raw Meta format."""
         with self.lock:
             settings = dict(self.settings)
@@ -503,29 +597,33 @@ class Emulator:
         if (raw and status == "failed") or settings.get("rawHooks"):
             body = self.raw_status_body(message["id"], phone, status, error)
         else:
-            ack = {"id": message["id"], "status": status, "chatId": message["chatId"],
-                   "phone": phone, "bsuid": bsuid_for(phone)}
+            ack = {
+                "id": message["id"],
+                "status": status,
+                "chatId": message["chatId"],
+                "phone": phone,
+                "bsuid": bsuid_for(phone),
+            }
             if error:
                 ack["error"] = error
             body = {"instanceId": self.channel_id, "ack": [ack]}
         self.deliver_all(body, generation)
 
-    def raw_status_body(self, message_id: str, phone: str, status: str,
-                        error: str | None) -> dict:
+    def raw_status_body(self, message_id: str, phone: str, status: str, error: str | None) -> dict:
         """Build Meta's entry[].changes[].value.statuses[] webhook."""
-        item: dict = {"id": message_id, "status": status, "timestamp": str(int(time.time())),
-                      "recipient_id": phone}
+        item: dict = {"id": message_id, "status": status, "timestamp": str(int(time.time())), "recipient_id": phone}
         if error:
-            code = (131047 if "engagement" in error else 131026 if "undeliverable" in error
-                    else 130472)
+            code = 131047 if "engagement" in error else 131026 if "undeliverable" in error else 130472
             item["errors"] = [{"code": code, "title": error, "message": error}]
-        value = {"messaging_product": "whatsapp",
-                 "metadata": {"display_phone_number": "12025550100",
-                              "phone_number_id": self.channel_id},
-                 "statuses": [item]}
-        return {"object": "whatsapp_business_account",
-                "entry": [{"id": self.channel_id,
-                           "changes": [{"field": "messages", "value": value}]}]}
+        value = {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "12025550100", "phone_number_id": self.channel_id},
+            "statuses": [item],
+        }
+        return {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": self.channel_id, "changes": [{"field": "messages", "value": value}]}],
+        }
 
     # ----- sends -----
 
@@ -548,12 +646,10 @@ class Emulator:
         if fault == "0004":
             time.sleep(max(0.0, self.slow_seconds - (time.monotonic() - started)))
         if fault == "0008":
-            return Response('{"sent": true, "id": "wamid.', status=200,
-                            mimetype="application/json")
+            return Response('{"sent": true, "id": "wamid.', status=200, mimetype="application/json")
         return answer
 
-    def decide(self, phone: str, fault: str, kind: str, text: str,
-               is_template: bool) -> Response:
+    def decide(self, phone: str, fault: str, kind: str, text: str, is_template: bool) -> Response:
         """Answer a send: window closed, a recipient fault, or accepted."""
         if not is_template and not self.window_open(phone):
             if fault == "0015":
@@ -567,9 +663,14 @@ class Emulator:
         with self.lock:
             generation = self.generation
         self.in_background(self.run_acks, message, fault, generation, is_template)
-        return jsonify({"sent": "true" if fault == "0014" else True, "id": message["id"],
-                        "message": f"Sent to {phone}@c.us",
-                        "description": "Message has been sent to the provider"})
+        return jsonify(
+            {
+                "sent": "true" if fault == "0014" else True,
+                "id": message["id"],
+                "message": f"Sent to {phone}@c.us",
+                "description": "Message has been sent to the provider",
+            }
+        )
 
 
 def _json_body() -> Any:
@@ -581,7 +682,6 @@ def _api_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Respons
     """Map (HTTP method, 1MSG method) to handlers taking the JSON body."""
 
     def send_contact(body: dict) -> Response:
-
         """POST sendContact: validate, then send a card."""
         problem = recipient_problem(body) or contacts_problem(body)
         if problem:
@@ -589,7 +689,6 @@ def _api_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Respons
         return emu.send(body, "contacts", "")
 
     def send_message(body: dict) -> Response:
-
         """POST sendMessage: validate, then send a session text."""
         problem = recipient_problem(body)
         text = body.get("body")
@@ -598,7 +697,6 @@ def _api_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Respons
         return _error(400, problem) if problem else emu.send(body, "chat", text)
 
     def send_template(body: dict) -> Response:
-
         """POST sendTemplate: strict about the template's identity, then send (any window)."""
         problem = recipient_problem(body)
         if problem:
@@ -610,16 +708,14 @@ def _api_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Respons
         return emu.send(body, "template", text, is_template=True)
 
     def list_templates(_body: dict) -> Response:
-
         """GET templates: paged with limit/offset, like 1MSG."""
         limit = request.args.get("limit", TEMPLATE_PAGE_SIZE, type=int)
         offset = request.args.get("offset", 0, type=int)
         if limit is None or offset is None or limit < 1 or offset < 0:
             return _error(400, "limit and offset must be whole numbers (limit at least 1)")
-        return jsonify({"total": len(TEMPLATES), "templates": TEMPLATES[offset:offset + limit]})
+        return jsonify({"total": len(TEMPLATES), "templates": TEMPLATES[offset : offset + limit]})
 
     def get_webhook(_body: dict) -> Response:
-
         """GET webhook: the registered URLs, in the form this channel answers in."""
         with emu.lock:
             urls, form = list(emu.webhooks), emu.webhook_form
@@ -630,12 +726,10 @@ def _api_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Respons
         return jsonify({"webhookUrl": urls})
 
     def set_webhook(body: dict) -> Response:
-
         """POST webhook: replace the URL list (at most 5)."""
         urls = body.get("webhookUrl")
         urls = [urls] if isinstance(urls, str) and urls else urls or []
-        if not isinstance(urls, list) or not all(
-                isinstance(u, str) and _URL.match(u) for u in urls):
+        if not isinstance(urls, list) or not all(isinstance(u, str) and _URL.match(u) for u in urls):
             return _error(400, "webhookUrl must be an http(s) URL or a list of them")
         urls = list(dict.fromkeys(urls))
         if len(urls) > MAX_WEBHOOKS:
@@ -645,13 +739,11 @@ def _api_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Respons
         return jsonify({"set": True, "webhookUrl": urls})
 
     def get_settings(_body: dict) -> Response:
-
         """GET settings."""
         with emu.lock:
             return jsonify(dict(emu.settings))
 
     def set_settings(body: dict) -> Response:
-
         """POST settings: change the fields given."""
         fields = {k: v for k, v in body.items() if k != "token"}
         with emu.lock:
@@ -659,7 +751,6 @@ def _api_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Respons
             return jsonify(dict(emu.settings))
 
     def hook_info(_body: dict) -> Response:
-
         """GET hookInfo: the latest status of one message (404 when switched off)."""
         with emu.lock:
             enabled = emu.hook_info_enabled
@@ -669,13 +760,22 @@ def _api_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Respons
         with emu.lock:
             record = emu.statuses.get(message_id)
             status = _derived_status(record["events"]) if record else None
-            hooks = [] if status is None else [
-                {"id": message_id, "type": "message", "status": status,
-                 "timestamp": str(record["timestamp"]), "recipient_id": record["phone"]}]
+            hooks = (
+                []
+                if status is None
+                else [
+                    {
+                        "id": message_id,
+                        "type": "message",
+                        "status": status,
+                        "timestamp": str(record["timestamp"]),
+                        "recipient_id": record["phone"],
+                    }
+                ]
+            )
         return jsonify({"hooks": hooks})
 
     def messages(_body: dict) -> Response:
-
         """GET messages: one message by msgId, or a chat's history, newest first."""
         limit = request.args.get("limit", 100, type=int)
         if request.args.get("msgId"):
@@ -706,18 +806,21 @@ def _control_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Res
     """Map the emulator's own test/demo endpoints (`/<channel>/_emulator/<action>`)."""
 
     def inbound(body: dict) -> Response:
-
         """Simulate the customer writing (opens the window) and post it to the webhooks."""
         phone = _digits_of(body.get("phone") or body.get("chatId"))
         if phone is None or not isinstance(body.get("body"), str):
             return _error(400, "inbound needs phone (+E.164 or digits) and body")
-        message = emu.record_inbound(phone, body["body"], body.get("time"),
-                                     body.get("senderName"), hidden=bool(body.get("hidden")),
-                                     group=body.get("group") or None)
+        message = emu.record_inbound(
+            phone,
+            body["body"],
+            body.get("time"),
+            body.get("senderName"),
+            hidden=bool(body.get("hidden")),
+            group=body.get("group") or None,
+        )
         return jsonify(message)
 
     def call(body: dict) -> Response:
-
         """Post a calls passthrough body for a customer's call."""
         phone = _digits_of(body.get("phone"))
         if phone is None:
@@ -725,7 +828,6 @@ def _control_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Res
         return jsonify(emu.record_call(phone))
 
     def hook_info_switch(body: dict) -> Response:
-
         """Switch GET hookInfo on or off (newer channels do not offer it)."""
         if not isinstance(body.get("enabled"), bool):
             return _error(400, "enabled must be true or false")
@@ -734,7 +836,6 @@ def _control_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Res
         return jsonify({"enabled": body["enabled"]})
 
     def webhook_form(body: dict) -> Response:
-
         """Choose how GET webhook answers: "array", "string" or "legacy" (comma-separated)."""
         form = body.get("form")
         if form not in ("array", "string", "legacy"):
@@ -744,25 +845,21 @@ def _control_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Res
         return jsonify({"form": form})
 
     def reset(_body: dict) -> Response:
-
         """Forget everything."""
         emu.reset()
         return jsonify({"reset": True})
 
     def request_log(_body: dict) -> Response:
-
         """The API requests received, for tests to inspect."""
         with emu.lock:
             return jsonify(list(emu.request_log))
 
     def deliveries(_body: dict) -> Response:
-
         """The webhook POSTs made, for tests to inspect."""
         with emu.lock:
             return jsonify(list(emu.deliveries))
 
     def pending(_body: dict) -> Response:
-
         """How many webhook jobs (echoes, scheduled acks, retries) have not finished yet."""
         with emu.lock:
             return jsonify({"background_jobs": emu.background_jobs})
@@ -780,17 +877,28 @@ def _control_routes(emu: Emulator) -> dict[tuple[str, str], Callable[[dict], Res
 
 
 # bandit: the emulator's own dev token
-def create_emulator(channel_id: str = "100000", token: str = "dev-token", *,  # nosec B107
-                    ack_delay: float = 1.0, slow_seconds: float = 12.0,
-                    webhook_retry_delays: tuple[float, ...] = (0.5, 1, 2),
-                    hook_info: bool = True) -> Flask:
+def create_emulator(
+    channel_id: str = "100000",
+    token: str = "dev-token",
+    *,  # nosec B107
+    ack_delay: float = 1.0,
+    slow_seconds: float = 12.0,
+    webhook_retry_delays: tuple[float, ...] = (0.5, 1, 2),
+    hook_info: bool = True,
+) -> Flask:
     """Build the emulator as its own Flask app (state in memory, per app).
 
     `hook_info=False` runs it like a newer channel without GET hookInfo (it answers 404).
     """
     app = Flask("onemsg.emulator")
-    emu = Emulator(channel_id, token, ack_delay=ack_delay, slow_seconds=slow_seconds,
-                   webhook_retry_delays=webhook_retry_delays, hook_info=hook_info)
+    emu = Emulator(
+        channel_id,
+        token,
+        ack_delay=ack_delay,
+        slow_seconds=slow_seconds,
+        webhook_retry_delays=webhook_retry_delays,
+        hook_info=hook_info,
+    )
     app.extensions["onemsg_emulator"] = emu
     api, control = _api_routes(emu), _control_routes(emu)
 
@@ -838,15 +946,21 @@ def serve_in_thread(app: Flask, host: str = "127.0.0.1", port: int = 0) -> tuple
     """Serve an app on a real port in a daemon thread; returns (server, base_url)."""
     server = make_server(host, port, app, threaded=True, request_handler=_AccessLogWithoutTokens)
     # A short poll interval keeps shutdown() quick for test fixtures.
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True, name="onemsg-emulator")
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name="onemsg-emulator"
+    )
     thread.start()
     return server, f"http://{host}:{server.server_port}"
 
 
 # bandit: the emulator's own dev token
-def run_emulator(host: str = "127.0.0.1", port: int = 5001, channel_id: str = "100000",  # nosec B107
-                 token: str = "dev-token", **options: Any) -> None:
+def run_emulator(
+    host: str = "127.0.0.1",
+    port: int = 5001,
+    channel_id: str = "100000",  # nosec B107
+    token: str = "dev-token",
+    **options: Any,
+) -> None:
     """Run the emulator in the foreground (for `flask onemsg emulator`)."""
     app = create_emulator(channel_id, token, **options)
     run_simple(host, port, app, threaded=True, request_handler=_AccessLogWithoutTokens)

@@ -26,8 +26,7 @@ class OneMsgError(Exception):
 
     code = "onemsg_error"
 
-    def __init__(self, message: str, *, status_code: int | None = None, raw: Any = None,
-                 meta_code: int | None = None):
+    def __init__(self, message: str, *, status_code: int | None = None, raw: Any = None, meta_code: int | None = None):
         super().__init__(message)
         self.message = message
         self.status_code = status_code
@@ -99,8 +98,7 @@ def error_text(body: Any) -> str:
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict):
-            return str(error.get("error_user_msg") or error.get("message")
-                       or error.get("error_user_title") or "")
+            return str(error.get("error_user_msg") or error.get("message") or error.get("error_user_title") or "")
         return str(error or body.get("message") or "")
     return str(body or "")
 
@@ -145,11 +143,15 @@ def error_from_refusal(body: Any, *, status_code: int) -> OneMsgError:
     message = error_text(body)
     meta_code = meta_code_of(body)
     if meta_code is not None:
-        return error_from_meta(message or f"Meta error {meta_code}", meta_code,
-                               status_code=status_code, raw=body)
+        return error_from_meta(message or f"Meta error {meta_code}", meta_code, status_code=status_code, raw=body)
     if isinstance(body, dict) and body.get("jobId") and not message:
         # A queued send has no message id to follow, so we cannot treat it as sent.
-        return Rejected(f"Queued by 1MSG as job {body['jobId']}, no message id",
-                        job_id=str(body["jobId"]), status_code=status_code, raw=body)
-    return error_from_text(message or f"1MSG refused the request (HTTP {status_code})",
-                           status_code=status_code, raw=body)
+        return Rejected(
+            f"Queued by 1MSG as job {body['jobId']}, no message id",
+            job_id=str(body["jobId"]),
+            status_code=status_code,
+            raw=body,
+        )
+    return error_from_text(
+        message or f"1MSG refused the request (HTTP {status_code})", status_code=status_code, raw=body
+    )

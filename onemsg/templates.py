@@ -86,12 +86,10 @@ def build_params(template: dict, values: Iterable[str]) -> list[dict]:
     values = list(values)
     template_slots = slots(template)
     if len(values) != len(template_slots):
-        raise ValueError(f"The template takes {len(template_slots)} parameter(s), "
-                         f"{len(values)} given")
+        raise ValueError(f"The template takes {len(template_slots)} parameter(s), {len(values)} given")
     groups: dict[tuple, list[dict]] = {}
     for slot, value in zip(template_slots, values):
-        groups.setdefault((slot.component, slot.button_index), []).append(
-            {"type": "text", "text": value})
+        groups.setdefault((slot.component, slot.button_index), []).append({"type": "text", "text": value})
     params = []
     for (component, index), parameters in groups.items():
         item: dict = {"type": component, "parameters": parameters}
@@ -108,7 +106,9 @@ def rendered_text(template: dict, values: Iterable[str]) -> str:
     for component in components_of(template):
         kind = str(component.get("type") or "").lower()
         if kind in ("header", "body") and component.get("text"):
+
             def fill(match: re.Match, kind: str = kind) -> str:
                 return by_slot.get(Slot(kind, int(match.group(1))), match.group(0))
+
             parts.append(_PLACEHOLDER.sub(fill, str(component["text"])))
     return "\n".join(parts)

@@ -8,6 +8,7 @@ ParsedWebhook.ignored with a reason instead.
 A chat id is not always a phone: `<digits>@c.us` is one, `<id>@lid` is a user known only by a
 business-scoped user id (BSUID), `<id>@g.us` a group. Only phones become `chat_phone`.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
-    "STATUS_RANK", "WebhookFormatError", "StatusUpdate", "InboundMessage", "ParsedWebhook",
-    "normalize_status", "parse_body", "parse_payload",
+    "STATUS_RANK",
+    "WebhookFormatError",
+    "StatusUpdate",
+    "InboundMessage",
+    "ParsedWebhook",
+    "normalize_status",
+    "parse_body",
+    "parse_payload",
 ]
 
 STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3}
@@ -115,8 +122,10 @@ def parse_payload(obj: Any) -> ParsedWebhook:
         # Calls passthrough ({"type": "calls", ...}) and other bodies without an event array:
         # nothing to apply, but a refusal would only make 1MSG send it again.
         kind = obj.get("type")
-        result.ignored.append(f"a body of type {_show(kind) if kind is not None else '(none)'} "
-                              "with no ack, hooks, messages or entry array: kept, nothing applied")
+        result.ignored.append(
+            f"a body of type {_show(kind) if kind is not None else '(none)'} "
+            "with no ack, hooks, messages or entry array: kept, nothing applied"
+        )
         return result
     for key in present:
         items = _list(obj[key], key)
@@ -141,6 +150,7 @@ def _instance_id(obj: dict) -> str | None:
 
 # --- statuses: ack[], hooks[] and Meta's value.statuses[] share one item shape -------------
 
+
 def _collect_statuses(items: list, path: str, result: ParsedWebhook) -> None:
     """Parse each status item, keeping unknown status values aside."""
     for index, item in enumerate(items):
@@ -158,14 +168,19 @@ def _status_update(item: dict, where: str) -> StatusUpdate | str:
     raw_status = _required_text(item, "status", where)
     status = normalize_status(raw_status)
     if status is None:
-        return (f"{where}: status {raw_status!r} is not one we track "
-                f"(sent, delivered, read, failed); message {message_id}")
+        return (
+            f"{where}: status {raw_status!r} is not one we track (sent, delivered, read, failed); message {message_id}"
+        )
     error, error_code = _error_fields(item, where)
     return StatusUpdate(
-        message_id=message_id, status=status,
+        message_id=message_id,
+        status=status,
         occurred_at=_optional_time(item, "timestamp", where),
-        error=error, error_code=error_code, recipient=_status_recipient(item, where),
-        bsuid=_bsuid(item, ("bsuid",), where) or _lid_of(item.get("chatId")))
+        error=error,
+        error_code=error_code,
+        recipient=_status_recipient(item, where),
+        bsuid=_bsuid(item, ("bsuid",), where) or _lid_of(item.get("chatId")),
+    )
 
 
 def _status_recipient(item: dict, where: str) -> str | None:
@@ -178,7 +193,7 @@ def _status_recipient(item: dict, where: str) -> str | None:
 
 
 def chat_kind(chat_id: object) -> str:
-    """"phone" for `<digits>@c.us` or bare digits, "lid" for `<id>@lid`, "group" for `@g.us`."""
+    """ "phone" for `<digits>@c.us` or bare digits, "lid" for `<id>@lid`, "group" for `@g.us`."""
     text = str(chat_id).strip().lower()
     if text.endswith("@lid"):
         return "lid"
@@ -215,8 +230,12 @@ def _meta_error(error: dict, where: str) -> tuple[str | None, int | None]:
     parts: list[str] = []
     details = error.get("error_data")
     details = details.get("details") if isinstance(details, dict) else None
-    for key, value in (("title", error.get("title")), ("message", error.get("message")),
-                       ("error_user_msg", error.get("error_user_msg")), ("details", details)):
+    for key, value in (
+        ("title", error.get("title")),
+        ("message", error.get("message")),
+        ("error_user_msg", error.get("error_user_msg")),
+        ("details", details),
+    ):
         if value is None:
             continue
         if not isinstance(value, str):
@@ -239,6 +258,7 @@ def _error_code(value: object, where: str) -> int | None:
 
 # --- messages[]: 1MSG's normalized inbound messages and echoes ------------------------------
 
+
 def _collect_messages(items: list, path: str, result: ParsedWebhook) -> None:
     """Parse each item of a 1MSG `messages[]` array."""
     for index, item in enumerate(items):
@@ -259,7 +279,8 @@ def _inbound_message(item: dict, where: str) -> InboundMessage:
         body=_optional_text(item, "body", where),
         type=_optional_text(item, "type", where),
         sender_name=_optional_text(item, "senderName", where),
-        caption=_optional_text(item, "caption", where))
+        caption=_optional_text(item, "caption", where),
+    )
 
 
 def _chat_phone(item: dict, where: str) -> str:
@@ -277,7 +298,7 @@ def _chat_phone(item: dict, where: str) -> str:
 def _lid_of(chat_id: object) -> str | None:
     """The BSUID of an `<id>@lid` chat id, else None."""
     if isinstance(chat_id, str) and chat_kind(chat_id) == "lid":
-        return chat_id.strip()[:-len("@lid")] or None
+        return chat_id.strip()[: -len("@lid")] or None
     return None
 
 
@@ -297,6 +318,7 @@ def _from_me(item: dict, where: str) -> bool:
 
 # --- raw Meta format: entry[].changes[].value.{statuses,messages}[] ------------------------
 
+
 def _collect_meta_entries(entries: list, result: ParsedWebhook) -> None:
     """Walk Meta's entry/changes nesting and parse the statuses and messages inside."""
     for e_index, entry in enumerate(entries):
@@ -314,8 +336,7 @@ def _collect_meta_value(change: dict, where: str, result: ParsedWebhook) -> None
     statuses = _optional_list(value, "statuses", f"{where}.value")
     messages = _optional_list(value, "messages", f"{where}.value")
     if not statuses and not messages:
-        result.ignored.append(f"{where}: field {change.get('field')!r} carries no statuses "
-                              "or messages")
+        result.ignored.append(f"{where}: field {change.get('field')!r} carries no statuses or messages")
     _collect_statuses(statuses, f"{where}.value.statuses", result)
     names = _meta_contact_names(value, f"{where}.value")
     for index, item in enumerate(messages):
@@ -333,11 +354,14 @@ def _meta_message(item: dict, where: str, names: dict[str, str]) -> InboundMessa
     content = content if isinstance(content, dict) else {}
     return InboundMessage(
         message_id=_required_text(item, "id", where),
-        chat_phone=sender, from_me=False,
+        chat_phone=sender,
+        from_me=False,
         sent_at=_required_time(item, "timestamp", where),
         body=_optional_text(content, "body", f"{where}.{kind}"),
-        type=kind, sender_name=names.get(sender),
-        caption=_optional_text(content, "caption", f"{where}.{kind}"))
+        type=kind,
+        sender_name=names.get(sender),
+        caption=_optional_text(content, "caption", f"{where}.{kind}"),
+    )
 
 
 def _meta_contact_names(value: dict, where: str) -> dict[str, str]:
@@ -353,6 +377,7 @@ def _meta_contact_names(value: dict, where: str) -> dict[str, str]:
 
 
 # --- small typed readers; each error names the JSON path at fault ---------------------------
+
 
 def _list(value: object, where: str) -> list:
     """Return value if it is a JSON array."""
@@ -435,8 +460,15 @@ def _looks_like_millis(seconds: float | None) -> bool:
 
 def _kind(value: object) -> str:
     """Name a JSON value's type the way a person reading the body would."""
-    names = {dict: "an object", list: "an array", str: "text", bool: "true/false",
-             int: "a number", float: "a number", type(None): "null"}
+    names = {
+        dict: "an object",
+        list: "an array",
+        str: "text",
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)
 
 

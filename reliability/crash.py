@@ -14,6 +14,7 @@
    "sending", the same form resubmitted sends nothing, `flask handoffs reconcile` leaves it
    alone while it may still be in flight, then settles it from 1MSG's history: one sendContact.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,10 @@ def writers_waiting(database: Database) -> int | None:
     import psycopg
 
     with psycopg.connect(database.url) as conn:
-        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                            "AND wait_event_type = 'Lock' AND query ILIKE '%%status_events%%'").fetchone()[0]
+        return conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND query ILIKE '%%status_events%%'"
+        ).fetchone()[0]
 
 
 def seed(app) -> dict:
@@ -81,23 +84,54 @@ def seed(app) -> dict:
     from services.passwords import hash_password
 
     with app.app_context():
-        agent = User(email="crash-agent@example.com", name="Crash Agent", role="agent",
-                     password_hash=hash_password(AGENT_PASSWORD))
-        specialist = Specialist(display_name="Crash Specialist", first_name="Crash", last_name="Specialist",
-                                phone="+12025550198", tags="crash")
-        hooked = Ticket(external_ref="CRASH-HOOK", subject="Crash", customer_name="Hook", customer_phone="+14155554001",
-                        status="ready")
-        slow = Ticket(external_ref="CRASH-SEND", subject="Crash", customer_name="Slow", customer_phone="+14155550004",
-                      status="ready")
+        agent = User(
+            email="crash-agent@example.com",
+            name="Crash Agent",
+            role="agent",
+            password_hash=hash_password(AGENT_PASSWORD),
+        )
+        specialist = Specialist(
+            display_name="Crash Specialist",
+            first_name="Crash",
+            last_name="Specialist",
+            phone="+12025550198",
+            tags="crash",
+        )
+        hooked = Ticket(
+            external_ref="CRASH-HOOK",
+            subject="Crash",
+            customer_name="Hook",
+            customer_phone="+14155554001",
+            status="ready",
+        )
+        slow = Ticket(
+            external_ref="CRASH-SEND",
+            subject="Crash",
+            customer_name="Slow",
+            customer_phone="+14155550004",
+            status="ready",
+        )
         db.session.add_all([agent, specialist, hooked, slow])
         db.session.flush()
-        handoff = Handoff(ticket_id=hooked.id, specialist_id=specialist.id, idempotency_key="crash-hook",
-                          customer_phone=hooked.customer_phone, card_snapshot={"name": {"formatted_name": "Crash"}},
-                          message_id="wamid.CRASH1", status="accepted", status_rank=2)
+        handoff = Handoff(
+            ticket_id=hooked.id,
+            specialist_id=specialist.id,
+            idempotency_key="crash-hook",
+            customer_phone=hooked.customer_phone,
+            card_snapshot={"name": {"formatted_name": "Crash"}},
+            message_id="wamid.CRASH1",
+            status="accepted",
+            status_rank=2,
+        )
         db.session.add(handoff)
         db.session.commit()
-        return {"email": agent.email, "specialist_id": specialist.id, "slow_ticket": slow.id,
-                "slow_phone": slow.customer_phone, "handoff": handoff.id}
+        return {
+            "email": agent.email,
+            "specialist_id": specialist.id,
+            "slow_ticket": slow.id,
+            "slow_phone": slow.customer_phone,
+            "handoff": handoff.id,
+        }
 
 
 def ack(status: str) -> dict:
@@ -113,6 +147,7 @@ def in_background(call) -> tuple[threading.Thread, dict]:
             outcome["answer"] = call().status_code
         except requests.RequestException as exc:
             outcome["answer"] = type(exc).__name__
+
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
     return thread, outcome
@@ -137,25 +172,32 @@ def webhook_crash(server: Gunicorn, database: Database, app, webhook_url: str, r
     with app.app_context():
         pending = wait_until_applied(app)  # the restarted workers' appliers take what was stored
         handoff = db.session.scalar(select(Handoff).where(Handoff.message_id == "wamid.CRASH1"))
-        kept = db.session.execute(select(StatusEvent.status, func.count())
-                                  .where(StatusEvent.message_id == "wamid.CRASH1")
-                                  .group_by(StatusEvent.status)).all()
+        kept = db.session.execute(
+            select(StatusEvent.status, func.count())
+            .where(StatusEvent.message_id == "wamid.CRASH1")
+            .group_by(StatusEvent.status)
+        ).all()
         stored = db.session.scalar(select(func.count()).select_from(WebhookEvent))
         final, delivered_at = handoff.status, handoff.delivered_at
         db.session.rollback()
-    report.figure("webhook crash",
-                  f"killed workers {killed} mid-webhook (answer seen by 1MSG: {outcome.get('answer')}); "
-                  f"redelivered twice -> {retries}; status events {dict(kept)}; raw bodies stored {stored}")
+    report.figure(
+        "webhook crash",
+        f"killed workers {killed} mid-webhook (answer seen by 1MSG: {outcome.get('answer')}); "
+        f"redelivered twice -> {retries}; status events {dict(kept)}; raw bodies stored {stored}",
+    )
     if waiting is not None:
         # PostgreSQL: the body was stored and answered; the applier's insert into status_events
         # waited, and died with the worker: a kill -9 between store and apply.
         report.check(waiting >= 1, f"the killed applier was inside its transaction ({waiting} waiting)")
-        report.check(before == 200 and outcome.get("answer") == 200,
-                     "the webhook in flight was stored and answered before the kill")
+        report.check(
+            before == 200 and outcome.get("answer") == 200,
+            "the webhook in flight was stored and answered before the kill",
+        )
         expected, which = 4, "before + the killed one + 2 redeliveries"
     else:  # SQLite: one lock for every writer, so the store itself waited and died
-        report.check(before == 200 and isinstance(outcome.get("answer"), str),
-                     "the webhook in flight died without a 2xx")
+        report.check(
+            before == 200 and isinstance(outcome.get("answer"), str), "the webhook in flight died without a 2xx"
+        )
         expected, which = 3, "before + 2 redeliveries"
     report.check(retries == [200, 200], "1MSG's redeliveries after the restart are accepted")
     report.check(pending == 0, f"every stored body applied after the restart (pending: {pending})")
@@ -186,10 +228,15 @@ def send_crash(server: Gunicorn, emulator: Emulator, app, env: dict, data: dict,
     open_window(emulator, app, data["slow_phone"])
     session = logged_in_session(server.url, data["email"])
     page = f"{server.url}/tickets/{data['slow_ticket']}"
-    form = {"specialist_id": data["specialist_id"], "idempotency_key": f"crash-{uuid.uuid4().hex}",
-            "include_intro": "no", "csrf_token": csrf_token(session.get(page, timeout=30).text)}
-    thread, outcome = in_background(lambda: session.post(f"{page}/handoffs", data=form, allow_redirects=False,
-                                                         timeout=60))
+    form = {
+        "specialist_id": data["specialist_id"],
+        "idempotency_key": f"crash-{uuid.uuid4().hex}",
+        "include_intro": "no",
+        "csrf_token": csrf_token(session.get(page, timeout=30).text),
+    }
+    thread, outcome = in_background(
+        lambda: session.post(f"{page}/handoffs", data=form, allow_redirects=False, timeout=60)
+    )
     deadline = time.monotonic() + 20
     while emulator.sends() == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -205,16 +252,20 @@ def send_crash(server: Gunicorn, emulator: Emulator, app, env: dict, data: dict,
     settled_report = flask_command(env, "handoffs", "reconcile").strip()
     settled = handoff_state(app, form["idempotency_key"])
     calls = emulator.sends()
-    report.figure("send crash",
-                  f"killed workers {killed} while 1MSG was answering (agent saw: {outcome.get('answer')}); "
-                  f"row after restart: {left[0]}; resubmit -> {resubmit}; reconcile too early: '{early}', "
-                  f"row {still[0]}; after the wait: '{settled_report}', row {settled[0]} {settled[1]}; "
-                  f"sendContact calls {calls}")
+    report.figure(
+        "send crash",
+        f"killed workers {killed} while 1MSG was answering (agent saw: {outcome.get('answer')}); "
+        f"row after restart: {left[0]}; resubmit -> {resubmit}; reconcile too early: '{early}', "
+        f"row {still[0]}; after the wait: '{settled_report}', row {settled[0]} {settled[1]}; "
+        f"sendContact calls {calls}",
+    )
     report.check(left[0] == "sending" and left[1] is None, "after the crash the send is left 'sending', not guessed")
     report.check(resubmit == 302, "the same form resubmitted is answered without sending again")
     report.check(still[0] == "sending", "reconcile leaves a send alone while it may still be in flight")
-    report.check(settled[0] in ("accepted", "sent", "delivered", "read") and (settled[1] or "").startswith("wamid."),
-                 "reconcile settles it from 1MSG's history with the real message id")
+    report.check(
+        settled[0] in ("accepted", "sent", "delivered", "read") and (settled[1] or "").startswith("wamid."),
+        "reconcile settles it from 1MSG's history with the real message id",
+    )
     report.check(calls == 1, f"the card went to 1MSG exactly once ({calls} sendContact)")
 
 
@@ -225,8 +276,9 @@ def handoff_state(app, key: str) -> tuple[str | None, str | None]:
 
     with app.app_context():
         # A form's key is stored in its user's namespace ("user:<id>:<key>").
-        row = db.session.execute(select(Handoff.status, Handoff.message_id)
-                                 .where(Handoff.idempotency_key.like(f"%:{key}"))).first()
+        row = db.session.execute(
+            select(Handoff.status, Handoff.message_id).where(Handoff.idempotency_key.like(f"%:{key}"))
+        ).first()
         db.session.rollback()
     return tuple(row) if row else (None, None)
 
@@ -270,6 +322,7 @@ def run(args) -> Report:
         send_crash(server, emulator, app, env, data, report)
         with app.app_context():
             from models import db
+
             db.engine.dispose()
     finally:
         if server is not None:

@@ -11,6 +11,7 @@ Exit 1 on any known vulnerability. When some or all packages could not be checke
 "could not check" with the count and the reason, and exits 1 only with --require (for a CI
 that can reach the database and must prove it did).
 """
+
 import argparse
 import json
 
@@ -36,11 +37,23 @@ class AuditReport:
             return text, True, bool(self.skipped)
         if not self.checked:
             reason = next(iter(self.skipped.values()), "no packages listed")
-            return (f"pip-audit: could not check: 0 of {total} packages were looked up in the vulnerability "
-                    f"database (e.g. {reason}). NOTHING WAS CHECKED."), False, True
+            return (
+                (
+                    f"pip-audit: could not check: 0 of {total} packages were looked up in the vulnerability "
+                    f"database (e.g. {reason}). NOTHING WAS CHECKED."
+                ),
+                False,
+                True,
+            )
         if self.skipped:
-            return (f"pip-audit: checked {len(self.checked)} of {total} packages, no known vulnerabilities; "
-                    f"could not check {len(self.skipped)}: {', '.join(sorted(self.skipped))}"), False, True
+            return (
+                (
+                    f"pip-audit: checked {len(self.checked)} of {total} packages, no known vulnerabilities; "
+                    f"could not check {len(self.skipped)}: {', '.join(sorted(self.skipped))}"
+                ),
+                False,
+                True,
+            )
         return f"pip-audit: checked all {total} packages, no known vulnerabilities", False, False
 
 
@@ -60,8 +73,12 @@ def read_report(pip_audit_json: str) -> AuditReport:
 def run_pip_audit(requirements: str) -> AuditReport | str:
     """The report, or why pip-audit gave none (it crashed, e.g. the database host is unknown)."""
     pip_audit = Path(sys.executable).with_name("pip-audit")
-    result = subprocess.run([str(pip_audit), "-r", requirements, "-f", "json", "--progress-spinner", "off"],  # nosec B603
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [str(pip_audit), "-r", requirements, "-f", "json", "--progress-spinner", "off"],  # nosec B603
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     try:
         return read_report(result.stdout)
     except (json.JSONDecodeError, KeyError, TypeError):
@@ -72,8 +89,9 @@ def run_pip_audit(requirements: str) -> AuditReport | str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-r", "--requirements", default="requirements-dev.txt")
-    parser.add_argument("--require", action="store_true",
-                        help="fail when anything could not be checked, not only on vulnerabilities")
+    parser.add_argument(
+        "--require", action="store_true", help="fail when anything could not be checked, not only on vulnerabilities"
+    )
     args = parser.parse_args(argv)
     report = run_pip_audit(args.requirements)
     if isinstance(report, str):

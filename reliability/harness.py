@@ -4,6 +4,7 @@ logged-in browser-like sessions, and a record of checks and figures.
 Everything listens on 127.0.0.1 only. The app runs with its own secrets, generated per run,
 so the logs can be searched for them afterwards.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -42,6 +43,7 @@ def free_port() -> int:
 
 
 # ----- the database -----
+
 
 @dataclass
 class Database:
@@ -82,6 +84,7 @@ class Database:
 
 # ----- settings for the app under test -----
 
+
 @dataclass
 class RunSecrets:
     token: str = field(default_factory=lambda: "reltoken" + secrets.token_hex(16))
@@ -92,18 +95,32 @@ class RunSecrets:
 def app_environment(database: Database, emulator_url: str, run: RunSecrets, **extra: str) -> dict:
     """The environment gunicorn and `flask` commands run with."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ONEMSG_", "TEST_DATABASE"))}
-    env.update(APP_ENV="development", DATABASE_URL=database.url, SECRET_KEY=run.secret_key,
-               ONEMSG_API_URL=emulator_url, ONEMSG_CHANNEL_ID=CHANNEL_ID, ONEMSG_TOKEN=run.token,
-               ONEMSG_WEBHOOK_SECRET=run.webhook_secret, REDIS_URL="", SEND_LIMIT="10000 per minute",
-               PYTHONUNBUFFERED="1")
+    env.update(
+        APP_ENV="development",
+        DATABASE_URL=database.url,
+        SECRET_KEY=run.secret_key,
+        ONEMSG_API_URL=emulator_url,
+        ONEMSG_CHANNEL_ID=CHANNEL_ID,
+        ONEMSG_TOKEN=run.token,
+        ONEMSG_WEBHOOK_SECRET=run.webhook_secret,
+        REDIS_URL="",
+        SEND_LIMIT="10000 per minute",
+        PYTHONUNBUFFERED="1",
+    )
     env.update(extra)
     return env
 
 
 def flask_command(env: dict, *args: str, timeout: float = 120) -> str:
     """Run `flask <args>` against the run's database; returns its output."""
-    result = subprocess.run([str(VENV_BIN / "flask"), *args], cwd=ROOT, env=env, capture_output=True,  # nosec B603
-                            text=True, timeout=timeout)
+    result = subprocess.run(
+        [str(VENV_BIN / "flask"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,  # nosec B603
+        text=True,
+        timeout=timeout,
+    )
     if result.returncode != 0:
         raise RuntimeError(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout
@@ -114,8 +131,14 @@ def harness_app(database: Database, run: RunSecrets):
     os.environ["APP_ENV"] = "development"
     from app import create_app
 
-    return create_app({"SQLALCHEMY_DATABASE_URI": _normalised(database.url), "ONEMSG_TOKEN": run.token,
-                       "ONEMSG_WEBHOOK_SECRET": run.webhook_secret, "SECRET_KEY": run.secret_key})
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": _normalised(database.url),
+            "ONEMSG_TOKEN": run.token,
+            "ONEMSG_WEBHOOK_SECRET": run.webhook_secret,
+            "SECRET_KEY": run.secret_key,
+        }
+    )
 
 
 def _normalised(url: str) -> str:
@@ -126,6 +149,7 @@ def _normalised(url: str) -> str:
 
 # ----- the emulator, in this process -----
 
+
 class Emulator:
     """The 1MSG emulator on a free loopback port, with the run's token."""
 
@@ -134,13 +158,19 @@ class Emulator:
 
         self.token = token
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise here
-        app = create_emulator(CHANNEL_ID, token, ack_delay=ack_delay, slow_seconds=slow_seconds,
-                              webhook_retry_delays=(0.2, 0.5, 1.0))
+        app = create_emulator(
+            CHANNEL_ID, token, ack_delay=ack_delay, slow_seconds=slow_seconds, webhook_retry_delays=(0.2, 0.5, 1.0)
+        )
         self.server, self.url = serve_in_thread(app)
 
     def _call(self, method: str, path: str, json=None):
-        response = requests.request(method, f"{self.url}/{CHANNEL_ID}/{path}", json=json, timeout=10,
-                                    headers={"Authorization": f"Bearer {self.token}"})
+        response = requests.request(
+            method,
+            f"{self.url}/{CHANNEL_ID}/{path}",
+            json=json,
+            timeout=10,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
         response.raise_for_status()
         return response.json()
 
@@ -162,6 +192,7 @@ class Emulator:
 
 # ----- gunicorn -----
 
+
 class Gunicorn:
     """`gunicorn app:app` with several workers and threads, logs in files we can search."""
 
@@ -170,12 +201,33 @@ class Gunicorn:
         self.url = f"http://127.0.0.1:{self.port}"
         self.access_log = Path(log_dir) / "access.log"
         self.error_log = Path(log_dir) / "error.log"
-        command = [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
-                   "--threads", str(threads), "--timeout", "60", "--graceful-timeout", "5",
-                   "--access-logfile", str(self.access_log), "--error-logfile", str(self.error_log),
-                   "--capture-output", "app:app"]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,  # nosec B603
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
+        command = [
+            str(VENV_BIN / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--timeout",
+            "60",
+            "--graceful-timeout",
+            "5",
+            "--access-logfile",
+            str(self.access_log),
+            "--error-logfile",
+            str(self.error_log),
+            "--capture-output",
+            "app:app",
+        ]
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,  # nosec B603
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 60) -> None:
@@ -192,8 +244,11 @@ class Gunicorn:
     def workers(self) -> list[int]:
         """The worker processes' ids (children of the master)."""
         # bandit: ps from PATH
-        output = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.process.pid)],  # nosec B603 B607
-                                capture_output=True, text=True).stdout
+        output = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(self.process.pid)],  # nosec B603 B607
+            capture_output=True,
+            text=True,
+        ).stdout
         return [int(pid) for pid in output.split()]
 
     def kill_workers(self) -> list[int]:
@@ -205,8 +260,9 @@ class Gunicorn:
         return killed
 
     def logs(self) -> str:
-        return "\n".join(path.read_text(errors="replace") for path in (self.access_log, self.error_log)
-                         if path.exists())
+        return "\n".join(
+            path.read_text(errors="replace") for path in (self.access_log, self.error_log) if path.exists()
+        )
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -220,6 +276,7 @@ class Gunicorn:
 
 # ----- browser-like sessions -----
 
+
 def csrf_token(html: str) -> str:
     tag = _CSRF.search(html)
     value = _VALUE.search(tag.group(0)) if tag else None
@@ -232,15 +289,19 @@ def logged_in_session(base_url: str, email: str, password: str = AGENT_PASSWORD)
     """Log in the way a browser does: fetch the form, post it with its CSRF token."""
     session = requests.Session()
     page = session.get(f"{base_url}/login", timeout=30)
-    response = session.post(f"{base_url}/login", data={"email": email, "password": password,
-                                                       "csrf_token": csrf_token(page.text)},
-                            allow_redirects=False, timeout=30)
+    response = session.post(
+        f"{base_url}/login",
+        data={"email": email, "password": password, "csrf_token": csrf_token(page.text)},
+        allow_redirects=False,
+        timeout=30,
+    )
     if response.status_code != 302:
         raise RuntimeError(f"login of {email} answered {response.status_code}")
     return session
 
 
 # ----- results -----
+
 
 @dataclass
 class Report:

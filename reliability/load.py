@@ -8,6 +8,7 @@ Checks: every webhook answered 200 and stored; no event lost or applied twice; e
 status right; no "database is locked" and no 5xx in the server logs; N identical sends reach
 1MSG once; the 1MSG token and webhook secret appear in no log. Exit code 1 when a check fails.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,9 +53,9 @@ def plan_events(message_ids: list[str], unique: int, rng: random.Random) -> tupl
     for message_id in message_ids:
         if len(events) >= unique:
             break
-        reached = PROGRESS[:rng.randint(1, 3)]
+        reached = PROGRESS[: rng.randint(1, 3)]
         chosen = list(reached) + (["failed"] if rng.random() < 0.1 else [])
-        chosen = chosen[:max(1, unique - len(events))]
+        chosen = chosen[: max(1, unique - len(events))]
         events += [(message_id, status) for status in chosen]
         expected[message_id] = max(["accepted", *chosen], key=STATUS_RANK.__getitem__)
     return events, expected
@@ -67,25 +68,48 @@ def seed(app, handoff_count: int, agent_count: int) -> dict:
 
     with app.app_context():
         password_hash = hash_password(AGENT_PASSWORD)  # one hash for every agent: seeding stays quick
-        agents = [User(email=f"load-agent{n}@example.com", name=f"Agent {n}", role="agent",
-                       password_hash=password_hash) for n in range(agent_count)]
-        specialist = Specialist(display_name="Load Specialist", first_name="Load", last_name="Specialist",
-                                phone="+12025550199", tags="load")
-        tickets = [Ticket(external_ref=f"LOAD-{n}", subject="Load", customer_name=f"Customer {n}",
-                          customer_phone=f"+1415555{3000 + n:04d}", status="ready") for n in range(20)]
+        agents = [
+            User(email=f"load-agent{n}@example.com", name=f"Agent {n}", role="agent", password_hash=password_hash)
+            for n in range(agent_count)
+        ]
+        specialist = Specialist(
+            display_name="Load Specialist", first_name="Load", last_name="Specialist", phone="+12025550199", tags="load"
+        )
+        tickets = [
+            Ticket(
+                external_ref=f"LOAD-{n}",
+                subject="Load",
+                customer_name=f"Customer {n}",
+                customer_phone=f"+1415555{3000 + n:04d}",
+                status="ready",
+            )
+            for n in range(20)
+        ]
         db.session.add_all([*agents, specialist, *tickets])
         db.session.flush()
         # tickets[0] is kept free of handoffs for the concurrent sends.
-        handoffs = [Handoff(ticket_id=tickets[1 + n % 19].id, specialist_id=specialist.id,
-                            idempotency_key=f"load-{n}", customer_phone=tickets[1 + n % 19].customer_phone,
-                            card_snapshot={"name": {"formatted_name": "Load Specialist"}},
-                            message_id=f"wamid.LOAD{n:06d}", status="accepted", status_rank=2)
-                    for n in range(handoff_count)]
+        handoffs = [
+            Handoff(
+                ticket_id=tickets[1 + n % 19].id,
+                specialist_id=specialist.id,
+                idempotency_key=f"load-{n}",
+                customer_phone=tickets[1 + n % 19].customer_phone,
+                card_snapshot={"name": {"formatted_name": "Load Specialist"}},
+                message_id=f"wamid.LOAD{n:06d}",
+                status="accepted",
+                status_rank=2,
+            )
+            for n in range(handoff_count)
+        ]
         db.session.add_all(handoffs)
         db.session.commit()
-        return {"agents": [a.email for a in agents], "specialist_id": specialist.id,
-                "ticket_id": tickets[0].id, "ticket_phone": tickets[0].customer_phone,
-                "handoffs": {h.message_id: h.id for h in handoffs}}
+        return {
+            "agents": [a.email for a in agents],
+            "specialist_id": specialist.id,
+            "ticket_id": tickets[0].id,
+            "ticket_phone": tickets[0].customer_phone,
+            "handoffs": {h.message_id: h.id for h in handoffs},
+        }
 
 
 def post_webhooks(url: str, bodies: list[dict], senders: int) -> tuple[list[int], list[float]]:
@@ -119,8 +143,9 @@ class Pollers:
         self.latencies: list[float] = []
         self.errors: list = []  # status codes other than 200, or the error's name
         self.retried: list[str] = []
-        self.threads = [threading.Thread(target=self._poll, args=(s, random.Random(i)), daemon=True)
-                        for i, s in enumerate(sessions)]
+        self.threads = [
+            threading.Thread(target=self._poll, args=(s, random.Random(i)), daemon=True) for i, s in enumerate(sessions)
+        ]
 
     def __enter__(self):
         for thread in self.threads:
@@ -169,16 +194,25 @@ def webhook_burst(args, server: Gunicorn, run: RunSecrets, data: dict, sessions,
     with Pollers(server.url, sessions, list(data["handoffs"].values())) as pollers:
         codes, latencies = post_webhooks(url, bodies, args.senders)
     elapsed = time.monotonic() - started
-    report.figure("webhooks posted", f"{len(bodies)} ({len(events)} distinct events, "
-                                     f"{len(bodies) - len(events)} duplicates) from {args.senders} senders")
-    report.figure("webhook burst", f"{elapsed:.1f} s, {len(bodies) / elapsed:.0f}/s; latency p50 "
-                                   f"{percentile(latencies, .5) * 1000:.0f} ms, "
-                                   f"p95 {percentile(latencies, .95) * 1000:.0f} ms, "
-                                   f"max {max(latencies) * 1000:.0f} ms")
-    report.figure("status polls", f"{len(pollers.latencies)} by {len(sessions)} agents; p50 "
-                                  f"{percentile(pollers.latencies, .5) * 1000:.0f} ms, p95 "
-                                  f"{percentile(pollers.latencies, .95) * 1000:.0f} ms, errors {len(pollers.errors)} "
-                                  f"{dict(Counter(pollers.errors))}, connection resets retried {len(pollers.retried)}")
+    report.figure(
+        "webhooks posted",
+        f"{len(bodies)} ({len(events)} distinct events, "
+        f"{len(bodies) - len(events)} duplicates) from {args.senders} senders",
+    )
+    report.figure(
+        "webhook burst",
+        f"{elapsed:.1f} s, {len(bodies) / elapsed:.0f}/s; latency p50 "
+        f"{percentile(latencies, 0.5) * 1000:.0f} ms, "
+        f"p95 {percentile(latencies, 0.95) * 1000:.0f} ms, "
+        f"max {max(latencies) * 1000:.0f} ms",
+    )
+    report.figure(
+        "status polls",
+        f"{len(pollers.latencies)} by {len(sessions)} agents; p50 "
+        f"{percentile(pollers.latencies, 0.5) * 1000:.0f} ms, p95 "
+        f"{percentile(pollers.latencies, 0.95) * 1000:.0f} ms, errors {len(pollers.errors)} "
+        f"{dict(Counter(pollers.errors))}, connection resets retried {len(pollers.retried)}",
+    )
     report.check(codes.count(200) == len(bodies), f"every webhook answered 200 ({codes.count(200)}/{len(bodies)})")
     report.check(not pollers.errors, f"every poll answered 200 (non-200: {len(pollers.errors)})")
     return {"events": events, "expected": expected, "posted": len(bodies)}
@@ -195,8 +229,9 @@ def wait_until_applied(app) -> int:
 
     deadline = time.monotonic() + APPLY_WAIT_SECONDS
     while True:
-        pending = db.session.scalar(select(func.count()).select_from(WebhookEvent)
-                                    .where(WebhookEvent.applied_at.is_(None)))
+        pending = db.session.scalar(
+            select(func.count()).select_from(WebhookEvent).where(WebhookEvent.applied_at.is_(None))
+        )
         db.session.rollback()
         if not pending or time.monotonic() > deadline:
             return pending
@@ -214,8 +249,9 @@ def verify_burst(app, burst: dict, report: Report) -> None:
         pending = wait_until_applied(app)
         stored = db.session.scalar(select(func.count()).select_from(WebhookEvent))
         kept = set(db.session.execute(select(StatusEvent.message_id, StatusEvent.status)).all())
-        unapplied = db.session.scalar(select(func.count()).select_from(StatusEvent)
-                                      .where(StatusEvent.applied.is_(False)))
+        unapplied = db.session.scalar(
+            select(func.count()).select_from(StatusEvent).where(StatusEvent.applied.is_(False))
+        )
         finals = dict(db.session.execute(select(Handoff.message_id, Handoff.status)).all())
         db.session.rollback()
     distinct = set(burst["events"])
@@ -225,8 +261,9 @@ def verify_burst(app, burst: dict, report: Report) -> None:
     report.figure("final statuses wrong", f"{len(wrong)} of {len(burst['expected'])} handoffs")
     report.check(stored == burst["posted"], f"every POST stored before it was applied ({stored}/{burst['posted']})")
     report.check(pending == 0, f"every stored body applied within {APPLY_WAIT_SECONDS} s (still pending: {pending})")
-    report.check(not lost and len(kept) == len(distinct),
-                 f"each distinct event kept exactly once ({len(kept)}/{len(distinct)})")
+    report.check(
+        not lost and len(kept) == len(distinct), f"each distinct event kept exactly once ({len(kept)}/{len(distinct)})"
+    )
     report.check(unapplied == 0, f"every event applied to its handoff (unapplied: {unapplied})")
     report.check(not wrong, f"every final status right (wrong: {dict(list(wrong.items())[:5])})")
 
@@ -247,27 +284,38 @@ def concurrent_sends(args, server: Gunicorn, emulator: Emulator, app, data: dict
     sessions = [logged_in_session(server.url, data["agents"][0]) for _ in range(min(args.sends, 5))]
     page_url = f"{server.url}/tickets/{data['ticket_id']}"
     tokens = [csrf_token(s.get(page_url, timeout=30).text) for s in sessions]
-    form = {"specialist_id": data["specialist_id"], "idempotency_key": f"load-form-{uuid.uuid4().hex}",
-            "include_intro": "no"}
+    form = {
+        "specialist_id": data["specialist_id"],
+        "idempotency_key": f"load-form-{uuid.uuid4().hex}",
+        "include_intro": "no",
+    }
     barrier = threading.Barrier(args.sends)
 
     def submit(i):
         barrier.wait()
-        response = sessions[i % len(sessions)].post(f"{page_url}/handoffs",
-                                                    data={**form, "csrf_token": tokens[i % len(sessions)]},
-                                                    allow_redirects=False, timeout=60)
+        response = sessions[i % len(sessions)].post(
+            f"{page_url}/handoffs",
+            data={**form, "csrf_token": tokens[i % len(sessions)]},
+            allow_redirects=False,
+            timeout=60,
+        )
         return response.status_code
 
     with ThreadPoolExecutor(max_workers=args.sends) as pool:
         codes = list(pool.map(submit, range(args.sends)))
     with app.app_context():
         # Stored in the agent's namespace: "user:<id>:<key>".
-        rows = db.session.scalar(select(func.count()).select_from(Handoff)
-                                 .where(Handoff.idempotency_key.like(f"%:{form['idempotency_key']}")))
+        rows = db.session.scalar(
+            select(func.count())
+            .select_from(Handoff)
+            .where(Handoff.idempotency_key.like(f"%:{form['idempotency_key']}"))
+        )
         db.session.rollback()
     calls = emulator.sends()
-    report.figure("identical sends", f"{args.sends} at once -> {calls} sendContact, {rows} handoff row(s), "
-                                     f"answers {sorted(set(codes))}")
+    report.figure(
+        "identical sends",
+        f"{args.sends} at once -> {calls} sendContact, {rows} handoff row(s), answers {sorted(set(codes))}",
+    )
     report.check(calls == 1 and rows == 1, f"{args.sends} identical sends reach 1MSG once ({calls})")
     report.check(all(code == 302 for code in codes), "every identical submit answered (302)")
 
@@ -277,8 +325,11 @@ def check_logs(server: Gunicorn, run: RunSecrets, report: Report) -> None:
     locked = logs.count("database is locked")
     errors = sum(1 for line in server.access_log.read_text().splitlines() if '" 5' in line)
     leaked = secrets_in_logs(logs, run)
-    report.figure("server log", f"{len(logs.splitlines())} lines; 'database is locked': {locked}; 5xx: {errors}; "
-                                f"tracebacks: {logs.count('Traceback')}")
+    report.figure(
+        "server log",
+        f"{len(logs.splitlines())} lines; 'database is locked': {locked}; 5xx: {errors}; "
+        f"tracebacks: {logs.count('Traceback')}",
+    )
     report.check(locked == 0, "no 'database is locked' in the server log")
     report.check(errors == 0 and "Traceback" not in logs, "no 5xx and no traceback in the server logs")
     logged_hooks = logs.count("/webhooks/1msg/")
@@ -329,6 +380,7 @@ def run(args) -> Report:
         check_logs(server, run_secrets, report)
         with app.app_context():
             from models import db
+
             db.engine.dispose()
     finally:
         if server is not None:

@@ -1,4 +1,5 @@
 """Take the docs' screenshots from a running app (scripts/screenshots starts one): python screenshots.py URL DIR."""
+
 import sys
 from pathlib import Path
 
@@ -9,9 +10,13 @@ from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, log_in  # 
 
 # (file name, role, path): the pages the README and the issue talk about. "ticket:REF" is that
 # ticket's page, with the customer's message in (the emulated channel) and a specialist picked.
-SHOTS = [("queue", "agent", "/tickets/"), ("queue-ready", "agent", "/tickets/?ready=y"),
-         ("ticket", "agent", "ticket:HD-1001"), ("ticket-closed", "agent", "ticket:HD-1002"),
-         ("history", "lead", "/history/?date_from=")]
+SHOTS = [
+    ("queue", "agent", "/tickets/"),
+    ("queue-ready", "agent", "/tickets/?ready=y"),
+    ("ticket", "agent", "ticket:HD-1001"),
+    ("ticket-closed", "agent", "ticket:HD-1002"),
+    ("history", "lead", "/history/?date_from="),
+]
 
 
 def open_ticket(page, ref: str, *, customer_writes: bool) -> None:

@@ -1,4 +1,5 @@
 """API keys for the helpdesk: made once, stored only as a hash, revoked by admins."""
+
 import hashlib
 import hmac
 import secrets
@@ -43,12 +44,24 @@ def create(name: str, role: str, *, actor=None, label: str | None = None) -> New
     if role not in API_KEY_ROLES:
         raise ApiKeyError("role", f"The role must be one of {', '.join(API_KEY_ROLES)}.")
     prefix, secret_part = secrets.token_hex(6), secrets.token_urlsafe(32)
-    api_key = ApiKey(name=name, role=role, prefix=prefix, key_hash=_hash(secret_part),
-                     created_by_id=actor.id if actor is not None else None)
+    api_key = ApiKey(
+        name=name,
+        role=role,
+        prefix=prefix,
+        key_hash=_hash(secret_part),
+        created_by_id=actor.id if actor is not None else None,
+    )
     db.session.add(api_key)
     db.session.flush()
-    audit.record("api_key.create", "api_key", api_key.id, actor=actor, label=label,
-                 summary=f"API key {name} ({role})", after={"name": name, "role": role, "prefix": prefix})
+    audit.record(
+        "api_key.create",
+        "api_key",
+        api_key.id,
+        actor=actor,
+        label=label,
+        summary=f"API key {name} ({role})",
+        after={"name": name, "role": role, "prefix": prefix},
+    )
     return NewKey(api_key, f"{KEY_PREFIX}_{prefix}_{secret_part}")
 
 
@@ -78,9 +91,16 @@ def revoke(api_key: ApiKey, *, actor=None, label: str | None = None) -> bool:
     if api_key.revoked_at is not None:
         return False
     api_key.revoked_at = utcnow()
-    audit.record("api_key.revoke", "api_key", api_key.id, actor=actor, label=label,
-                 summary=f"API key {api_key.name} ({api_key.role})", before={"revoked": False},
-                 after={"revoked": True})
+    audit.record(
+        "api_key.revoke",
+        "api_key",
+        api_key.id,
+        actor=actor,
+        label=label,
+        summary=f"API key {api_key.name} ({api_key.role})",
+        before={"revoked": False},
+        after={"revoked": True},
+    )
     return True
 
 
@@ -92,5 +112,6 @@ def all_keys() -> list[ApiKey]:
 def active_with_name(name: str) -> list[ApiKey]:
     """Active keys already named `name` (ignoring case and spaces around)."""
     wanted = (name or "").strip().lower()
-    return db.session.scalars(select(ApiKey).where(ApiKey.revoked_at.is_(None),
-                                                   func.lower(ApiKey.name) == wanted)).all()
+    return db.session.scalars(
+        select(ApiKey).where(ApiKey.revoked_at.is_(None), func.lower(ApiKey.name) == wanted)
+    ).all()

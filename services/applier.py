@@ -6,6 +6,7 @@ status events, one UPDATE per status kind (services.status), one of the inbound 
 the bodies marked done, one commit. Bodies left behind by a process that died are taken by
 the next batch of any process, and by the worker (`flask handoffs worker`) as the backstop.
 """
+
 import logging
 import os
 import threading
@@ -69,13 +70,17 @@ def read_events(text: str) -> BodyEvents:
 
 def _read_one_by_one(payload: dict, found: BodyEvents, whole: WebhookFormatError) -> None:
     """The body as a whole did not parse: parse each event alone and keep the good ones."""
-    pieces = [(f"{key}[{index}]", f"{key}[0]", {key: [item]}) for key in EVENT_ARRAYS
-              for index, item in enumerate(_array(payload, key))]
+    pieces = [
+        (f"{key}[{index}]", f"{key}[0]", {key: [item]})
+        for key in EVENT_ARRAYS
+        for index, item in enumerate(_array(payload, key))
+    ]
     for e_index, entry in enumerate(_array(payload, "entry")):
         changes = entry.get("changes") if isinstance(entry, dict) else None
         for c_index, change in enumerate(changes if isinstance(changes, list) else [None]):
-            pieces.append((f"entry[{e_index}].changes[{c_index}]", "entry[0].changes[0]",
-                           {"entry": [{"changes": [change]}]}))
+            pieces.append(
+                (f"entry[{e_index}].changes[{c_index}]", "entry[0].changes[0]", {"entry": [{"changes": [change]}]})
+            )
     if not pieces:
         found.errors.append(whole.reason)
         return
@@ -85,8 +90,9 @@ def _read_one_by_one(payload: dict, found: BodyEvents, whole: WebhookFormatError
         except WebhookFormatError as exc:
             # The parser names the path in the one-event piece: give the path in the body instead.
             reason = exc.reason
-            found.errors.append(where + reason[len(parsed_as):] if reason.startswith(parsed_as)
-                                else f"{where}: {reason}")
+            found.errors.append(
+                where + reason[len(parsed_as) :] if reason.startswith(parsed_as) else f"{where}: {reason}"
+            )
         except Exception as exc:  # noqa: BLE001 - same rule, per event
             found.errors.append(f"{where}: {type(exc).__name__}: {exc}"[:500])
 
@@ -98,10 +104,19 @@ def _array(payload: dict, key: str) -> list:
 
 def _take(found: BodyEvents, parsed: ParsedWebhook) -> None:
     """Keep the events, with ids and phones cut to what their columns can hold."""
-    found.statuses += [replace(s, bsuid=_fits(s.bsuid, ID_LENGTH), recipient=_fits(s.recipient, MAX_PHONE_DIGITS))
-                       for s in parsed.statuses]
-    found.messages += [replace(m, message_id=m.message_id[:ID_LENGTH], bsuid=_fits(m.bsuid, ID_LENGTH),
-                               chat_phone=_fits(m.chat_phone, MAX_PHONE_DIGITS)) for m in parsed.messages]
+    found.statuses += [
+        replace(s, bsuid=_fits(s.bsuid, ID_LENGTH), recipient=_fits(s.recipient, MAX_PHONE_DIGITS))
+        for s in parsed.statuses
+    ]
+    found.messages += [
+        replace(
+            m,
+            message_id=m.message_id[:ID_LENGTH],
+            bsuid=_fits(m.bsuid, ID_LENGTH),
+            chat_phone=_fits(m.chat_phone, MAX_PHONE_DIGITS),
+        )
+        for m in parsed.messages
+    ]
 
 
 def _fits(value: str | None, length: int) -> str | None:
@@ -112,8 +127,12 @@ def _fits(value: str | None, length: int) -> str | None:
 def apply_stored(limit: int = BATCH_BODIES, *, skip_locked: bool = True) -> tuple[int, bool]:
     """One batch of pending bodies, applied and committed; returns how many bodies it took, and
     whether the batch failed as a whole (some of its bodies may be pending still: look again soon)."""
-    query = (select(WebhookEvent.id, WebhookEvent.body).where(WebhookEvent.applied_at.is_(None))
-             .order_by(WebhookEvent.id).limit(limit))
+    query = (
+        select(WebhookEvent.id, WebhookEvent.body)
+        .where(WebhookEvent.applied_at.is_(None))
+        .order_by(WebhookEvent.id)
+        .limit(limit)
+    )
     sqlite = db.session.get_bind().dialect.name == "sqlite"
     if sqlite:
         # Read and parse without the write lock (it is the one lock every writer queues for);
@@ -159,8 +178,11 @@ def _still_pending(readings: list) -> list:
     without it the two web processes' appliers would each apply most bodies."""
     pending = set()
     for chunk in status._chunks([body_id for body_id, _ in readings]):
-        pending.update(db.session.scalars(select(WebhookEvent.id).where(
-            status.among(WebhookEvent.id, chunk), WebhookEvent.applied_at.is_(None))))
+        pending.update(
+            db.session.scalars(
+                select(WebhookEvent.id).where(status.among(WebhookEvent.id, chunk), WebhookEvent.applied_at.is_(None))
+            )
+        )
     return [(body_id, found) for body_id, found in readings if body_id in pending]
 
 
@@ -182,8 +204,15 @@ def _inbound_rows(messages: list[InboundMessage]) -> list[dict]:
     for message in messages:
         phone = None if message.from_me else customers.customer_phone(message)
         if phone and len(phone) <= MAX_PHONE_DIGITS + 1:
-            rows.append(status.inbound_row(message.message_id, phone, message.sent_at,
-                                           body=message.caption or message.body, sender_name=message.sender_name))
+            rows.append(
+                status.inbound_row(
+                    message.message_id,
+                    phone,
+                    message.sent_at,
+                    body=message.caption or message.body,
+                    sender_name=message.sender_name,
+                )
+            )
     return rows
 
 
@@ -209,20 +238,37 @@ def _apply_event_by_event(body_id: int, text: str) -> set[str]:
     it refuses is named in the body's parse_error. Transient errors leave the whole body pending."""
     found, received = read_events(text), utcnow()
     try:
-        stored = [row for row in (status.status_row(update_, received, body_id) for update_ in found.statuses)
-                  if _refused(lambda row=row: status.store_statuses([row]), found,
-                              f"status {row['status']} of {row['message_id'][:60]}") is None]
+        stored = [
+            row
+            for row in (status.status_row(update_, received, body_id) for update_ in found.statuses)
+            if _refused(
+                lambda row=row: status.store_statuses([row]),
+                found,
+                f"status {row['status']} of {row['message_id'][:60]}",
+            )
+            is None
+        ]
         ids = {row["message_id"] for row in stored}
         applied = set()
         if _refused(lambda: applied.update(status.apply_unapplied(ids)), found, "applying its statuses") is not None:
             applied = set()
-        _refused(lambda: customers.learn_links(ParsedWebhook(instance_id=None, statuses=found.statuses,
-                                                             messages=found.messages), status.record_inbound),
-                 found, "customer links")
+        _refused(
+            lambda: customers.learn_links(
+                ParsedWebhook(instance_id=None, statuses=found.statuses, messages=found.messages), status.record_inbound
+            ),
+            found,
+            "customer links",
+        )
         messages = 0
         for message in found.messages:
-            if _refused(lambda message=message: status.store_inbound(_inbound_rows([message])), found,
-                        f"message {message.message_id[:60]}") is None:
+            if (
+                _refused(
+                    lambda message=message: status.store_inbound(_inbound_rows([message])),
+                    found,
+                    f"message {message.message_id[:60]}",
+                )
+                is None
+            ):
                 messages += 1
         _mark_done({body_id: (len(stored), messages, found.error)})
         db.session.commit()
@@ -256,9 +302,17 @@ def _mark_done(marks: dict) -> None:
     now = utcnow()
     for (statuses, messages, error), ids in groups.items():
         for chunk in status._chunks(ids):
-            db.session.execute(update(WebhookEvent).where(status.among(WebhookEvent.id, chunk)).values(
-                applied_at=now, status_count=statuses, message_count=messages, parse_error=error,
-            ).execution_options(synchronize_session=False))
+            db.session.execute(
+                update(WebhookEvent)
+                .where(status.among(WebhookEvent.id, chunk))
+                .values(
+                    applied_at=now,
+                    status_count=statuses,
+                    message_count=messages,
+                    parse_error=error,
+                )
+                .execution_options(synchronize_session=False)
+            )
 
 
 def _apply_late_handoffs(message_ids: set[str]) -> None:

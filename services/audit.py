@@ -1,4 +1,5 @@
 """Writing the append-only audit trail."""
+
 from flask_login import current_user
 
 from models import AuditEntry, db
@@ -8,8 +9,17 @@ def actor_label(user) -> str:
     return user.email if user is not None else "system"
 
 
-def record(action: str, subject_type: str, subject_id=None, *, actor=None,
-           label: str | None = None, summary: str = "", before=None, after=None) -> AuditEntry:
+def record(
+    action: str,
+    subject_type: str,
+    subject_id=None,
+    *,
+    actor=None,
+    label: str | None = None,
+    summary: str = "",
+    before=None,
+    after=None,
+) -> AuditEntry:
     """Add an audit entry to the current transaction; the caller commits."""
     if actor is None and label is None and current_user and current_user.is_authenticated:
         actor = current_user._get_current_object()

@@ -6,6 +6,7 @@ kept, append-only, in status_events (unique per message and status), so the trai
 those rows beside the audit entries instead of copying them: a UNION ALL of two keyset
 queries, each walking its own (time, id) order.
 """
+
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -61,16 +62,22 @@ class TrailPage:
 def trail_page(filters: AuditFilters, before: TrailCursor | None = None, size: int = PAGE_SIZE) -> TrailPage:
     """One page of the merged trail, newest first, strictly older than `before`."""
     # Each branch is its own subquery so that its ORDER BY ... LIMIT walks its own index.
-    branches = [select(branch.subquery()) for branch in (_audit_branch(filters, before, size),
-                                                         _status_branch(filters, before, size))
-                if branch is not None]
+    branches = [
+        select(branch.subquery())
+        for branch in (_audit_branch(filters, before, size), _status_branch(filters, before, size))
+        if branch is not None
+    ]
     merged = (union_all(*branches) if len(branches) > 1 else branches[0]).subquery()
-    rows = db.session.execute(select(merged).order_by(merged.c.at.desc(), merged.c.kind.desc(), merged.c.id.desc())
-                              .limit(size + 1)).all()
+    rows = db.session.execute(
+        select(merged).order_by(merged.c.at.desc(), merged.c.kind.desc(), merged.c.id.desc()).limit(size + 1)
+    ).all()
     more, rows = len(rows) > size, rows[:size]
     audit_ids = [row.id for row in rows if row.kind == "audit"]
-    details = {entry.id: entry for entry in db.session.scalars(
-        select(AuditEntry).where(AuditEntry.id.in_(audit_ids)))} if audit_ids else {}
+    details = (
+        {entry.id: entry for entry in db.session.scalars(select(AuditEntry).where(AuditEntry.id.in_(audit_ids)))}
+        if audit_ids
+        else {}
+    )
     older = TrailCursor(rows[-1].at, rows[-1].kind, rows[-1].id) if more else None
     return TrailPage(rows, details, older)
 
@@ -104,32 +111,60 @@ def _audit_branch(filters: AuditFilters, before: TrailCursor | None, size: int):
         where.append(AuditEntry.subject_type == filters.subject_type)
     if filters.subject_id:
         where.append(AuditEntry.subject_id == filters.subject_id)
-    return (select(AuditEntry.at.label("at"), literal("audit").label("kind"), AuditEntry.id.label("id"),
-                   AuditEntry.actor_label.label("actor_label"), AuditEntry.action.label("action"),
-                   AuditEntry.subject_type.label("subject_type"), AuditEntry.subject_id.label("subject_id"),
-                   AuditEntry.summary.label("summary"))
-            .where(*where).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(size + 1))
+    return (
+        select(
+            AuditEntry.at.label("at"),
+            literal("audit").label("kind"),
+            AuditEntry.id.label("id"),
+            AuditEntry.actor_label.label("actor_label"),
+            AuditEntry.action.label("action"),
+            AuditEntry.subject_type.label("subject_type"),
+            AuditEntry.subject_id.label("subject_id"),
+            AuditEntry.summary.label("summary"),
+        )
+        .where(*where)
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        .limit(size + 1)
+    )
 
 
 def _status_branch(filters: AuditFilters, before: TrailCursor | None, size: int):
     """Status events as trail rows; None when the filters rule them all out."""
-    if (filters.action and filters.action != STATUS_ACTION
-            or filters.subject_type and filters.subject_type != "handoff"
-            or filters.actor and filters.actor.lower() not in STATUS_ACTOR.lower()
-            or filters.subject_id and not _is_id(filters.subject_id)):
+    if (
+        filters.action
+        and filters.action != STATUS_ACTION
+        or filters.subject_type
+        and filters.subject_type != "handoff"
+        or filters.actor
+        and filters.actor.lower() not in STATUS_ACTOR.lower()
+        or filters.subject_id
+        and not _is_id(filters.subject_id)
+    ):
         return None
-    where = (_date_conditions(StatusEvent.received_at, filters)
-             + _after_cursor(StatusEvent.received_at, StatusEvent.id, "status", before))
+    where = _date_conditions(StatusEvent.received_at, filters) + _after_cursor(
+        StatusEvent.received_at, StatusEvent.id, "status", before
+    )
     if filters.subject_id:
         where.append(Handoff.id == int(filters.subject_id))
-    summary = (literal("1MSG reported ") + StatusEvent.status
-               + func.coalesce(literal(": ") + StatusEvent.error, literal("")))
-    return (select(StatusEvent.received_at.label("at"), literal("status").label("kind"), StatusEvent.id.label("id"),
-                   literal(STATUS_ACTOR).label("actor_label"), literal(STATUS_ACTION).label("action"),
-                   literal("handoff").label("subject_type"), cast(Handoff.id, String).label("subject_id"),
-                   summary.label("summary"))
-            .outerjoin(Handoff, Handoff.message_id == StatusEvent.message_id)
-            .where(*where).order_by(StatusEvent.received_at.desc(), StatusEvent.id.desc()).limit(size + 1))
+    summary = (
+        literal("1MSG reported ") + StatusEvent.status + func.coalesce(literal(": ") + StatusEvent.error, literal(""))
+    )
+    return (
+        select(
+            StatusEvent.received_at.label("at"),
+            literal("status").label("kind"),
+            StatusEvent.id.label("id"),
+            literal(STATUS_ACTOR).label("actor_label"),
+            literal(STATUS_ACTION).label("action"),
+            literal("handoff").label("subject_type"),
+            cast(Handoff.id, String).label("subject_id"),
+            summary.label("summary"),
+        )
+        .outerjoin(Handoff, Handoff.message_id == StatusEvent.message_id)
+        .where(*where)
+        .order_by(StatusEvent.received_at.desc(), StatusEvent.id.desc())
+        .limit(size + 1)
+    )
 
 
 def _is_id(text: str) -> bool:

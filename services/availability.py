@@ -4,6 +4,7 @@ Plain functions over plain values (no Flask, no database): services/specialist_b
 the rows and the counts and calls these. Every moment is compared in UTC, because Python
 compares two datetimes of the same zone by wall clock, which is wrong across a DST change.
 """
+
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -15,8 +16,10 @@ MINUTES_PER_DAY = 24 * 60
 LOOK_AHEAD_DAYS = 60  # "back ..." is searched this far; beyond it the text says "not back soon"
 
 # Hours as admins type them, in the specialist's zone: "Mon-Fri 09:00-17:00; Sat 10:00-13:00".
-_SEGMENT = re.compile(r"^(?P<days>[A-Za-z]+(?:\s*-\s*[A-Za-z]+)?(?:\s*,\s*[A-Za-z]+(?:\s*-\s*[A-Za-z]+)?)*)"
-                      r"\s+(?P<times>[0-9].*)$")
+_SEGMENT = re.compile(
+    r"^(?P<days>[A-Za-z]+(?:\s*-\s*[A-Za-z]+)?(?:\s*,\s*[A-Za-z]+(?:\s*-\s*[A-Za-z]+)?)*)"
+    r"\s+(?P<times>[0-9].*)$"
+)
 _RANGE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 
 WeeklyHours = dict[int, list[tuple[int, int]]]  # weekday (0 = Monday) -> [(start, end) minutes]
@@ -27,7 +30,7 @@ class HoursError(ValueError):
 
 
 def parse_hours(text: str) -> WeeklyHours:
-    """"Mon-Fri 09:00-12:00, 13:00-17:00; Sat 10:00-13:00" -> {0: [(540, 720), (780, 1020)], ...}.
+    """ "Mon-Fri 09:00-12:00, 13:00-17:00; Sat 10:00-13:00" -> {0: [(540, 720), (780, 1020)], ...}.
 
     Segments are separated by ";" or new lines; a range ends before midnight or at 24:00 (a
     night shift is two segments: "Mon 22:00-24:00; Tue 00:00-06:00")."""
@@ -75,8 +78,9 @@ def _minutes_range(text: str, segment: str) -> tuple[int, int]:
     if sm > 59 or em > 59 or start >= MINUTES_PER_DAY or end > MINUTES_PER_DAY:
         raise HoursError(f"{text!r} is not a time of day (00:00 to 24:00).")
     if end <= start:
-        raise HoursError(f"{text!r} ends before it starts: split a night shift at midnight "
-                         "(Mon 22:00-24:00; Tue 00:00-06:00).")
+        raise HoursError(
+            f"{text!r} ends before it starts: split a night shift at midnight (Mon 22:00-24:00; Tue 00:00-06:00)."
+        )
     return start, end
 
 
@@ -199,8 +203,7 @@ def today_in_zone(now: datetime, zone_name: str | None) -> date:
     return _as_utc(now).astimezone(zone_of(zone_name) or UTC).date()
 
 
-def status_at(now: datetime, zone_name: str | None, hours: WeeklyHours,
-              absences: list[AbsenceDays]) -> Availability:
+def status_at(now: datetime, zone_name: str | None, hours: WeeklyHours, absences: list[AbsenceDays]) -> Availability:
     """Available now, off until their next start, on leave (with the stand-in), or unknown."""
     now = _as_utc(now)
     zone = zone_of(zone_name)
@@ -211,14 +214,16 @@ def status_at(now: datetime, zone_name: str | None, hours: WeeklyHours,
             return _on_leave(absence, _away_until(absence, absences), None, local_today)
         return Availability("unknown", "working hours not set" if zone else "time zone not set")
     if absence:
-        return _on_leave(absence, _away_until(absence, absences), next_start(hours, zone, absences, now),
-                         local_today)
+        return _on_leave(absence, _away_until(absence, absences), next_start(hours, zone, absences, now), local_today)
     for start, end in hours.get(local_today.weekday(), []):
         if _wall_to_utc(local_today, start, zone) <= now < _wall_to_utc(local_today, end, zone):
             return Availability("available", "available now")
     upcoming = next_start(hours, zone, absences, now)
-    return Availability("off_hours", f"back {when(upcoming, local_today)} (their time)" if upcoming
-                        else "no working hours in the next weeks", next_start=upcoming)
+    return Availability(
+        "off_hours",
+        f"back {when(upcoming, local_today)} (their time)" if upcoming else "no working hours in the next weeks",
+        next_start=upcoming,
+    )
 
 
 def _on_leave(absence: AbsenceDays, until: date, upcoming: datetime | None, today: date) -> Availability:
@@ -230,13 +235,13 @@ def _on_leave(absence: AbsenceDays, until: date, upcoming: datetime | None, toda
 
 
 def short_date(day: date, today: date) -> str:
-    """"3 Dec", with the year when it is not this year's."""
+    """ "3 Dec", with the year when it is not this year's."""
     text = f"{day.day} {day.strftime('%b')}"
     return text if day.year == today.year else f"{text} {day.year}"
 
 
 def when(moment: datetime, today: date) -> str:
-    """"today 13:00", "Monday 09:00" within the week, "Mon 14 Dec 09:00" beyond it."""
+    """ "today 13:00", "Monday 09:00" within the week, "Mon 14 Dec 09:00" beyond it."""
     days_ahead = (moment.date() - today).days
     clock = moment.strftime("%H:%M")
     if days_ahead == 0:
@@ -255,7 +260,7 @@ def day_bounds(now: datetime, zone_name: str | None) -> tuple[datetime, datetime
 
 
 def load_text(count: int, capacity: int | None) -> str:
-    """"2 of 8 today", or "2 today" when no capacity is set."""
+    """ "2 of 8 today", or "2 today" when no capacity is set."""
     return f"{count} of {capacity} today" if capacity else f"{count} today"
 
 

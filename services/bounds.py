@@ -4,6 +4,7 @@ PostgreSQL's integer ids stop at 2**31 - 1 ("integer out of range" otherwise), a
 dates at 9999-12-31 (the day after it cannot be computed): past these, a query fails with a
 500 instead of finding nothing. Values outside are refused with a message instead.
 """
+
 from datetime import date, datetime
 
 MAX_ID = 2**31 - 1

@@ -3,6 +3,7 @@
 Views and other services ask here for a specialist's card (never `onemsg.cards` directly),
 so the mapping from our model to 1MSG's payload has one owner.
 """
+
 from models import Specialist
 from onemsg.cards import CardData, contact_payload, vcard, vcard_filename
 

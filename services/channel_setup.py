@@ -1,4 +1,5 @@
 """Pointing 1MSG's webhooks at this app."""
+
 import os
 import time
 
@@ -45,8 +46,9 @@ def _wait_for_onemsg(seconds: float) -> None:
                 return
             except OneMsgError as exc:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"1MSG did not answer within {seconds:g} s ({exc.code}), so the "
-                                       "webhook is NOT registered") from exc
+                    raise RuntimeError(
+                        f"1MSG did not answer within {seconds:g} s ({exc.code}), so the webhook is NOT registered"
+                    ) from exc
             time.sleep(0.5)
     finally:
         probe.close()
@@ -76,8 +78,11 @@ def webhook_registered(max_age: float = 30.0) -> bool | None:
         return cache["registered"]
     secrets = {current_app.config["ONEMSG_WEBHOOK_SECRET"], current_app.config["ONEMSG_WEBHOOK_SECRET_PREVIOUS"]} - {""}
     try:
-        registered = any(url.rstrip("/").rsplit("/webhooks/1msg/", 1)[-1] in secrets
-                         for url in client().get_webhooks() if "/webhooks/1msg/" in url)
+        registered = any(
+            url.rstrip("/").rsplit("/webhooks/1msg/", 1)[-1] in secrets
+            for url in client().get_webhooks()
+            if "/webhooks/1msg/" in url
+        )
     except OneMsgError:
         registered = None
     cache.update(registered=registered, at=time.monotonic())
@@ -99,16 +104,19 @@ def connect(wait_seconds: int = 0) -> list[str]:
     from services.emulated import is_emulated
 
     if not is_emulated() and not current_app.config["PUBLIC_BASE_URL"]:
-        return ["PUBLIC_BASE_URL is not set, so no webhook was registered: the real 1MSG cannot reach "
-                f"{base}. Set PUBLIC_BASE_URL to the app's public address and run `flask onemsg connect`."]
+        return [
+            "PUBLIC_BASE_URL is not set, so no webhook was registered: the real 1MSG cannot reach "
+            f"{base}. Set PUBLIC_BASE_URL to the app's public address and run `flask onemsg connect`."
+        ]
     before, after, stale = _register(webhook_url(base), base)
     current_app.extensions.pop("onemsg_webhook_cache", None)
     lines = ["Webhook URLs before:"] + _listed(before)
     lines += ["Webhook URLs after:"] + _listed(after)
     if stale:
         lines.append(f"Removed {len(stale)} URL(s) of a webhook secret no longer in use.")
-    return lines + [f"1MSG will post to {base}/webhooks/1msg/… ({len(after)} webhook URL(s) "
-                    "registered, status notifications on)."]
+    return lines + [
+        f"1MSG will post to {base}/webhooks/1msg/… ({len(after)} webhook URL(s) registered, status notifications on)."
+    ]
 
 
 def _our_prefix(base: str) -> str:
@@ -120,7 +128,7 @@ def _rotated_away(url: str, base: str) -> bool:
     """Our receiver's URL with a secret we no longer accept: it only takes one of the 5 slots."""
     if not url.startswith(_our_prefix(base)):
         return False
-    secret = url[len(_our_prefix(base)):].strip("/")
+    secret = url[len(_our_prefix(base)) :].strip("/")
     config = current_app.config
     return secret not in {config["ONEMSG_WEBHOOK_SECRET"], config["ONEMSG_WEBHOOK_SECRET_PREVIOUS"]} - {""}
 

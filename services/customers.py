@@ -5,6 +5,7 @@ BSUID and a phone, the link is kept (CustomerLink); the user's messages then ope
 of that phone, including a message that came before the link was known. Group chats are not
 customers: their bodies are stored with the webhook, and they open no window.
 """
+
 from collections.abc import Callable
 from datetime import datetime
 
@@ -41,15 +42,19 @@ def link_all(phones: dict[str, str]) -> list[tuple[str, str, str, datetime]]:
     rows = [dict(bsuid=bsuid, customer_phone=phone, updated_at=utcnow()) for bsuid, phone in sorted(phones.items())]
     module = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     for start in range(0, len(rows), LINKS_PER_STATEMENT):
-        statement = module.insert(CustomerLink).values(rows[start:start + LINKS_PER_STATEMENT])
+        statement = module.insert(CustomerLink).values(rows[start : start + LINKS_PER_STATEMENT])
         statement = statement.on_conflict_do_update(
             index_elements=[CustomerLink.bsuid],
             set_={"customer_phone": statement.excluded.customer_phone, "updated_at": utcnow()},
             where=CustomerLink.customer_phone.is_(None),
-        ).returning(CustomerLink.bsuid, CustomerLink.customer_phone, CustomerLink.last_message_id,
-                    CustomerLink.last_message_at)
-        waiting += [(row.bsuid, row.customer_phone, row.last_message_id, row.last_message_at)
-                    for row in db.session.execute(statement) if row.last_message_id and row.last_message_at]
+        ).returning(
+            CustomerLink.bsuid, CustomerLink.customer_phone, CustomerLink.last_message_id, CustomerLink.last_message_at
+        )
+        waiting += [
+            (row.bsuid, row.customer_phone, row.last_message_id, row.last_message_at)
+            for row in db.session.execute(statement)
+            if row.last_message_id and row.last_message_at
+        ]
     return waiting
 
 
@@ -67,15 +72,21 @@ def customer_phone(message: InboundMessage) -> str | None:
     # "Still no phone" is checked again in the UPDATE itself: a link committed since our read
     # (or one that waits on our row lock) must not miss this message.
     sent_at = _naive(message.sent_at)
-    remembered = db.session.execute(update(CustomerLink).where(
-        CustomerLink.id == row.id, CustomerLink.customer_phone.is_(None),
-        (CustomerLink.last_message_at.is_(None)) | (CustomerLink.last_message_at < sent_at))
+    remembered = db.session.execute(
+        update(CustomerLink)
+        .where(
+            CustomerLink.id == row.id,
+            CustomerLink.customer_phone.is_(None),
+            (CustomerLink.last_message_at.is_(None)) | (CustomerLink.last_message_at < sent_at),
+        )
         .values(last_message_id=message.message_id, last_message_at=sent_at, updated_at=utcnow())
-        .returning(CustomerLink.id)).first()
+        .returning(CustomerLink.id)
+    ).first()
     if remembered is not None:
         return None
-    return db.session.scalar(select(CustomerLink.customer_phone).where(CustomerLink.id == row.id)
-                             .execution_options(populate_existing=True))
+    return db.session.scalar(
+        select(CustomerLink.customer_phone).where(CustomerLink.id == row.id).execution_options(populate_existing=True)
+    )
 
 
 def phone_for(bsuid: str) -> str | None:
@@ -91,5 +102,4 @@ def _naive(moment: datetime) -> datetime:
 def _insert_ignoring_duplicates(bsuid: str) -> None:
     """Make sure the BSUID has its row, whoever inserts it first."""
     module = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    db.session.execute(module.insert(CustomerLink).values(bsuid=bsuid, updated_at=utcnow())
-                       .on_conflict_do_nothing())
+    db.session.execute(module.insert(CustomerLink).values(bsuid=bsuid, updated_at=utcnow()).on_conflict_do_nothing())

@@ -1,4 +1,5 @@
 """Engine settings that make SQLite safe under concurrent workers."""
+
 from contextlib import contextmanager
 
 from flask import g, has_app_context
@@ -39,7 +40,6 @@ def read_again_if_dropped(read):
     """Run a read; if the database dropped the connection under it, run it once more on a new one.
     For reads outside a request's own retry (app.py), e.g. the batches of a streamed export."""
     from sqlalchemy.exc import DBAPIError
-
 
     try:
         return read()

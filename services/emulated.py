@@ -1,4 +1,5 @@
 """Demo helpers that only exist with the built-in 1MSG emulator."""
+
 from flask import current_app
 
 from onemsg.client import emulator_inbound

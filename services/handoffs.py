@@ -3,6 +3,7 @@
 Every path (form, API, retry, the worker's follow-up) goes through `send_card` or
 `send_template`, so the rules in services/send_rules.py hold for all of them.
 """
+
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,12 +27,12 @@ NEXT_AVAILABLE = "{next_available}"
 # Our own refusals, before anything is sent (one sentence each: cause, then what to do).
 BLOCKED_MESSAGES = {
     "window_closed": "The customer's 24-hour window is closed, so nothing was sent; reopen the chat "
-                     "with a template, or wait until the customer writes.",
+    "with a template, or wait until the customer writes.",
     "specialist_inactive": "This specialist is no longer active in the directory, so nothing was sent; "
-                           "pick another one.",
+    "pick another one.",
     "ticket_closed": "The ticket is closed, so nothing was sent; reopen it before handing the customer off.",
     "no_template": "No template is chosen for reopening chats, so nothing was sent; ask an admin to pick "
-                   "one in Settings.",
+    "one in Settings.",
 }
 FAILURE_MESSAGES = {**BLOCKED_MESSAGES, "not_retryable": "Only a failed attempt can be retried."}
 
@@ -46,8 +47,7 @@ class SendOutcome:
     created: bool  # False: an earlier request with the same key already did this
 
 
-def fingerprint(ticket_id: int, specialist_id: int, kind: str, retry_of_id: int | None,
-                detail: str = "") -> str:
+def fingerprint(ticket_id: int, specialist_id: int, kind: str, retry_of_id: int | None, detail: str = "") -> str:
     """What a key stands for: the same key with any different field is a conflict."""
     raw = f"{ticket_id}:{specialist_id}:{kind}:{retry_of_id or ''}:{detail}"
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
@@ -61,33 +61,60 @@ def user_key(agent: User, key: str) -> str:
 def recent_duplicate(ticket: Ticket, specialist: Specialist, key: str = "") -> Handoff | None:
     """A card for the same specialist and ticket sent a short while ago (not failed, other key)."""
     since = utcnow() - timedelta(minutes=current_app.config["RESEND_CONFIRM_MINUTES"])
-    return db.session.scalar(select(Handoff).where(
-        Handoff.ticket_id == ticket.id, Handoff.specialist_id == specialist.id,
-        Handoff.kind == "card", Handoff.created_at >= since, Handoff.status != "failed",
-        Handoff.idempotency_key != key,
-    ).order_by(Handoff.id.desc()).limit(1))
+    return db.session.scalar(
+        select(Handoff)
+        .where(
+            Handoff.ticket_id == ticket.id,
+            Handoff.specialist_id == specialist.id,
+            Handoff.kind == "card",
+            Handoff.created_at >= since,
+            Handoff.status != "failed",
+            Handoff.idempotency_key != key,
+        )
+        .order_by(Handoff.id.desc())
+        .limit(1)
+    )
 
 
 def pending_follow_up(ticket: Ticket) -> Handoff | None:
     """The template whose card still goes by itself when the customer answers, if any."""
-    return db.session.scalar(select(Handoff).where(
-        Handoff.ticket_id == ticket.id, Handoff.kind == "template", Handoff.card_on_reply.is_(True),
-        Handoff.follow_up_id.is_(None), Handoff.status != "failed").order_by(Handoff.id.desc()).limit(1))
+    return db.session.scalar(
+        select(Handoff)
+        .where(
+            Handoff.ticket_id == ticket.id,
+            Handoff.kind == "template",
+            Handoff.card_on_reply.is_(True),
+            Handoff.follow_up_id.is_(None),
+            Handoff.status != "failed",
+        )
+        .order_by(Handoff.id.desc())
+        .limit(1)
+    )
 
 
 def list_version(ticket: Ticket) -> str:
     """Changes when a handoff of the ticket is added or a pending follow-up goes or is cancelled."""
-    count, last = db.session.execute(select(func.count(), func.max(Handoff.id))
-                                     .where(Handoff.ticket_id == ticket.id)).one()
+    count, last = db.session.execute(
+        select(func.count(), func.max(Handoff.id)).where(Handoff.ticket_id == ticket.id)
+    ).one()
     pending = pending_follow_up(ticket)
     return f"{count}-{last or 0}-{pending.id if pending else 0}"
 
 
-def send_card(ticket: Ticket, specialist: Specialist, agent: User | None, key: str, *,
-              intro_text: str | None = None, retry_of: Handoff | None = None,
-              actor_label: str | None = None, confirmed_over: int | None = None,
-              cap_override: bool = False, follow_up_of: Handoff | None = None,
-              confirmed_unavailable: str | None = None) -> SendOutcome:
+def send_card(
+    ticket: Ticket,
+    specialist: Specialist,
+    agent: User | None,
+    key: str,
+    *,
+    intro_text: str | None = None,
+    retry_of: Handoff | None = None,
+    actor_label: str | None = None,
+    confirmed_over: int | None = None,
+    cap_override: bool = False,
+    follow_up_of: Handoff | None = None,
+    confirmed_unavailable: str | None = None,
+) -> SendOutcome:
     """Send the card once per key: the rules, the window, the attempt recorded, then 1MSG.
 
     `confirmed_unavailable` is the reason (off_hours, on_leave, over_capacity) the sender was
@@ -114,9 +141,19 @@ def send_card(ticket: Ticket, specialist: Specialist, agent: User | None, key: s
 
     summary = f"card of {specialist.display_name} to {phone} for ticket {ticket.external_ref}"
     intro_text = _filled_intro(intro_text, specialist)  # `detail` (the key's fingerprint) keeps what was typed
-    handoff, created = _claim(ticket, specialist, agent, key, intro_text, retry_of, card=card,
-                              detail=detail, rules=rules, follow_up_of=follow_up_of,
-                              audit_entry=("handoff.send", summary, actor_label))
+    handoff, created = _claim(
+        ticket,
+        specialist,
+        agent,
+        key,
+        intro_text,
+        retry_of,
+        card=card,
+        detail=detail,
+        rules=rules,
+        follow_up_of=follow_up_of,
+        audit_entry=("handoff.send", summary, actor_label),
+    )
     if not created:
         return SendOutcome(handoff, False)
     if blocked:
@@ -142,10 +179,18 @@ def _same_specialist_follow_up(ticket: Ticket, specialist: Specialist, retry_of)
     return pending if pending is not None and pending.specialist_id == specialist.id else None
 
 
-def send_template(ticket: Ticket, specialist: Specialist, agent: User | None, key: str, *,
-                  card_on_reply: bool = False, retry_of: Handoff | None = None,
-                  actor_label: str | None = None, confirmed_over: int | None = None,
-                  confirmed_unavailable: str | None = None) -> SendOutcome:
+def send_template(
+    ticket: Ticket,
+    specialist: Specialist,
+    agent: User | None,
+    key: str,
+    *,
+    card_on_reply: bool = False,
+    retry_of: Handoff | None = None,
+    actor_label: str | None = None,
+    confirmed_over: int | None = None,
+    confirmed_unavailable: str | None = None,
+) -> SendOutcome:
     """Reopen the chat with the chosen template (allowed with the window closed)."""
     choice = templates.reopen_choice()
     blocked = "no_template" if choice is None else _blocked_reason(ticket, specialist, check_window=False)
@@ -160,10 +205,20 @@ def send_template(ticket: Ticket, specialist: Specialist, agent: User | None, ke
         return None
 
     summary = f"template {name} to {phone} for ticket {ticket.external_ref}"
-    handoff, created = _claim(ticket, specialist, agent, key, None, retry_of, kind="template",
-                              detail=f"card_on_reply={card_on_reply}", rules=rules,
-                              template_name=name, card_on_reply=card_on_reply,
-                              audit_entry=("handoff.template", summary, actor_label))
+    handoff, created = _claim(
+        ticket,
+        specialist,
+        agent,
+        key,
+        None,
+        retry_of,
+        kind="template",
+        detail=f"card_on_reply={card_on_reply}",
+        rules=rules,
+        template_name=name,
+        card_on_reply=card_on_reply,
+        audit_entry=("handoff.template", summary, actor_label),
+    )
     if not created:
         return SendOutcome(handoff, False)
     if blocked:
@@ -187,8 +242,14 @@ def retried_by(handoff: Handoff) -> Handoff | None:
     return db.session.scalar(select(Handoff).where(Handoff.retry_of_id == handoff.id).limit(1))
 
 
-def retry(failed: Handoff, agent: User | None, key: str = "", *,
-          confirmed_over: int | None = None, confirmed_unavailable: str | None = None) -> SendOutcome:
+def retry(
+    failed: Handoff,
+    agent: User | None,
+    key: str = "",
+    *,
+    confirmed_over: int | None = None,
+    confirmed_unavailable: str | None = None,
+) -> SendOutcome:
     """A new attempt linked to the failed one (never a reset), under the same rules.
 
     The key is the failed attempt's own: however many people or tabs retry it, one retry goes."""
@@ -196,24 +257,45 @@ def retry(failed: Handoff, agent: User | None, key: str = "", *,
         raise HandoffConflict(FAILURE_MESSAGES["not_retryable"])
     key = f"retry-of-{failed.id}"
     if failed.kind == "template":
-        return send_template(failed.ticket, failed.specialist, agent, key, confirmed_over=confirmed_over,
-                             card_on_reply=failed.card_on_reply, retry_of=failed,
-                             confirmed_unavailable=confirmed_unavailable)
-    return send_card(failed.ticket, failed.specialist, agent, key, intro_text=failed.intro_text,
-                     retry_of=failed, confirmed_over=confirmed_over, confirmed_unavailable=confirmed_unavailable)
+        return send_template(
+            failed.ticket,
+            failed.specialist,
+            agent,
+            key,
+            confirmed_over=confirmed_over,
+            card_on_reply=failed.card_on_reply,
+            retry_of=failed,
+            confirmed_unavailable=confirmed_unavailable,
+        )
+    return send_card(
+        failed.ticket,
+        failed.specialist,
+        agent,
+        key,
+        intro_text=failed.intro_text,
+        retry_of=failed,
+        confirmed_over=confirmed_over,
+        confirmed_unavailable=confirmed_unavailable,
+    )
 
 
 def cancel_follow_up(template: Handoff, agent: User | None) -> bool:
     """Stop the card that would follow a template; False when it already went (or was cancelled)."""
     cancelled = db.session.execute(
-        update(Handoff).where(Handoff.id == template.id, Handoff.card_on_reply.is_(True),
-                              Handoff.follow_up_id.is_(None))
+        update(Handoff)
+        .where(Handoff.id == template.id, Handoff.card_on_reply.is_(True), Handoff.follow_up_id.is_(None))
         .values(card_on_reply=False, updated_at=utcnow())
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if cancelled:
-        audit.record("handoff.follow_up_cancelled", "handoff", template.id, actor=agent,
-                     summary=f"cancelled the automatic card of {template.specialist_name} "
-                             f"for ticket {template.ticket.external_ref}")
+        audit.record(
+            "handoff.follow_up_cancelled",
+            "handoff",
+            template.id,
+            actor=agent,
+            summary=f"cancelled the automatic card of {template.specialist_name} "
+            f"for ticket {template.ticket.external_ref}",
+        )
     db.session.commit()
     return bool(cancelled)
 
@@ -223,9 +305,16 @@ def send_cards_after_replies() -> int:
 
     Each follow-up is handled in its own transaction: one that fails is logged and left for
     the next pass, and never stops the others."""
-    waiting = db.session.scalars(select(Handoff.id).where(
-        Handoff.kind == "template", Handoff.card_on_reply.is_(True), Handoff.follow_up_id.is_(None),
-        Handoff.status.in_(("accepted", "sent", "delivered", "read"))).order_by(Handoff.id)).all()
+    waiting = db.session.scalars(
+        select(Handoff.id)
+        .where(
+            Handoff.kind == "template",
+            Handoff.card_on_reply.is_(True),
+            Handoff.follow_up_id.is_(None),
+            Handoff.status.in_(("accepted", "sent", "delivered", "read")),
+        )
+        .order_by(Handoff.id)
+    ).all()
     db.session.commit()
     sent = 0
     for template_id in waiting:
@@ -247,9 +336,15 @@ def _send_follow_up(template_id: int) -> int:
         db.session.commit()
         return 0
     try:
-        outcome = send_card(template.ticket, template.specialist, template.agent, "", follow_up_of=template,
-                            intro_text=settings.get("intro_text"),
-                            actor_label="automatic, after the customer answered")
+        outcome = send_card(
+            template.ticket,
+            template.specialist,
+            template.agent,
+            "",
+            follow_up_of=template,
+            intro_text=settings.get("intro_text"),
+            actor_label="automatic, after the customer answered",
+        )
     except CustomerCapReached as exc:
         current_app.logger.info("follow-up of template handoff %s waits: %s", template_id, exc)
         return 0
@@ -260,9 +355,22 @@ def find_by_key(key: str) -> Handoff | None:
     return db.session.scalar(select(Handoff).where(Handoff.idempotency_key == key))
 
 
-def _claim(ticket, specialist, agent, key, intro_text, retry_of, *, kind: str = "card",
-           card: dict | None = None, detail: str = "", rules=None, follow_up_of: Handoff | None = None,
-           audit_entry: tuple, **extra) -> tuple[Handoff, bool]:
+def _claim(
+    ticket,
+    specialist,
+    agent,
+    key,
+    intro_text,
+    retry_of,
+    *,
+    kind: str = "card",
+    card: dict | None = None,
+    detail: str = "",
+    rules=None,
+    follow_up_of: Handoff | None = None,
+    audit_entry: tuple,
+    **extra,
+) -> tuple[Handoff, bool]:
     """Commit the attempt (and its audit entry) before any call to 1MSG; the unique key stops a second.
 
     The customer's number (and a specialist with a capacity) is locked meanwhile, so the rules see
@@ -280,9 +388,12 @@ def _claim(ticket, specialist, agent, key, intro_text, retry_of, *, kind: str = 
             extra = {**extra, "unavailable_reason": unavailable.reason}
         handoff = _insert(ticket, specialist, agent, key, fp, intro_text, retry_of, kind, card, extra)
         if follow_up_of is not None:
-            db.session.execute(update(Handoff).where(Handoff.id == follow_up_of.id)
-                               .values(follow_up_id=handoff.id, updated_at=utcnow())
-                               .execution_options(synchronize_session=False))
+            db.session.execute(
+                update(Handoff)
+                .where(Handoff.id == follow_up_of.id)
+                .values(follow_up_id=handoff.id, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
         _audit_claim(handoff, ticket, specialist, agent, audit_entry, unavailable)
         db.session.commit()
     except IntegrityError:
@@ -297,17 +408,36 @@ def _claim(ticket, specialist, agent, key, intro_text, retry_of, *, kind: str = 
     return handoff, True
 
 
-def _audit_claim(handoff: Handoff, ticket: Ticket, specialist: Specialist, agent: User | None,
-                 audit_entry: tuple, unavailable: send_rules.Unavailable | None) -> None:
+def _audit_claim(
+    handoff: Handoff,
+    ticket: Ticket,
+    specialist: Specialist,
+    agent: User | None,
+    audit_entry: tuple,
+    unavailable: send_rules.Unavailable | None,
+) -> None:
     """The attempt's audit entry, saying so when the specialist could not answer."""
     action, summary, label = audit_entry
     if unavailable is not None:
-        summary += (f" although {specialist.display_name} was {send_rules.UNAVAILABLE_WORDS[unavailable.reason]} "
-                    f"({unavailable.text}; {unavailable.load_text})")
-    audit.record(action, "handoff", handoff.id, actor=agent, label=label, summary=summary,
-                 after={"ticket": ticket.external_ref, "specialist_id": specialist.id,
-                        "customer_phone": ticket.customer_phone, "kind": handoff.kind,
-                        **(unavailable.audit() if unavailable else {})})
+        summary += (
+            f" although {specialist.display_name} was {send_rules.UNAVAILABLE_WORDS[unavailable.reason]} "
+            f"({unavailable.text}; {unavailable.load_text})"
+        )
+    audit.record(
+        action,
+        "handoff",
+        handoff.id,
+        actor=agent,
+        label=label,
+        summary=summary,
+        after={
+            "ticket": ticket.external_ref,
+            "specialist_id": specialist.id,
+            "customer_phone": ticket.customer_phone,
+            "kind": handoff.kind,
+            **(unavailable.audit() if unavailable else {}),
+        },
+    )
 
 
 def _replayed(existing: Handoff, fp: str) -> Handoff:
@@ -318,11 +448,20 @@ def _replayed(existing: Handoff, fp: str) -> Handoff:
 
 def _insert(ticket, specialist, agent, key, fp, intro_text, retry_of, kind, card, extra) -> Handoff:
     handoff = Handoff(
-        kind=kind, ticket_id=ticket.id, specialist_id=specialist.id,
-        agent_id=agent.id if agent else None, idempotency_key=key, request_fingerprint=fp,
-        retry_of_id=retry_of.id if retry_of else None, customer_phone=ticket.customer_phone,
-        card_snapshot=card or card_payload(specialist), intro_text=intro_text or None,
-        status="sending", status_rank=0, ready_at=ticket.ready_at, **extra,
+        kind=kind,
+        ticket_id=ticket.id,
+        specialist_id=specialist.id,
+        agent_id=agent.id if agent else None,
+        idempotency_key=key,
+        request_fingerprint=fp,
+        retry_of_id=retry_of.id if retry_of else None,
+        customer_phone=ticket.customer_phone,
+        card_snapshot=card or card_payload(specialist),
+        intro_text=intro_text or None,
+        status="sending",
+        status_rank=0,
+        ready_at=ticket.ready_at,
+        **extra,
     )
     db.session.add(handoff)
     db.session.flush()
@@ -383,8 +522,9 @@ def _record_answer(handoff: Handoff, answer: OneMsgAnswer) -> None:
         code, sentence = failure_sentence(error, noun)
         _fail(handoff, code, sentence, meta_code=getattr(error, "meta_code", None))
     if answer.intro_error is not None:
-        current_app.logger.warning("handoff %s: card accepted, introduction not sent (%s)",
-                                   handoff.id, answer.intro_error.code)
+        current_app.logger.warning(
+            "handoff %s: card accepted, introduction not sent (%s)", handoff.id, answer.intro_error.code
+        )
     if answer.intro_id:
         db.session.flush()
         status.apply_pending(answer.intro_id)  # the introduction's early statuses become known
@@ -452,11 +592,19 @@ def triage_for(handoff: Handoff) -> FailureView | None:
     retry_from = None
     if offers_retry:
         retry_from = (handoff.failed_at or utcnow()) + timedelta(seconds=triage.retry_after_seconds or 0)
-    return FailureView(triage.title, sentence, raw, triage.action, triage.action_label, triage.retry_helps,
-                       triage.retry_after_seconds, retry_from, retried_by(handoff) if offers_retry else None)
+    return FailureView(
+        triage.title,
+        sentence,
+        raw,
+        triage.action,
+        triage.action_label,
+        triage.retry_helps,
+        triage.retry_after_seconds,
+        retry_from,
+        retried_by(handoff) if offers_retry else None,
+    )
 
 
 def attempts_for(ticket: Ticket) -> list[Handoff]:
     """Every handoff of a ticket, newest first."""
-    return db.session.scalars(select(Handoff).where(Handoff.ticket_id == ticket.id)
-                              .order_by(Handoff.id.desc())).all()
+    return db.session.scalars(select(Handoff).where(Handoff.ticket_id == ticket.id).order_by(Handoff.id.desc())).all()

@@ -3,6 +3,7 @@
 Pages are keyed by (created_at, id), newest first, so page 5,000 costs what page 1 costs
 (index ix_handoffs_created_id); nothing here uses OFFSET.
 """
+
 import csv
 import io
 import json
@@ -25,9 +26,20 @@ SUCCESS_STATUSES = ("accepted", "sent", "delivered", "read")
 PENDING_STATUSES = ("sending", "unknown", "accepted", "sent")
 # Failure codes our send path and webhooks write (services/handoffs.py, status.py, reconcile.py).
 FAILURE_CODES = (
-    "window_closed", "invalid_recipient", "rate_limited", "auth_failed", "upstream_unavailable",
-    "rejected", "intro_failed", "specialist_inactive", "ticket_closed", "unknown_outcome",
-    "delivery_failed", "not_sent", "circuit_open", "queued",
+    "window_closed",
+    "invalid_recipient",
+    "rate_limited",
+    "auth_failed",
+    "upstream_unavailable",
+    "rejected",
+    "intro_failed",
+    "specialist_inactive",
+    "ticket_closed",
+    "unknown_outcome",
+    "delivery_failed",
+    "not_sent",
+    "circuit_open",
+    "queued",
 )
 
 
@@ -70,8 +82,9 @@ def _search_condition(filters: HistoryFilters, table):
     # snapshot also matches, in case the ticket's number was changed after the send.
     tickets = select(Ticket.id).where(Ticket.external_ref == filters.search)
     if filters.search_phone:
-        tickets = select(Ticket.id).where(or_(Ticket.external_ref == filters.search,
-                                              Ticket.customer_phone == filters.search_phone))
+        tickets = select(Ticket.id).where(
+            or_(Ticket.external_ref == filters.search, Ticket.customer_phone == filters.search_phone)
+        )
         return or_(table.ticket_id.in_(tickets), table.customer_phone == filters.search_phone)
     return table.ticket_id.in_(tickets)
 
@@ -102,8 +115,9 @@ class Page:
     newer: Cursor | None = None  # pass as ?after= for the previous (newer) page
 
 
-def history_page(filters: HistoryFilters, before: Cursor | None = None, after: Cursor | None = None,
-                 size: int | None = None) -> Page:
+def history_page(
+    filters: HistoryFilters, before: Cursor | None = None, after: Cursor | None = None, size: int | None = None
+) -> Page:
     """One page of handoffs, newest first, before or after a cursor."""
     size = size or PAGE_SIZE
     key = tuple_(Handoff.created_at, Handoff.id)
@@ -116,11 +130,13 @@ def history_page(filters: HistoryFilters, before: Cursor | None = None, after: C
         return Page(rows, _cursor(rows[-1]) if rows else None, _cursor(rows[0]) if rows and more_newer else None)
     if before is not None:
         statement = statement.where(key < tuple_(before.created_at, before.id))
-    rows = db.session.execute(statement.order_by(Handoff.created_at.desc(), Handoff.id.desc())
-                              .limit(size + 1)).all()
+    rows = db.session.execute(statement.order_by(Handoff.created_at.desc(), Handoff.id.desc()).limit(size + 1)).all()
     more_older, rows = len(rows) > size, rows[:size]
-    return Page(rows, _cursor(rows[-1]) if rows and more_older else None,
-                _cursor(rows[0]) if rows and before is not None else None)
+    return Page(
+        rows,
+        _cursor(rows[-1]) if rows and more_older else None,
+        _cursor(rows[0]) if rows and before is not None else None,
+    )
 
 
 def _cursor(row) -> Cursor:
@@ -129,12 +145,15 @@ def _cursor(row) -> Cursor:
 
 def _rows_statement():
     """Handoffs with the names a row shows, in one query (no lazy load per row)."""
-    return (select(Handoff, Ticket.external_ref, User.name.label("agent_name"))
-            .join(Ticket, Ticket.id == Handoff.ticket_id)
-            .outerjoin(User, User.id == Handoff.agent_id))
+    return (
+        select(Handoff, Ticket.external_ref, User.name.label("agent_name"))
+        .join(Ticket, Ticket.id == Handoff.ticket_id)
+        .outerjoin(User, User.id == Handoff.agent_id)
+    )
 
 
 # --- choices for the filter form ---------------------------------------------------------
+
 
 def agent_choices() -> list[tuple[int, str]]:
     """Everyone who can send (handoffs keep their agent even after a role change)."""
@@ -148,11 +167,31 @@ def specialist_choices() -> list[tuple[int, str]]:
 # --- CSV export -------------------------------------------------------------------------
 
 CSV_COLUMNS = (
-    "handoff_id", "ticket_ref", "customer_phone", "agent_id", "agent_name", "agent_email", "specialist_id",
-    "specialist_name", "specialist_phone", "specialist_organisation", "specialist_title",
+    "handoff_id",
+    "ticket_ref",
+    "customer_phone",
+    "agent_id",
+    "agent_name",
+    "agent_email",
+    "specialist_id",
+    "specialist_name",
+    "specialist_phone",
+    "specialist_organisation",
+    "specialist_title",
     "specialist_card_json",
-    "status", "failure_code", "failure_reason", "message_id", "retry_of_id", "ready_at",
-    "created_at", "accepted_at", "sent_at", "delivered_at", "read_at", "failed_at", "stuck_at",
+    "status",
+    "failure_code",
+    "failure_reason",
+    "message_id",
+    "retry_of_id",
+    "ready_at",
+    "created_at",
+    "accepted_at",
+    "sent_at",
+    "delivered_at",
+    "read_at",
+    "failed_at",
+    "stuck_at",
     "unavailable_reason",  # last, so files read by position keep their columns
 )
 EXPORT_BATCH = 1000
@@ -171,8 +210,12 @@ def _export_lines(where: list) -> Iterator[str]:
     yield "\ufeff" + _csv_line(CSV_COLUMNS)
     before = None
     while True:
-        statement = (select(*_export_columns()).join(Ticket, Ticket.id == Handoff.ticket_id)
-                     .outerjoin(User, User.id == Handoff.agent_id).where(*where))
+        statement = (
+            select(*_export_columns())
+            .join(Ticket, Ticket.id == Handoff.ticket_id)
+            .outerjoin(User, User.id == Handoff.agent_id)
+            .where(*where)
+        )
         if before is not None:
             statement = statement.where(tuple_(Handoff.created_at, Handoff.id) < before)
         batch = statement.order_by(Handoff.created_at.desc(), Handoff.id.desc()).limit(EXPORT_BATCH)
@@ -186,28 +229,69 @@ def _export_lines(where: list) -> Iterator[str]:
 
 
 def _export_columns():
-    return (Handoff.id, Ticket.external_ref, Handoff.customer_phone, Handoff.agent_id,
-            User.name.label("agent_name"), User.email.label("agent_email"), Handoff.specialist_id,
-            Handoff.card_snapshot,
-            Handoff.status, Handoff.failure_code, Handoff.failure_reason, Handoff.message_id,
-            Handoff.retry_of_id, Handoff.ready_at, Handoff.created_at, Handoff.accepted_at,
-            Handoff.sent_at, Handoff.delivered_at, Handoff.read_at, Handoff.failed_at, Handoff.stuck_at,
-            Handoff.unavailable_reason)
+    return (
+        Handoff.id,
+        Ticket.external_ref,
+        Handoff.customer_phone,
+        Handoff.agent_id,
+        User.name.label("agent_name"),
+        User.email.label("agent_email"),
+        Handoff.specialist_id,
+        Handoff.card_snapshot,
+        Handoff.status,
+        Handoff.failure_code,
+        Handoff.failure_reason,
+        Handoff.message_id,
+        Handoff.retry_of_id,
+        Handoff.ready_at,
+        Handoff.created_at,
+        Handoff.accepted_at,
+        Handoff.sent_at,
+        Handoff.delivered_at,
+        Handoff.read_at,
+        Handoff.failed_at,
+        Handoff.stuck_at,
+        Handoff.unavailable_reason,
+    )
 
 
 def _export_values(row) -> list:
     card = row.card_snapshot or {}
     phones = card.get("phones") or [{}]
     org = card.get("org") or {}
-    return [row.id, row.external_ref, row.customer_phone, row.agent_id or "", row.agent_name or "",
-            row.agent_email or "",
-            row.specialist_id, (card.get("name") or {}).get("formatted_name", ""),
-            phones[0].get("phone", ""), org.get("company", ""), org.get("title", ""),
-            json.dumps(card, ensure_ascii=False, sort_keys=True),
-            row.status, row.failure_code or "", row.failure_reason or "", row.message_id or "",
-            row.retry_of_id or "", *(_iso(getattr(row, name)) for name in (
-                "ready_at", "created_at", "accepted_at", "sent_at", "delivered_at", "read_at",
-                "failed_at", "stuck_at")), row.unavailable_reason or ""]
+    return [
+        row.id,
+        row.external_ref,
+        row.customer_phone,
+        row.agent_id or "",
+        row.agent_name or "",
+        row.agent_email or "",
+        row.specialist_id,
+        (card.get("name") or {}).get("formatted_name", ""),
+        phones[0].get("phone", ""),
+        org.get("company", ""),
+        org.get("title", ""),
+        json.dumps(card, ensure_ascii=False, sort_keys=True),
+        row.status,
+        row.failure_code or "",
+        row.failure_reason or "",
+        row.message_id or "",
+        row.retry_of_id or "",
+        *(
+            _iso(getattr(row, name))
+            for name in (
+                "ready_at",
+                "created_at",
+                "accepted_at",
+                "sent_at",
+                "delivered_at",
+                "read_at",
+                "failed_at",
+                "stuck_at",
+            )
+        ),
+        row.unavailable_reason or "",
+    ]
 
 
 def _iso(value: datetime | None) -> str:
@@ -238,6 +322,7 @@ def _is_phone(value: str) -> bool:
 
 # --- stuck and failed ---------------------------------------------------------------------
 
+
 @dataclass
 class NeedsAction:
     row: object
@@ -258,9 +343,14 @@ def failures_needing_action(limit: int = 100) -> list[NeedsAction]:
     another specialist: either one accepted by 1MSG means the failure needs no more action.
     """
     later = aliased(Handoff)
-    made_good = exists().where(later.ticket_id == Handoff.ticket_id, later.id > Handoff.id,
-                               later.status.in_(SUCCESS_STATUSES))
+    made_good = exists().where(
+        later.ticket_id == Handoff.ticket_id, later.id > Handoff.id, later.status.in_(SUCCESS_STATUSES)
+    )
     statement = _rows_statement().where(Handoff.status == "failed", ~made_good)
     rows = db.session.execute(statement.order_by(Handoff.created_at.desc(), Handoff.id.desc()).limit(limit)).all()
-    return [NeedsAction(row, explain_failure(row.Handoff.failure_code, row.Handoff.failure_reason,
-                                             row.Handoff.failure_meta_code)) for row in rows]
+    return [
+        NeedsAction(
+            row, explain_failure(row.Handoff.failure_code, row.Handoff.failure_reason, row.Handoff.failure_meta_code)
+        )
+        for row in rows
+    ]

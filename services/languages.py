@@ -4,6 +4,7 @@ A regex of the RFC's grammar, not the IANA registry: "xq" is well-formed though 
 has that code (the `langcodes` package would know; it is not among our dependencies). The
 grandfathered tags (i-klingon, ...) are refused: nobody needs them for a customer's language.
 """
+
 import re
 
 _TAG = re.compile(
@@ -12,7 +13,9 @@ _TAG = re.compile(
     r"(?:-(?P<region>[a-z]{2}|[0-9]{3}))?"
     r"(?P<variants>(?:-(?:[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*)"
     r"(?P<extensions>(?:-[0-9a-wy-z](?:-[a-z0-9]{2,8})+)*)"
-    r"(?P<private>-x(?:-[a-z0-9]{1,8})+)?$", re.IGNORECASE)
+    r"(?P<private>-x(?:-[a-z0-9]{1,8})+)?$",
+    re.IGNORECASE,
+)
 _PRIVATE_ONLY = re.compile(r"^x(?:-[a-z0-9]{1,8})+$", re.IGNORECASE)
 MAX_LENGTH = 35
 
@@ -22,12 +25,11 @@ class LanguageError(ValueError):
 
 
 def normalise(code: str) -> str:
-    """"PT-br" -> "pt-BR", "zh-hant-tw" -> "zh-Hant-TW"; LanguageError when not well-formed."""
+    """ "PT-br" -> "pt-BR", "zh-hant-tw" -> "zh-Hant-TW"; LanguageError when not well-formed."""
     code = (code or "").strip().replace("_", "-")
     match = _TAG.match(code) if len(code) <= MAX_LENGTH and code.isascii() else None
     if match is None or _PRIVATE_ONLY.match(code):
-        raise LanguageError(f"{code[:40]!r} is not a language code: use BCP 47 codes such as pt, en-GB "
-                            "or zh-Hant.")
+        raise LanguageError(f"{code[:40]!r} is not a language code: use BCP 47 codes such as pt, en-GB or zh-Hant.")
     # RFC 5646 2.1.1's case: region upper, script title, the rest lower; all lower after a singleton.
     out: list[str] = []
     for subtag in code.lower().split("-"):
@@ -43,7 +45,7 @@ def normalise(code: str) -> str:
 
 
 def parse_list(text: str) -> list[str]:
-    """"pt, en-gb de" -> ["pt", "en-GB", "de"] (commas or spaces between, duplicates dropped)."""
+    """ "pt, en-gb de" -> ["pt", "en-GB", "de"] (commas or spaces between, duplicates dropped)."""
     codes: list[str] = []
     for raw in re.split(r"[,\s]+", text or ""):
         if raw and (code := normalise(raw)) not in codes:

@@ -1,4 +1,5 @@
 """Keep the 1MSG token and webhook secrets out of every log line."""
+
 import logging
 
 REDACTED = "[redacted]"
@@ -29,12 +30,24 @@ class SecretRedactingFilter(logging.Filter):
 
 def install_redaction(app) -> None:
     """Attach the filter to every handler of the root logger and of werkzeug's."""
-    secrets = [app.config.get(key, "") for key in
-               ("ONEMSG_TOKEN", "ONEMSG_WEBHOOK_SECRET", "ONEMSG_WEBHOOK_SECRET_PREVIOUS",
-                "SECRET_KEY", "HELPDESK_WEBHOOK_SECRET")]
+    secrets = [
+        app.config.get(key, "")
+        for key in (
+            "ONEMSG_TOKEN",
+            "ONEMSG_WEBHOOK_SECRET",
+            "ONEMSG_WEBHOOK_SECRET_PREVIOUS",
+            "SECRET_KEY",
+            "HELPDESK_WEBHOOK_SECRET",
+        )
+    ]
     log_filter = SecretRedactingFilter(secrets)
-    for logger in (logging.getLogger(), logging.getLogger("werkzeug"), app.logger,
-                   logging.getLogger("gunicorn.access"), logging.getLogger("gunicorn.error")):
+    for logger in (
+        logging.getLogger(),
+        logging.getLogger("werkzeug"),
+        app.logger,
+        logging.getLogger("gunicorn.access"),
+        logging.getLogger("gunicorn.error"),
+    ):
         for handler in logger.handlers:
             existing = next((f for f in handler.filters if isinstance(f, SecretRedactingFilter)), None)
             if existing is None:

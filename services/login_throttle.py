@@ -9,6 +9,7 @@ person's password, or sharing their proxy's address, cannot keep that person out
 Counts live in the rate limiter's storage: Redis when REDIS_URL is set, so every worker
 sees the same figures; memory otherwise.
 """
+
 import hashlib
 import secrets
 import time
@@ -89,6 +90,7 @@ def record_success(scopes: list[Scope]) -> None:
 
 # --- known devices ---------------------------------------------------------------------------
 
+
 def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="known-device")
 
@@ -118,5 +120,6 @@ def device_cookie_after_login(cookie: str | None, email: str) -> str:
         data = {}
     device = data.get("device") if isinstance(data, dict) else None
     accounts = [a for a in (data.get("accounts", []) if isinstance(data, dict) else []) if a != _account_tag(email)]
-    return _serializer().dumps({"device": device or secrets.token_urlsafe(16),
-                                "accounts": ([_account_tag(email)] + accounts)[:5]})
+    return _serializer().dumps(
+        {"device": device or secrets.token_urlsafe(16), "accounts": ([_account_tag(email)] + accounts)[:5]}
+    )

@@ -1,5 +1,6 @@
 """The app's one 1MSG client, built from settings (one requests.Session per app),
 behind a circuit breaker that stops calling 1MSG for a while when it keeps failing."""
+
 import time
 from datetime import UTC, datetime
 
@@ -23,8 +24,7 @@ def connection_settings() -> tuple[str, str, str]:
     config = current_app.config
     token = config["ONEMSG_TOKEN"] or EMULATOR_TOKEN
     channel = config["ONEMSG_CHANNEL_ID"] or channel_id_from_token(token) or EMULATOR_CHANNEL_ID
-    return (config["ONEMSG_API_URL"] or config.get("ONEMSG_EMULATOR_URL") or "http://127.0.0.1:5001",
-            channel, token)
+    return (config["ONEMSG_API_URL"] or config.get("ONEMSG_EMULATOR_URL") or "http://127.0.0.1:5001", channel, token)
 
 
 PAUSED_STATUS = "paused (1MSG failing)"
@@ -37,8 +37,7 @@ class CircuitOpen(OneMsgError):
 
     def __init__(self, seconds: float):
         self.retry_after = max(1, round(seconds))
-        super().__init__(f"1MSG has been failing; sending is paused for {self.retry_after} s "
-                         "to let it recover.")
+        super().__init__(f"1MSG has been failing; sending is paused for {self.retry_after} s to let it recover.")
 
 
 def _counts_as_failure(exc: BaseException) -> bool:
@@ -57,9 +56,13 @@ class Breaker:
     def __init__(self, fail_max: int, reset_seconds: float, storage: pybreaker.CircuitBreakerStorage | None = None):
         self.storage = storage or pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
         self.breaker = pybreaker.CircuitBreaker(
-            fail_max=fail_max, reset_timeout=reset_seconds, state_storage=self.storage,
-            exclude=[lambda exc: not _counts_as_failure(exc)], throw_new_error_on_trip=False,
-            name="1msg")
+            fail_max=fail_max,
+            reset_timeout=reset_seconds,
+            state_storage=self.storage,
+            exclude=[lambda exc: not _counts_as_failure(exc)],
+            throw_new_error_on_trip=False,
+            name="1msg",
+        )
 
     def paused_for(self) -> float:
         """Seconds left before a trial call may go out (0 when calls are allowed)."""
@@ -70,9 +73,11 @@ class Breaker:
 
     def record(self, error: BaseException | None) -> None:
         """Count one call's outcome (None: it succeeded)."""
+
         def replay():
             if error is not None:
                 raise error
+
         try:
             self.breaker.call(replay)
         except (pybreaker.CircuitBreakerError, OneMsgError):
@@ -97,8 +102,11 @@ def breaker() -> Breaker:
     app = current_app._get_current_object()
     existing = app.extensions.get("onemsg_breaker")
     if existing is None:
-        existing = Breaker(app.config["ONEMSG_BREAKER_FAIL_MAX"],
-                           app.config["ONEMSG_BREAKER_RESET_SECONDS"], _shared_storage(app.config))
+        existing = Breaker(
+            app.config["ONEMSG_BREAKER_FAIL_MAX"],
+            app.config["ONEMSG_BREAKER_RESET_SECONDS"],
+            _shared_storage(app.config),
+        )
         app.extensions["onemsg_breaker"] = existing
     return existing
 
@@ -110,8 +118,9 @@ def _shared_storage(config) -> pybreaker.CircuitBreakerStorage | None:
 
     # Short timeouts: a slow Redis must not hold sends; if it is down pybreaker counts as closed.
     connection = redis.Redis.from_url(config["REDIS_URL"], socket_timeout=0.5, socket_connect_timeout=0.5)
-    return pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, connection,
-                                         namespace=config["ONEMSG_BREAKER_REDIS_KEY"])
+    return pybreaker.CircuitRedisStorage(
+        pybreaker.STATE_CLOSED, connection, namespace=config["ONEMSG_BREAKER_REDIS_KEY"]
+    )
 
 
 def client() -> OneMsgClient:

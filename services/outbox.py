@@ -6,6 +6,7 @@ retried later with exponential backoff and jitter until the give-up period has p
 Events of one handoff go out in order: an event waits while an earlier one of the same
 handoff is not delivered yet.
 """
+
 import base64
 import hashlib
 import hmac
@@ -57,7 +58,7 @@ class DeliveryReport:
 def signing_key(secret: str) -> bytes:
     """Standard Webhooks secrets are "whsec_" + base64; any other string is used as is."""
     if secret.startswith("whsec_"):
-        return base64.b64decode(secret[len("whsec_"):])
+        return base64.b64decode(secret[len("whsec_") :])
     return secret.encode()
 
 
@@ -99,13 +100,20 @@ def claim(limit: int = CLAIM_BATCH) -> list[Claimed]:
     """Take due events whose handoff has no earlier undelivered event; commit the claim."""
     now = utcnow()
     earlier = aliased(OutboxEvent)
-    waits_for_earlier = exists().where(earlier.handoff_id == OutboxEvent.handoff_id,
-                                       earlier.id < OutboxEvent.id, earlier.status != "delivered")
-    statement = (select(OutboxEvent)
-                 .where(OutboxEvent.status == "pending", OutboxEvent.next_attempt_at <= now,
-                        or_(OutboxEvent.claimed_until.is_(None), OutboxEvent.claimed_until < now),
-                        ~waits_for_earlier)
-                 .order_by(OutboxEvent.id).limit(limit))
+    waits_for_earlier = exists().where(
+        earlier.handoff_id == OutboxEvent.handoff_id, earlier.id < OutboxEvent.id, earlier.status != "delivered"
+    )
+    statement = (
+        select(OutboxEvent)
+        .where(
+            OutboxEvent.status == "pending",
+            OutboxEvent.next_attempt_at <= now,
+            or_(OutboxEvent.claimed_until.is_(None), OutboxEvent.claimed_until < now),
+            ~waits_for_earlier,
+        )
+        .order_by(OutboxEvent.id)
+        .limit(limit)
+    )
     if db.session.get_bind().dialect.name == "postgresql":
         # Workers on other hosts skip rows another worker is claiming instead of waiting.
         # SQLite needs no lock: its write transactions (BEGIN IMMEDIATE) already run one at a time.
@@ -141,14 +149,21 @@ def post_event(http: requests.Session, event: Claimed) -> str | None:
     url = config["HELPDESK_WEBHOOK_URL"]
     timestamp = int(time.time())
     headers = {
-        "Content-Type": "application/json", "User-Agent": USER_AGENT,
-        "webhook-id": event.webhook_id, "webhook-timestamp": str(timestamp),
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "webhook-id": event.webhook_id,
+        "webhook-timestamp": str(timestamp),
         "webhook-signature": sign(config["HELPDESK_WEBHOOK_SECRET"], event.webhook_id, timestamp, event.body),
     }
     try:
         # A redirect is a failure (Standard Webhooks): the signed body must reach the configured URL.
-        response = http.post(url, data=event.body, headers=headers, allow_redirects=False,
-                             timeout=(3.0, config["HELPDESK_WEBHOOK_TIMEOUT"]))
+        response = http.post(
+            url,
+            data=event.body,
+            headers=headers,
+            allow_redirects=False,
+            timeout=(3.0, config["HELPDESK_WEBHOOK_TIMEOUT"]),
+        )
     except requests.RequestException as exc:
         return _without_url(f"{type(exc).__name__}: {exc}", url)
     if 200 <= response.status_code < 300:
@@ -199,17 +214,26 @@ def replay(event: OutboxEvent, *, actor=None) -> bool:
     before = {"status": event.status, "attempts": event.attempts}
     event.status, event.next_attempt_at, event.claimed_until = "pending", utcnow(), None
     event.first_attempt_at = None
-    audit.record("outbox.replay", "outbox_event", event.id, actor=actor,
-                 summary=f"replay {event.event_type} of handoff {event.handoff_id}",
-                 before=before, after={"status": "pending"})
+    audit.record(
+        "outbox.replay",
+        "outbox_event",
+        event.id,
+        actor=actor,
+        summary=f"replay {event.event_type} of handoff {event.handoff_id}",
+        before=before,
+        after={"status": "pending"},
+    )
     return True
 
 
 def undelivered(limit: int = 200) -> list[OutboxEvent]:
     """Events not delivered yet, given-up ones and those that failed at least once first."""
-    return db.session.scalars(select(OutboxEvent).where(OutboxEvent.status != "delivered")
-                              .order_by((OutboxEvent.status == "dead").desc(), OutboxEvent.attempts.desc(),
-                                        OutboxEvent.id).limit(limit)).all()
+    return db.session.scalars(
+        select(OutboxEvent)
+        .where(OutboxEvent.status != "delivered")
+        .order_by((OutboxEvent.status == "dead").desc(), OutboxEvent.attempts.desc(), OutboxEvent.id)
+        .limit(limit)
+    ).all()
 
 
 def counts() -> dict[str, int]:

@@ -1,4 +1,5 @@
 """Password hashing with argon2id (memory-hard; Werkzeug's default is weaker), and the password policy."""
+
 import re
 
 from argon2 import PasswordHasher

@@ -1,4 +1,5 @@
 """Phone numbers: turn what a person typed into E.164, or say plainly what to fix."""
+
 from __future__ import annotations
 
 import re
@@ -34,8 +35,7 @@ class PhoneError(ValueError):
         self.message = message
 
 
-def normalize_phone(raw: str, *, default_region: str | None = None,
-                    require_mobile: bool = False) -> str:
+def normalize_phone(raw: str, *, default_region: str | None = None, require_mobile: bool = False) -> str:
     """Return the number as E.164 (e.g. "+447700900123") or raise PhoneError."""
     text = _clean_text(raw)
     candidate = _international_candidate(text, default_region)
@@ -63,8 +63,7 @@ def format_for_display(e164: str) -> str:
     """Return the number in international format, e.g. "+44 7700 900123"."""
     if not _looks_like_e164(e164):
         raise PhoneError(f"“{_shown(e164)}” is not a valid phone number in +<digits> form.")
-    return phonenumbers.format_number(phonenumbers.parse(e164, None),
-                                      PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(phonenumbers.parse(e164, None), PhoneNumberFormat.INTERNATIONAL)
 
 
 def _clean_text(raw: object) -> str:
@@ -86,16 +85,19 @@ def _clean_text(raw: object) -> str:
 def _ascii_digits(text: str) -> str:
     """Replace decimal digits of any script (Arabic-Indic, Devanagari...) by ASCII ones."""
     # decimal() rather than digit(): it only takes true digits, not superscripts or circled.
-    return "".join(str(unicodedata.decimal(ch)) if unicodedata.decimal(ch, None) is not None
-                   else ("+" if ch in _PLUS_SIGNS else ch) for ch in text)
+    return "".join(
+        str(unicodedata.decimal(ch))
+        if unicodedata.decimal(ch, None) is not None
+        else ("+" if ch in _PLUS_SIGNS else ch)
+        for ch in text
+    )
 
 
 def _international_candidate(text: str, default_region: str | None) -> str:
     """Return the text rewritten with a leading '+' when it is clearly international."""
     bad = [ch for ch in text if not (ch in _ASCII_DIGITS or ch in _SEPARATORS or ch == "+")]
     if bad or "+" in text[1:]:  # a plus belongs only in front
-        raise PhoneError(f"“{_shown(text)}” is not a valid phone number: "
-                         "use digits, spaces and an optional leading +.")
+        raise PhoneError(f"“{_shown(text)}” is not a valid phone number: use digits, spaces and an optional leading +.")
     digits = "".join(ch for ch in text if ch in _ASCII_DIGITS)
     if text.startswith("+"):
         return "+" + digits
@@ -127,11 +129,9 @@ def _parse(candidate: str, text: str, region: str | None) -> phonenumbers.PhoneN
 
 def _parse_failure_message(text: str, exc: NumberParseException, region: str | None) -> str:
     """Explain a phonenumbers parse failure in words a support agent understands."""
-    if exc.error_type == NumberParseException.INVALID_COUNTRY_CODE and region is None \
-            and not text.startswith("+"):
+    if exc.error_type == NumberParseException.INVALID_COUNTRY_CODE and region is None and not text.startswith("+"):
         return ASK_FOR_COUNTRY_CODE
-    if exc.error_type in (NumberParseException.TOO_SHORT_NSN,
-                          NumberParseException.TOO_SHORT_AFTER_IDD):
+    if exc.error_type in (NumberParseException.TOO_SHORT_NSN, NumberParseException.TOO_SHORT_AFTER_IDD):
         return f"“{_shown(text)}” is not a valid phone number: it is too short."
     if exc.error_type == NumberParseException.TOO_LONG:
         return f"“{_shown(text)}” is not a valid phone number: it is too long."
@@ -172,8 +172,13 @@ def _check_mobile(number: phonenumbers.PhoneNumber, e164: str) -> None:
 
 def _looks_like_e164(value: object) -> bool:
     """True for '+' followed by 7-15 ASCII digits."""
-    return (isinstance(value, str) and value.startswith("+") and value[1:].isascii()
-            and value[1:].isdigit() and MIN_E164_DIGITS <= len(value) - 1 <= MAX_E164_DIGITS)
+    return (
+        isinstance(value, str)
+        and value.startswith("+")
+        and value[1:].isascii()
+        and value[1:].isdigit()
+        and MIN_E164_DIGITS <= len(value) - 1 <= MAX_E164_DIGITS
+    )
 
 
 def _shown(text: object) -> str:

@@ -3,6 +3,7 @@
 No new infrastructure: one row per user and ticket whose time the poll moves on, and the
 handoffs already stored. A "tab" is the random name the page got when it was drawn; its
 forms' keys start with it, so a card sent from this very page is not news to it."""
+
 import re
 import secrets
 from dataclasses import dataclass
@@ -34,8 +35,11 @@ def seen(user_id: int, ticket_id: int, at: datetime | None = None) -> None:
     module = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     moment = at or utcnow()
     statement = module.insert(TicketViewer).values(user_id=user_id, ticket_id=ticket_id, seen_at=moment)
-    db.session.execute(statement.on_conflict_do_update(
-        index_elements=[TicketViewer.user_id, TicketViewer.ticket_id], set_={"seen_at": moment}))
+    db.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[TicketViewer.user_id, TicketViewer.ticket_id], set_={"seen_at": moment}
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -60,17 +64,26 @@ def activity(ticket: Ticket, user: User, tab: str | None) -> Activity:
     """Other users with the ticket open now, and recent sends not made from this page."""
     now = utcnow()
     viewers = db.session.scalars(
-        select(User.name).join(TicketViewer, TicketViewer.user_id == User.id)
-        .where(TicketViewer.ticket_id == ticket.id, TicketViewer.user_id != user.id,
-               TicketViewer.seen_at >= now - timedelta(seconds=VIEWING_SECONDS))
-        .order_by(User.name)).all()
+        select(User.name)
+        .join(TicketViewer, TicketViewer.user_id == User.id)
+        .where(
+            TicketViewer.ticket_id == ticket.id,
+            TicketViewer.user_id != user.id,
+            TicketViewer.seen_at >= now - timedelta(seconds=VIEWING_SECONDS),
+        )
+        .order_by(User.name)
+    ).all()
     recent = db.session.scalars(
-        select(Handoff).where(Handoff.ticket_id == ticket.id,
-                              Handoff.created_at >= now - timedelta(seconds=RECENT_SEND_SECONDS))
-        .order_by(Handoff.id.desc())).all()
+        select(Handoff)
+        .where(Handoff.ticket_id == ticket.id, Handoff.created_at >= now - timedelta(seconds=RECENT_SEND_SECONDS))
+        .order_by(Handoff.id.desc())
+    ).all()
     mine = f"user:{user.id}:{tab}." if tab else None
-    sends = [RecentSend(h, max(0, int((now - h.created_at).total_seconds())), _sender(h, user))
-             for h in recent if mine is None or not h.idempotency_key.startswith(mine)]
+    sends = [
+        RecentSend(h, max(0, int((now - h.created_at).total_seconds())), _sender(h, user))
+        for h in recent
+        if mine is None or not h.idempotency_key.startswith(mine)
+    ]
     return Activity(list(viewers), sends)
 
 

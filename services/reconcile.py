@@ -1,4 +1,5 @@
 """Settling handoffs whose status did not arrive: ask 1MSG, outside the webhook path."""
+
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 
@@ -37,13 +38,25 @@ def due_for_check(limit: int = 50) -> list[Handoff]:
     # A row still "sending" after the client's longest wait means the process died mid-send.
     abandoned = now - timedelta(seconds=config["ONEMSG_CONNECT_TIMEOUT"] + config["ONEMSG_READ_TIMEOUT"] + 30)
     not_checked_lately = or_(Handoff.last_checked_at.is_(None), Handoff.last_checked_at < quiet)
-    statement = select(Handoff).where(not_checked_lately, or_(
-        and_(Handoff.status.in_(("accepted", "sent")), Handoff.accepted_at < quiet),
-        and_(Handoff.status == "delivered", Handoff.delivered_at < quiet, Handoff.read_at.is_(None),
-             Handoff.accepted_at > now - timedelta(hours=24)),
-        Handoff.status.in_(("unknown", "queued")),
-        and_(Handoff.status == "sending", Handoff.created_at < abandoned),
-    )).order_by(Handoff.id).limit(limit)
+    statement = (
+        select(Handoff)
+        .where(
+            not_checked_lately,
+            or_(
+                and_(Handoff.status.in_(("accepted", "sent")), Handoff.accepted_at < quiet),
+                and_(
+                    Handoff.status == "delivered",
+                    Handoff.delivered_at < quiet,
+                    Handoff.read_at.is_(None),
+                    Handoff.accepted_at > now - timedelta(hours=24),
+                ),
+                Handoff.status.in_(("unknown", "queued")),
+                and_(Handoff.status == "sending", Handoff.created_at < abandoned),
+            ),
+        )
+        .order_by(Handoff.id)
+        .limit(limit)
+    )
     return db.session.scalars(statement).all()
 
 
@@ -104,19 +117,31 @@ def _without_hook_info(handoff: Handoff) -> None:
     found = client().message(handoff.message_id)
     if handoff.status in ("accepted", "sent") and handoff.unconfirmed_at is None:
         handoff.unconfirmed_at = handoff.updated_at = utcnow()
-        current_app.logger.info("handoff %s: status not confirmed (no hookInfo; 1MSG %s the message)",
-                                handoff.id, "lists" if found else "does not list")
+        current_app.logger.info(
+            "handoff %s: status not confirmed (no hookInfo; 1MSG %s the message)",
+            handoff.id,
+            "lists" if found else "does not list",
+        )
 
 
 def _find_unknown_card(handoff: Handoff) -> None:
     """An unknown outcome has no message id: look for our card in 1MSG's chat history."""
     history = client().messages(handoff.customer_phone.lstrip("+") + "@c.us", last=True, limit=50)
     since = handoff.created_at.replace(tzinfo=UTC).timestamp() - 5
-    taken = set(db.session.scalars(select(Handoff.message_id).where(Handoff.message_id.is_not(None),
-                                                                     Handoff.customer_phone == handoff.customer_phone)))
+    taken = set(
+        db.session.scalars(
+            select(Handoff.message_id).where(
+                Handoff.message_id.is_not(None), Handoff.customer_phone == handoff.customer_phone
+            )
+        )
+    )
     for message in history:
-        if (message.get("type") in CARD_MESSAGE_TYPES and message.get("fromMe") in (True, 1, "1")
-                and int(message.get("time") or 0) >= since and message.get("id") not in taken):
+        if (
+            message.get("type") in CARD_MESSAGE_TYPES
+            and message.get("fromMe") in (True, 1, "1")
+            and int(message.get("time") or 0) >= since
+            and message.get("id") not in taken
+        ):
             _settle_as_accepted(handoff, message["id"])
             return
     # A queued job may still go out: give it as long as a stuck card before calling it not sent.
@@ -146,10 +171,21 @@ def _settle_as_not_sent(handoff: Handoff) -> None:
 def mark_stuck() -> int:
     """Flag handoffs accepted long ago but still not delivered, for the leads' view."""
     limit = utcnow() - timedelta(minutes=current_app.config["STUCK_AFTER_MINUTES"])
-    stuck = db.session.execute(update(Handoff).where(
-        Handoff.status.in_(("accepted", "sent")), Handoff.accepted_at < limit, Handoff.stuck_at.is_(None),
-    ).values(stuck_at=utcnow(), updated_at=utcnow()).returning(Handoff.id)
-        .execution_options(synchronize_session=False)).scalars().all()
+    stuck = (
+        db.session.execute(
+            update(Handoff)
+            .where(
+                Handoff.status.in_(("accepted", "sent")),
+                Handoff.accepted_at < limit,
+                Handoff.stuck_at.is_(None),
+            )
+            .values(stuck_at=utcnow(), updated_at=utcnow())
+            .returning(Handoff.id)
+            .execution_options(synchronize_session=False)
+        )
+        .scalars()
+        .all()
+    )
     for handoff_id in stuck:
         events.record_handoff_event(handoff_id, "stuck")
     return len(stuck)

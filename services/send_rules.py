@@ -1,5 +1,6 @@
 """Rules every send path obeys (form, API, retry, template follow-up), checked while the
 customer's number is locked, so two requests at once cannot both slip past them."""
+
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,8 +19,7 @@ class SecondCardNeedsConfirmation(Exception):
     def __init__(self, earlier: Handoff, specialist_name: str):
         self.earlier = earlier
         self.specialist_name = specialist_name
-        super().__init__(f"{describe(earlier)}: confirm that the customer should also get "
-                         f"{specialist_name}'s card.")
+        super().__init__(f"{describe(earlier)}: confirm that the customer should also get {specialist_name}'s card.")
 
 
 class CustomerCapReached(Exception):
@@ -27,9 +27,11 @@ class CustomerCapReached(Exception):
 
     def __init__(self, cap: int, minutes: int, retry_after: int):
         self.retry_after = retry_after
-        super().__init__(f"This customer already got {cap} cards in the last {minutes} minutes, "
-                         f"so nothing was sent; try again in {max(1, round(retry_after / 60))} "
-                         "min or ask a lead to override the limit.")
+        super().__init__(
+            f"This customer already got {cap} cards in the last {minutes} minutes, "
+            f"so nothing was sent; try again in {max(1, round(retry_after / 60))} "
+            "min or ask a lead to override the limit."
+        )
 
 
 class SpecialistUnavailableNeedsConfirmation(Exception):
@@ -37,12 +39,13 @@ class SpecialistUnavailableNeedsConfirmation(Exception):
 
     def __init__(self, specialist_name: str, reason: str, text: str, load_text: str):
         self.reason, self.text, self.load_text = reason, text, load_text
-        super().__init__(f"{specialist_name} is {UNAVAILABLE_WORDS[reason]} ({text}; {load_text}): "
-                         "confirm that the customer should get this card anyway.")
+        super().__init__(
+            f"{specialist_name} is {UNAVAILABLE_WORDS[reason]} ({text}; {load_text}): "
+            "confirm that the customer should get this card anyway."
+        )
 
 
-UNAVAILABLE_WORDS = {"off_hours": "off work now", "on_leave": "on leave",
-                     "over_capacity": "at today's capacity"}
+UNAVAILABLE_WORDS = {"off_hours": "off work now", "on_leave": "on leave", "over_capacity": "at today's capacity"}
 
 
 def check_available(specialist, confirmed: str | None, *, ask: bool = True) -> "Unavailable | None":
@@ -56,8 +59,9 @@ def check_available(specialist, confirmed: str | None, *, ask: bool = True) -> "
     if reason is None:
         return None
     if ask and confirmed != reason:
-        raise SpecialistUnavailableNeedsConfirmation(specialist.display_name, reason, now.availability.text,
-                                                     now.load_text)
+        raise SpecialistUnavailableNeedsConfirmation(
+            specialist.display_name, reason, now.availability.text, now.load_text
+        )
     return Unavailable(reason, now.availability.text, now.load_text)
 
 
@@ -101,18 +105,23 @@ def describe(earlier: Handoff) -> str:
 
 def other_card(ticket: Ticket, specialist_id: int, *, before_id: int | None = None) -> Handoff | None:
     """The newest card of another specialist sent (or pending as a follow-up) for this ticket."""
-    pending_follow_up = (Handoff.kind == "template") & Handoff.card_on_reply.is_(True) \
-        & Handoff.follow_up_id.is_(None) & (Handoff.status != "failed")
+    pending_follow_up = (
+        (Handoff.kind == "template")
+        & Handoff.card_on_reply.is_(True)
+        & Handoff.follow_up_id.is_(None)
+        & (Handoff.status != "failed")
+    )
     statement = select(Handoff).where(
-        Handoff.ticket_id == ticket.id, Handoff.specialist_id != specialist_id,
-        or_((Handoff.kind == "card") & MAY_HAVE_REACHED, pending_follow_up))
+        Handoff.ticket_id == ticket.id,
+        Handoff.specialist_id != specialist_id,
+        or_((Handoff.kind == "card") & MAY_HAVE_REACHED, pending_follow_up),
+    )
     if before_id is not None:
         statement = statement.where(Handoff.id < before_id)
     return db.session.scalar(statement.order_by(Handoff.id.desc()).limit(1))
 
 
-def check_second_card(ticket: Ticket, specialist, confirmed_over: int | None, *,
-                      before_id: int | None = None) -> None:
+def check_second_card(ticket: Ticket, specialist, confirmed_over: int | None, *, before_id: int | None = None) -> None:
     """Refuse a second specialist's card unless the confirmation names the card already there."""
     earlier = other_card(ticket, specialist.id, before_id=before_id)
     if earlier is not None and earlier.id != confirmed_over:
@@ -126,9 +135,11 @@ def check_customer_cap(phone: str, agent: User | None, override: bool) -> None:
     config = current_app.config
     cap, minutes = config["CUSTOMER_CARD_CAP"], config["CUSTOMER_CARD_CAP_MINUTES"]
     since = utcnow() - timedelta(minutes=minutes)
-    count, oldest = db.session.execute(select(func.count(), func.min(Handoff.created_at)).where(
-        Handoff.customer_phone == phone, Handoff.kind == "card", Handoff.created_at >= since,
-        MAY_HAVE_REACHED)).one()
+    count, oldest = db.session.execute(
+        select(func.count(), func.min(Handoff.created_at)).where(
+            Handoff.customer_phone == phone, Handoff.kind == "card", Handoff.created_at >= since, MAY_HAVE_REACHED
+        )
+    ).one()
     if count >= cap:
         retry_after = int((oldest - since).total_seconds()) + 1
         raise CustomerCapReached(cap, minutes, retry_after)

@@ -4,6 +4,7 @@ The session cookie and the "remember me" cookie both carry `<user id>:<token>`; 
 database keeps only the token's SHA-256. A cookie saved before a logout, a password change
 or "log out everywhere" names a row that is gone, and opens nothing.
 """
+
 import hashlib
 import secrets
 from datetime import timedelta
@@ -28,13 +29,12 @@ def start(user: User, *, remember: bool) -> str:
     """Open a new session for the user; returns the token the cookies carry."""
     token = secrets.token_urlsafe(32)
     config = current_app.config
-    lifetime = (timedelta(days=config["REMEMBER_DAYS"]) if remember
-                else timedelta(hours=config["SESSION_HOURS"]))
+    lifetime = timedelta(days=config["REMEMBER_DAYS"]) if remember else timedelta(hours=config["SESSION_HOURS"])
     # Rows that can no longer open anything go when their user logs in again.
-    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id,
-                                                 UserSession.expires_at <= utcnow()))
-    db.session.add(UserSession(user_id=user.id, token_hash=_hash(token), remember=remember,
-                               expires_at=utcnow() + lifetime))
+    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id, UserSession.expires_at <= utcnow()))
+    db.session.add(
+        UserSession(user_id=user.id, token_hash=_hash(token), remember=remember, expires_at=utcnow() + lifetime)
+    )
     user.session_token = token
     return token
 
@@ -49,9 +49,15 @@ def load(cookie: str) -> User | None:
     if not ident.isdigit() or len(ident) > 18 or not token:
         return None
     user = db.session.scalar(
-        select(User).join(UserSession, UserSession.user_id == User.id)
-        .where(User.id == int(ident), User.active.is_(True), UserSession.token_hash == _hash(token),
-               UserSession.expires_at > utcnow()))
+        select(User)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(
+            User.id == int(ident),
+            User.active.is_(True),
+            UserSession.token_hash == _hash(token),
+            UserSession.expires_at > utcnow(),
+        )
+    )
     if user is not None:
         user.session_token = token
     return user
@@ -79,11 +85,15 @@ def end_all(user: User, *, actor: User | None, keep_current: bool = False) -> in
         query = query.where(UserSession.token_hash != _hash(user.session_token))
     ended = db.session.execute(query).rowcount
     if actor is not None:
-        audit.record("user.logout_everywhere", "user", user.id, actor=actor,
-                     summary=f"ended {ended} session(s) of {user.email}")
+        audit.record(
+            "user.logout_everywhere", "user", user.id, actor=actor, summary=f"ended {ended} session(s) of {user.email}"
+        )
     return ended
 
 
 def count_live(user: User) -> int:
-    return db.session.scalar(select(func.count()).select_from(UserSession).where(
-        UserSession.user_id == user.id, UserSession.expires_at > utcnow()))
+    return db.session.scalar(
+        select(func.count())
+        .select_from(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.expires_at > utcnow())
+    )

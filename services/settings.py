@@ -1,4 +1,5 @@
 """Settings admins change in the app, with defaults."""
+
 from models import AppSetting, db
 from services import audit
 
@@ -23,5 +24,12 @@ def put(key: str, value, actor) -> None:
         db.session.add(row)
     row.value = value
     if before != value:
-        audit.record("settings.update", "setting", key, actor=actor, summary=f"changed {key}",
-                     before={key: before}, after={key: value})
+        audit.record(
+            "settings.update",
+            "setting",
+            key,
+            actor=actor,
+            summary=f"changed {key}",
+            before={key: before},
+            after={key: value},
+        )

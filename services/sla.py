@@ -22,6 +22,7 @@ Definitions (the tests pin them):
   after the ticket became ready. A missing "read" is never a breach: customers can turn
   read receipts off.
 """
+
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -68,8 +69,16 @@ INTERVALS = {
     "accepted_to_read": ("timed_read", ACCEPTED_TO_READ),
 }
 # Delivery-time histogram: upper bounds in seconds; the last bucket is open-ended.
-DELIVERY_BUCKETS = ((10, "< 10 s"), (30, "10–30 s"), (60, "30–60 s"), (120, "1–2 min"),
-                    (300, "2–5 min"), (900, "5–15 min"), (3600, "15–60 min"), (None, "≥ 1 h"))
+DELIVERY_BUCKETS = (
+    (10, "< 10 s"),
+    (30, "10–30 s"),
+    (60, "30–60 s"),
+    (120, "1–2 min"),
+    (300, "2–5 min"),
+    (900, "5–15 min"),
+    (3600, "15–60 min"),
+    (None, "≥ 1 h"),
+)
 
 
 @dataclass
@@ -138,8 +147,9 @@ class SlaReport:
     per_specialist: list[GroupRow] = field(default_factory=list)
 
 
-def sla_report(filters: HistoryFilters, targets: Targets | None = None, now: datetime | None = None,
-               detailed: bool = True) -> SlaReport:
+def sla_report(
+    filters: HistoryFilters, targets: Targets | None = None, now: datetime | None = None, detailed: bool = True
+) -> SlaReport:
     """The figures for the handoffs matching `filters`; `detailed` adds charts and per-person tables."""
     targets = targets or Targets.from_config()
     where = conditions(filters)
@@ -152,8 +162,9 @@ def sla_report(filters: HistoryFilters, targets: Targets | None = None, now: dat
             totals.add(counts)
     else:
         totals = _totals(where, counters)
-    report = SlaReport(targets=targets, totals=totals, failed_by_reason=failed_by_reason(where),
-                       **interval_percentiles(where, totals))
+    report = SlaReport(
+        targets=targets, totals=totals, failed_by_reason=failed_by_reason(where), **interval_percentiles(where, totals)
+    )
     if detailed:
         report.per_day = _fill_days(per_day, filters)
         report.delivery_histogram = delivery_histogram(where)
@@ -167,8 +178,9 @@ def sla_report(filters: HistoryFilters, targets: Targets | None = None, now: dat
 def _counters(targets: Targets, now: datetime) -> dict:
     """Named SUM(CASE ...) expressions, one per field of Counts."""
     overdue = now - timedelta(seconds=targets.delivered_within)
-    late_delivery = or_(ACCEPTED_TO_DELIVERED > targets.delivered_within,
-                        and_(FIRST_DELIVERY.is_(None), Handoff.accepted_at < overdue))
+    late_delivery = or_(
+        ACCEPTED_TO_DELIVERED > targets.delivered_within, and_(FIRST_DELIVERY.is_(None), Handoff.accepted_at < overdue)
+    )
     flags = {
         "delivered": FIRST_DELIVERY.is_not(None),
         "read": Handoff.read_at.is_not(None),
@@ -221,11 +233,16 @@ def has_ordered_set_aggregates() -> bool:
 def _ordered_set_percentiles(where: list) -> dict:
     columns = []
     for _, metric in INTERVALS.values():
-        columns += [func.count(metric), func.percentile_cont(0.5).within_group(metric),
-                    func.percentile_disc(0.9).within_group(metric)]
+        columns += [
+            func.count(metric),
+            func.percentile_cont(0.5).within_group(metric),
+            func.percentile_disc(0.9).within_group(metric),
+        ]
     row = db.session.execute(select(*columns).where(*where)).one()
-    return {name: Percentiles(int(row[3 * i]), _float(row[3 * i + 1]), _float(row[3 * i + 2]))
-            for i, name in enumerate(INTERVALS)}
+    return {
+        name: Percentiles(int(row[3 * i]), _float(row[3 * i + 1]), _float(row[3 * i + 2]))
+        for i, name in enumerate(INTERVALS)
+    }
 
 
 # SQLite, large selections: each rank is looked for inside a narrow bracket of values taken
@@ -272,14 +289,25 @@ def _read_ranks(where: list, totals: Counts, wanted: dict, brackets: dict) -> di
     values, picks = _interval_values(where), []
     used = {key: bracket for key, bracket in brackets.items() if key[0] in wanted}
     # How many values lie below each bracket: one pass over the durations for all of them.
-    below = select(*(func.count(case((values.c[name] < lo, 1))).label(f"{name}:{kind}")
-                     for (name, kind), (lo, _) in used.items())).cte("below_brackets") if used else None
+    below = (
+        select(
+            *(
+                func.count(case((values.c[name] < lo, 1))).label(f"{name}:{kind}")
+                for (name, kind), (lo, _) in used.items()
+            )
+        ).cte("below_brackets")
+        if used
+        else None
+    )
     for name, ranks in wanted.items():
         n = getattr(totals, INTERVALS[name][0])
         for kind, (rank, count) in ranks.items():
             tag = f"{name}:{kind}"
-            picks.append(_pick(values.c[name], tag, rank, count, used[name, kind], below.c[tag])
-                         if (name, kind) in used else _pick_unbracketed(values.c[name], tag, rank, count, n))
+            picks.append(
+                _pick(values.c[name], tag, rank, count, used[name, kind], below.c[tag])
+                if (name, kind) in used
+                else _pick_unbracketed(values.c[name], tag, rank, count, n)
+            )
     return _held_ranks(db.session.execute(union_all(*picks)) if picks else (), wanted)
 
 
@@ -304,8 +332,14 @@ def _pick(column, tag: str, rank: int, count: int, bracket: tuple, below_column)
     """`count` values from rank `rank` on, sorting only the rows inside `bracket` (lo, hi)."""
     below = select(below_column).scalar_subquery()
     offset = rank - 1 - below  # negative when the bracket starts above the rank (PostgreSQL refuses it)
-    ranked = (select(column.label("v")).where(column >= bracket[0], column <= bracket[1])
-              .order_by(column).limit(count).offset(case((offset < 0, 0), else_=offset)).subquery())
+    ranked = (
+        select(column.label("v"))
+        .where(column >= bracket[0], column <= bracket[1])
+        .order_by(column)
+        .limit(count)
+        .offset(case((offset < 0, 0), else_=offset))
+        .subquery()
+    )
     return select(literal(tag).label("tag"), below.label("below"), ranked.c.v)
 
 
@@ -327,20 +361,30 @@ def _sample_brackets(where: list, totals: Counts, names: list) -> dict:
     # Scrambled ids: a plain id % k followed the seeding's patterns (a sample median 3.5
     # standard errors off at 1M rows). 2654435761 * id stays within 64 bits below 3e9 ids.
     sample = _interval_values(where, Handoff.id * literal(2654435761, BigInteger()) % 1000003 % stride == 0)
-    edges = {kind: (fraction - BRACKET_MARGIN, fraction + BRACKET_MARGIN)
-             for kind, fraction in (("median", 500), ("p90", 900))}
+    edges = {
+        kind: (fraction - BRACKET_MARGIN, fraction + BRACKET_MARGIN)
+        for kind, fraction in (("median", 500), ("p90", 900))
+    }
     parts = []
     for name in names:  # one ranking per interval, four ranks kept from it
         column = sample.c[name]
-        ranked = select(column.label("v"), func.row_number().over(order_by=column).label("rn"),
-                        func.count().over().label("n")).where(column.is_not(None)).subquery()
+        ranked = (
+            select(
+                column.label("v"), func.row_number().over(order_by=column).label("rn"), func.count().over().label("n")
+            )
+            .where(column.is_not(None))
+            .subquery()
+        )
         at = or_(*(ranked.c.rn == ranked.c.n * pm // 1000 + 1 for pair in edges.values() for pm in pair))
         parts.append(select(literal(name).label("name"), ranked.c.rn, ranked.c.n, ranked.c.v).where(at))
     rows = db.session.execute(union_all(*parts)).all()
     values = {(name, rn): v for name, rn, _, v in rows}
     sizes = {name: n for name, _, n, _ in rows}
-    return {(name, kind): (values[name, sizes[name] * low // 1000 + 1], values[name, sizes[name] * high // 1000 + 1])
-            for name in sizes for kind, (low, high) in edges.items()}
+    return {
+        (name, kind): (values[name, sizes[name] * low // 1000 + 1], values[name, sizes[name] * high // 1000 + 1])
+        for name in sizes
+        for kind, (low, high) in edges.items()
+    }
 
 
 def _from_values(n: int, values: dict | None) -> Percentiles:
@@ -359,26 +403,45 @@ def percentiles(metric, where: list, partition=None) -> dict:
     """
     key = (partition if partition is not None else literal(0)).label("k")
     if has_ordered_set_aggregates():
-        statement = (select(key, func.count(metric), func.percentile_cont(0.5).within_group(metric),
-                            func.percentile_disc(0.9).within_group(metric))
-                     .where(*where, metric.is_not(None)).group_by(key))
+        statement = (
+            select(
+                key,
+                func.count(metric),
+                func.percentile_cont(0.5).within_group(metric),
+                func.percentile_disc(0.9).within_group(metric),
+            )
+            .where(*where, metric.is_not(None))
+            .group_by(key)
+        )
         return _collect(db.session.execute(statement), partition)
     values = select(metric.label("v"), key).where(*where, metric.is_not(None)).subquery()
     window = {"partition_by": values.c.k} if partition is not None else {}
-    ranked = select(values.c.v, values.c.k,
-                    func.row_number().over(order_by=values.c.v, **window).label("rn"),
-                    func.count().over(**window).label("n")).subquery()
+    ranked = select(
+        values.c.v,
+        values.c.k,
+        func.row_number().over(order_by=values.c.v, **window).label("rn"),
+        func.count().over(**window).label("n"),
+    ).subquery()
     rn, n = ranked.c.rn, ranked.c.n
     middle = or_(rn == (n + 1) // 2, rn == (n + 2) // 2)
-    statement = (select(ranked.c.k, func.max(n), func.avg(case((middle, ranked.c.v))),
-                        func.max(case((rn == (9 * n + 9) // 10, ranked.c.v))))
-                 .where(or_(middle, rn == (9 * n + 9) // 10)).group_by(ranked.c.k))
+    statement = (
+        select(
+            ranked.c.k,
+            func.max(n),
+            func.avg(case((middle, ranked.c.v))),
+            func.max(case((rn == (9 * n + 9) // 10, ranked.c.v))),
+        )
+        .where(or_(middle, rn == (9 * n + 9) // 10))
+        .group_by(ranked.c.k)
+    )
     return _collect(db.session.execute(statement), partition)
 
 
 def _collect(rows, partition) -> dict:
-    found = {(k if partition is not None else None): Percentiles(int(count), _float(median), _float(p90))
-             for k, count, median, p90 in rows}
+    found = {
+        (k if partition is not None else None): Percentiles(int(count), _float(median), _float(p90))
+        for k, count, median, p90 in rows
+    }
     if partition is None:
         found.setdefault(None, Percentiles())
     return found
@@ -393,18 +456,26 @@ def failed_by_reason(where: list) -> list[tuple[str, int]]:
     # Grouped by an expression, not the column: SQLite would otherwise walk the whole
     # (failure_code, created_at) index to get the groups in order (265 ms at a million rows).
     code = func.coalesce(Handoff.failure_code, "").label("code")
-    statement = (select(code, func.count()).where(*where, Handoff.status == "failed")
-                 .group_by(code).order_by(func.count().desc(), code))
+    statement = (
+        select(code, func.count())
+        .where(*where, Handoff.status == "failed")
+        .group_by(code)
+        .order_by(func.count().desc(), code)
+    )
     return [(code or "unspecified", int(count)) for code, count in db.session.execute(statement)]
 
 
 def delivery_histogram(where: list) -> list[tuple[str, int]]:
     """How many cards reached the customer within each delivery-time bucket."""
-    bucket = case(*[(ACCEPTED_TO_DELIVERED < upper, index)
-                    for index, (upper, _) in enumerate(DELIVERY_BUCKETS) if upper is not None],
-                  else_=len(DELIVERY_BUCKETS) - 1).label("bucket")
-    statement = (select(bucket, func.count()).where(*where, ACCEPTED_TO_DELIVERED.is_not(None))
-                 .group_by(bucket))
+    bucket = case(
+        *[
+            (ACCEPTED_TO_DELIVERED < upper, index)
+            for index, (upper, _) in enumerate(DELIVERY_BUCKETS)
+            if upper is not None
+        ],
+        else_=len(DELIVERY_BUCKETS) - 1,
+    ).label("bucket")
+    statement = select(bucket, func.count()).where(*where, ACCEPTED_TO_DELIVERED.is_not(None)).group_by(bucket)
     counts = dict(db.session.execute(statement).all())
     return [(label, int(counts.get(index, 0))) for index, (_, label) in enumerate(DELIVERY_BUCKETS)]
 
@@ -437,8 +508,10 @@ def _roll_up(pairs: dict, position: int) -> dict:
 def _per_group(column, counts: dict, where: list, labels) -> list[GroupRow]:
     delivery = percentiles(ACCEPTED_TO_DELIVERED, where, partition=column)
     names = labels([key for key in counts if key is not None])
-    rows = [GroupRow(key, names.get(key, f"#{key}"), value, delivery.get(key, Percentiles()))
-            for key, value in counts.items()]
+    rows = [
+        GroupRow(key, names.get(key, f"#{key}"), value, delivery.get(key, Percentiles()))
+        for key, value in counts.items()
+    ]
     return sorted(rows, key=lambda row: (-row.counts.total, row.label))
 
 

@@ -6,6 +6,7 @@ calls it last wins nothing and loses nothing: the applier after storing a batch,
 after committing its message id, reconciliation and the worker's sweep all run the same
 idempotent statements, so an event is applied whichever of them commits last.
 """
+
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -53,7 +54,7 @@ def _chunks(items: list, size: int = CHUNK):
             yield items
         return
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def among(column, values: list):
@@ -74,21 +75,39 @@ def _insert(model):
 def status_row(status: StatusUpdate, received: datetime, webhook_event_id: int | None = None) -> dict:
     """The status_events row for one event, clamped to what the columns hold."""
     code = status.error_code if status.error_code is not None and -INT4 <= status.error_code <= INT4 else None
-    return dict(message_id=status.message_id[:ID_LENGTH], status=status.status, occurred_at=status.occurred_at,
-                received_at=received, error=status.error, error_code=code,
-                webhook_event_id=webhook_event_id, applied=False)
+    return dict(
+        message_id=status.message_id[:ID_LENGTH],
+        status=status.status,
+        occurred_at=status.occurred_at,
+        received_at=received,
+        error=status.error,
+        error_code=code,
+        webhook_event_id=webhook_event_id,
+        applied=False,
+    )
 
 
-STATUS_COLUMNS = {"message_id": String, "status": String, "occurred_at": DateTime, "received_at": DateTime,
-                  "error": Text, "error_code": Integer, "webhook_event_id": Integer, "applied": Boolean}
+STATUS_COLUMNS = {
+    "message_id": String,
+    "status": String,
+    "occurred_at": DateTime,
+    "received_at": DateTime,
+    "error": Text,
+    "error_code": Integer,
+    "webhook_event_id": Integer,
+    "applied": Boolean,
+}
 # PostgreSQL: the rows as one array per column, unnested: one statement and eight parameters for
 # any number of rows (a multi-row VALUES of 10,000 events cost more to build than to run).
 # Built once from the constant column table above; the rows go in as bound parameters.
 _UNNEST_STATUSES = text(
     f"INSERT INTO status_events ({', '.join(STATUS_COLUMNS)}) SELECT * FROM unnest("  # nosec B608
-    + ", ".join(f"CAST(:{column} AS {kind().compile(dialect=postgresql.dialect())}[])"
-                for column, kind in STATUS_COLUMNS.items())
-    + ") ON CONFLICT DO NOTHING")
+    + ", ".join(
+        f"CAST(:{column} AS {kind().compile(dialect=postgresql.dialect())}[])"
+        for column, kind in STATUS_COLUMNS.items()
+    )
+    + ") ON CONFLICT DO NOTHING"
+)
 
 
 def store_statuses(rows: list[dict]) -> None:
@@ -121,25 +140,37 @@ def record_status(status: StatusUpdate, *, webhook_event_id: int | None = None) 
 
 
 def _belongs_to_a_handoff():
-    return or_(exists().where(Handoff.message_id == StatusEvent.message_id),
-               exists().where(Handoff.intro_message_id == StatusEvent.message_id))
+    return or_(
+        exists().where(Handoff.message_id == StatusEvent.message_id),
+        exists().where(Handoff.intro_message_id == StatusEvent.message_id),
+    )
 
 
 def apply_unapplied(message_ids: Iterable[str]) -> set[str]:
     """Apply the unapplied events of these messages that belong to a handoff; returns those ids."""
     pending = []
     for chunk in _chunks(sorted(set(message_ids))):
-        pending += db.session.execute(select(StatusEvent.id, StatusEvent.message_id, StatusEvent.status).where(
-            StatusEvent.applied.is_(False), among(StatusEvent.message_id, chunk), _belongs_to_a_handoff())).all()
+        pending += db.session.execute(
+            select(StatusEvent.id, StatusEvent.message_id, StatusEvent.status).where(
+                StatusEvent.applied.is_(False), among(StatusEvent.message_id, chunk), _belongs_to_a_handoff()
+            )
+        ).all()
     _apply_rows(pending)
     return {row.message_id for row in pending}
 
 
 def sweep_unapplied(within: timedelta = timedelta(hours=1), limit: int = 5000) -> int:
     """The worker's backstop, every pass: unapplied events of the last hour whose handoff is known by now."""
-    rows = db.session.execute(select(StatusEvent.id, StatusEvent.message_id, StatusEvent.status).where(
-        StatusEvent.applied.is_(False), StatusEvent.received_at > utcnow() - within, _belongs_to_a_handoff(),
-    ).order_by(StatusEvent.id).limit(limit)).all()
+    rows = db.session.execute(
+        select(StatusEvent.id, StatusEvent.message_id, StatusEvent.status)
+        .where(
+            StatusEvent.applied.is_(False),
+            StatusEvent.received_at > utcnow() - within,
+            _belongs_to_a_handoff(),
+        )
+        .order_by(StatusEvent.id)
+        .limit(limit)
+    ).all()
     _apply_rows(rows)
     return len(rows)
 
@@ -152,9 +183,16 @@ def sweep_older(after_id: int = 0, span: int | None = None) -> tuple[int, int]:
     Returns (events applied, the id the next range starts after: 0 once the last range was done).
     """
     span = span or SWEEP_SPAN
-    rows = db.session.execute(select(StatusEvent.id, StatusEvent.message_id, StatusEvent.status).where(
-        StatusEvent.id > after_id, StatusEvent.id <= after_id + span, StatusEvent.applied.is_(False),
-        _belongs_to_a_handoff()).order_by(StatusEvent.id)).all()
+    rows = db.session.execute(
+        select(StatusEvent.id, StatusEvent.message_id, StatusEvent.status)
+        .where(
+            StatusEvent.id > after_id,
+            StatusEvent.id <= after_id + span,
+            StatusEvent.applied.is_(False),
+            _belongs_to_a_handoff(),
+        )
+        .order_by(StatusEvent.id)
+    ).all()
     _apply_rows(rows)
     more = db.session.scalar(select(StatusEvent.id).where(StatusEvent.id > after_id + span).limit(1))
     return len(rows), (after_id + span if more is not None else 0)
@@ -174,8 +212,12 @@ def _apply_rows(rows: list) -> None:
                 if handoff_kind == "card" and kind in ("delivered", "read"):
                     moved_tickets.add(ticket_id)
     for chunk in _chunks([row.id for row in rows]):
-        db.session.execute(update(StatusEvent).where(among(StatusEvent.id, chunk)).values(applied=True)
-                           .execution_options(synchronize_session=False))
+        db.session.execute(
+            update(StatusEvent)
+            .where(among(StatusEvent.id, chunk))
+            .values(applied=True)
+            .execution_options(synchronize_session=False)
+        )
     _mark_tickets_handed_off(moved_tickets)
     for handoff_id, kind in news:
         events.record_handoff_event(handoff_id, kind)
@@ -192,18 +234,21 @@ def _lock_handoffs(message_ids: set[str]) -> None:
     if not _postgresql():
         return
     # One statement: FOR UPDATE locks the rows as they leave the sort, so in id order.
-    db.session.execute(select(Handoff.id).where(among(Handoff.message_id, sorted(message_ids)))
-                       .order_by(Handoff.id).with_for_update()).all()
+    db.session.execute(
+        select(Handoff.id).where(among(Handoff.message_id, sorted(message_ids))).order_by(Handoff.id).with_for_update()
+    ).all()
 
 
 def _apply_kind(kind: str, event_ids: list[int]) -> list:
     """Handoffs moved by these events of one kind: UPDATE handoffs ... FROM status_events."""
     at = func.coalesce(StatusEvent.occurred_at, StatusEvent.received_at)
-    statement = (update(Handoff)
-                 .where(Handoff.message_id == StatusEvent.message_id, among(StatusEvent.id, event_ids), _is_news(kind))
-                 .values(**_new_values(kind, at, StatusEvent.error, StatusEvent.error_code))
-                 .returning(Handoff.id, Handoff.ticket_id, Handoff.kind)
-                 .execution_options(synchronize_session=False))
+    statement = (
+        update(Handoff)
+        .where(Handoff.message_id == StatusEvent.message_id, among(StatusEvent.id, event_ids), _is_news(kind))
+        .values(**_new_values(kind, at, StatusEvent.error, StatusEvent.error_code))
+        .returning(Handoff.id, Handoff.ticket_id, Handoff.kind)
+        .execution_options(synchronize_session=False)
+    )
     return db.session.execute(statement).all()
 
 
@@ -232,16 +277,20 @@ def _new_values(kind: str, at, error, error_code) -> dict:
     return values
 
 
-def apply_status(message_id: str, status: str, at: datetime, error: str | None = None,
-                 error_code: int | None = None) -> bool:
+def apply_status(
+    message_id: str, status: str, at: datetime, error: str | None = None, error_code: int | None = None
+) -> bool:
     """One status straight onto its handoff, under the same rules (no status_events row)."""
     changed = db.session.execute(
-        update(Handoff).where(Handoff.message_id == message_id, _is_news(status))
+        update(Handoff)
+        .where(Handoff.message_id == message_id, _is_news(status))
         .values(**_new_values(status, at, error, error_code))
         .returning(Handoff.id, Handoff.ticket_id, Handoff.kind)
-        .execution_options(synchronize_session=False)).all()
-    _mark_tickets_handed_off({ticket_id for _, ticket_id, kind in changed
-                              if kind == "card" and status in ("delivered", "read")})
+        .execution_options(synchronize_session=False)
+    ).all()
+    _mark_tickets_handed_off(
+        {ticket_id for _, ticket_id, kind in changed if kind == "card" and status in ("delivered", "read")}
+    )
     for handoff_id, _, _ in changed:
         events.record_handoff_event(handoff_id, status)
     return bool(changed)
@@ -252,13 +301,19 @@ def _mark_tickets_handed_off(ticket_ids: set[int]) -> None:
     if ticket_ids and _postgresql():
         # Locked in id order first, as the handoffs are: two appliers moving the same tickets
         # in the orders their UPDATEs happen to scan them would deadlock.
-        db.session.execute(select(Ticket.id).where(among(Ticket.id, sorted(ticket_ids)),
-                                                   Ticket.status.in_(("open", "ready")))
-                           .order_by(Ticket.id).with_for_update()).all()
+        db.session.execute(
+            select(Ticket.id)
+            .where(among(Ticket.id, sorted(ticket_ids)), Ticket.status.in_(("open", "ready")))
+            .order_by(Ticket.id)
+            .with_for_update()
+        ).all()
     for chunk in _chunks(sorted(ticket_ids)):
-        db.session.execute(update(Ticket).where(among(Ticket.id, chunk), Ticket.status.in_(("open", "ready")))
-                           .values(status="handed_off", updated_at=utcnow())
-                           .execution_options(synchronize_session=False))
+        db.session.execute(
+            update(Ticket)
+            .where(among(Ticket.id, chunk), Ticket.status.in_(("open", "ready")))
+            .values(status="handed_off", updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
 
 
 def apply_pending(message_id: str) -> int:
@@ -286,8 +341,14 @@ def record_inbound(message_id: str, phone: str, sent_at: datetime, *, body=None,
 
 
 def inbound_row(message_id: str, phone: str, sent_at: datetime, *, body=None, sender_name=None) -> dict:
-    return dict(onemsg_id=message_id[:ID_LENGTH], customer_phone=phone, sent_at=sent_at, received_at=utcnow(),
-                body=(body or "")[:2000] or None, sender_name=(sender_name or "")[:120] or None)
+    return dict(
+        onemsg_id=message_id[:ID_LENGTH],
+        customer_phone=phone,
+        sent_at=sent_at,
+        received_at=utcnow(),
+        body=(body or "")[:2000] or None,
+        sender_name=(sender_name or "")[:120] or None,
+    )
 
 
 def store_inbound(rows: list[dict]) -> int:
@@ -296,8 +357,13 @@ def store_inbound(rows: list[dict]) -> int:
     by_id = {row["onemsg_id"]: row for row in rows}
     unique = [by_id[key] for key in sorted(by_id)]  # key order, as store_statuses (no deadlock)
     for chunk in _chunks(unique):
-        inserted += db.session.execute(_insert(InboundMessage).values(chunk).on_conflict_do_nothing()
-                                       .returning(InboundMessage.customer_phone)).scalars().all()
+        inserted += (
+            db.session.execute(
+                _insert(InboundMessage).values(chunk).on_conflict_do_nothing().returning(InboundMessage.customer_phone)
+            )
+            .scalars()
+            .all()
+        )
     for phone in set(inserted):
         window.forget_lookup(phone)
     return len(inserted)

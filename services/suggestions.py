@@ -9,6 +9,7 @@ Points, highest first (ties: the lighter day, as a share of capacity then as a c
 Language first because a specialist who cannot talk with the customer cannot help at all; a
 matching skill counts about as much as being at work now.
 """
+
 import re
 from dataclasses import dataclass
 
@@ -47,8 +48,11 @@ def _words(text: str) -> list[set[str]]:
 def matching_skills(specialist: Specialist, subject: str) -> list[str]:
     """The specialist's tags whose every word is in the subject (case and plural -s/-es ignored)."""
     in_subject = _words(subject)
-    return [tag for tag in specialist.tag_list
-            if _words(tag) and all(any(word & other for other in in_subject) for word in _words(tag))]
+    return [
+        tag
+        for tag in specialist.tag_list
+        if _words(tag) and all(any(word & other for other in in_subject) for word in _words(tag))
+    ]
 
 
 def _short_availability(now: SpecialistNow) -> str:
@@ -63,13 +67,16 @@ def suggest(ticket: Ticket, board: dict[int, SpecialistNow]) -> list[Suggestion]
         specialist = now.specialist
         spoken = languages.speaks(specialist.language_list, ticket.language)
         skills = matching_skills(specialist, ticket.subject)
-        score = (LANGUAGE_POINTS if spoken else 0) + SKILL_POINTS * min(len(skills), MAX_SKILLS_COUNTED) \
-            + AVAILABILITY_POINTS[now.availability.state] + (OVER_CAPACITY_POINTS if now.over_capacity else 0)
+        score = (
+            (LANGUAGE_POINTS if spoken else 0)
+            + SKILL_POINTS * min(len(skills), MAX_SKILLS_COUNTED)
+            + AVAILABILITY_POINTS[now.availability.state]
+            + (OVER_CAPACITY_POINTS if now.over_capacity else 0)
+        )
         load = f"{now.load_text} (at capacity)" if now.over_capacity else now.load_text  # why it ranks low
         parts = ([f"speaks {spoken}"] if spoken else []) + skills + [_short_availability(now), load]
         ranked.append(Suggestion(specialist, score, ", ".join(parts), now, spoken))
-    ranked.sort(key=lambda s: (-s.score, _share_of_day(s.now), s.now.handoffs_today,
-                               s.specialist.display_name.lower()))
+    ranked.sort(key=lambda s: (-s.score, _share_of_day(s.now), s.now.handoffs_today, s.specialist.display_name.lower()))
     return ranked
 
 

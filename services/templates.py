@@ -4,6 +4,7 @@ A template is identified by (name, language) and sent with its listed namespace 
 code. The admins' choice is stored as {"name", "language", "namespace", "params"}, where
 `params` names what fills each placeholder of the header, body and URL buttons, in order.
 """
+
 import time
 
 from flask import current_app
@@ -34,8 +35,10 @@ class TemplateMissing(Rejected):
 
 def missing_text(choice: dict) -> str:
     """What the admin (and the agent who hits it) must know and do."""
-    return (f"The template {choice['name']} ({choice.get('language') or '?'}) is no longer among "
-            "the channel's approved templates: an admin must choose another one in Settings.")
+    return (
+        f"The template {choice['name']} ({choice.get('language') or '?'}) is no longer among "
+        "the channel's approved templates: an admin must choose another one in Settings."
+    )
 
 
 def available(refresh: bool = False) -> list[dict]:
@@ -65,10 +68,12 @@ def forget_listing() -> None:
 
 def _normalised(template: dict) -> dict:
     """A listed template with components as a list and the language as its code."""
-    return {**template, "components": onemsg_templates.components_of(template),
-            "language": onemsg_templates.language_code(template),
-            "key": onemsg_templates.template_key(str(template.get("name")),
-                                                 onemsg_templates.language_code(template))}
+    return {
+        **template,
+        "components": onemsg_templates.components_of(template),
+        "language": onemsg_templates.language_code(template),
+        "key": onemsg_templates.template_key(str(template.get("name")), onemsg_templates.language_code(template)),
+    }
 
 
 def find(templates: list[dict], key: str) -> dict | None:
@@ -131,21 +136,23 @@ def send(phone: str, choice: dict, params: list[str]) -> SendResult:
     if template is None and answered:
         raise TemplateMissing(choice)
     placeholders = " ".join("{{" + str(n) + "}}" for n in range(1, len(params) + 1))  # {{1}} {{2}} ...
-    template = template or {"components": [{"type": "BODY", "text": placeholders}],
-                            "namespace": choice.get("namespace")}
+    template = template or {
+        "components": [{"type": "BODY", "text": placeholders}],
+        "namespace": choice.get("namespace"),
+    }
     try:
         components = onemsg_templates.build_params(template, params)
     except ValueError as exc:
-        raise Rejected(f"{exc}: an admin must map every placeholder of the template in "
-                       "Settings.") from None
+        raise Rejected(f"{exc}: an admin must map every placeholder of the template in Settings.") from None
     namespace = template.get("namespace") or choice.get("namespace")
     if not namespace or not choice.get("language"):
-        raise Rejected("The template's namespace or language is not known (1MSG's template list "
-                       "could not be read): try again in a minute, or ask an admin to choose "
-                       "the template again in Settings.")
+        raise Rejected(
+            "The template's namespace or language is not known (1MSG's template list "
+            "could not be read): try again in a minute, or ask an admin to choose "
+            "the template again in Settings."
+        )
     try:
-        return client().send_template(phone, choice["name"], choice["language"], components,
-                                      namespace=namespace)
+        return client().send_template(phone, choice["name"], choice["language"], components, namespace=namespace)
     except Rejected as exc:
         if exc.meta_code == 132001 or "not defined" in str(exc).lower():
             forget_listing()  # the next page or send reads the list again

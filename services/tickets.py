@@ -1,4 +1,5 @@
 """Tickets: creation, edits and the escalation workflow."""
+
 from sqlalchemy import select
 
 from models import Ticket, db, utcnow
@@ -37,8 +38,16 @@ def save(ticket: Ticket | None, data: dict, *, actor=None, label: str | None = N
         ticket.ready_at = utcnow()
     db.session.flush()
     b, a = audit.changed_fields(before or {}, ticket.snapshot())
-    audit.record("ticket.create" if before is None else "ticket.update", "ticket", ticket.id,
-                 actor=actor, label=label, summary=f"ticket {ticket.external_ref}", before=b or None, after=a)
+    audit.record(
+        "ticket.create" if before is None else "ticket.update",
+        "ticket",
+        ticket.id,
+        actor=actor,
+        label=label,
+        summary=f"ticket {ticket.external_ref}",
+        before=b or None,
+        after=a,
+    )
     return ticket
 
 

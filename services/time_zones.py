@@ -1,4 +1,5 @@
 """Which zone a person reads times in, and a UTC moment shown in it."""
+
 from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones

@@ -1,4 +1,5 @@
 """Accounts: creation, role changes, deactivation and login checks."""
+
 import secrets
 
 from flask import current_app
@@ -36,13 +37,18 @@ def create_user(email: str, name: str, role: str, password: str, *, actor=None) 
         raise PasswordError(problem)
     if find_by_email(email):
         raise UserError(f"A user with the email {email} already exists.")
-    user = User(email=email, name=name.strip() or email, role=role,
-                password_hash=hash_password(password))
+    user = User(email=email, name=name.strip() or email, role=role, password_hash=hash_password(password))
     db.session.add(user)
     db.session.flush()
-    audit.record("user.create", "user", user.id, actor=actor,
-                 label=None if actor else "cli", summary=f"created {email} as {role}",
-                 after={"email": email, "name": user.name, "role": role, "active": True})
+    audit.record(
+        "user.create",
+        "user",
+        user.id,
+        actor=actor,
+        label=None if actor else "cli",
+        summary=f"created {email} as {role}",
+        after={"email": email, "name": user.name, "role": role, "active": True},
+    )
     return user
 
 
@@ -59,8 +65,7 @@ def update_user(user: User, *, name: str, role: str, active: bool, actor) -> Non
     after = {"name": user.name, "role": user.role, "active": user.active}
     b, a = audit.changed_fields(before, after)
     if a:
-        audit.record("user.update", "user", user.id, actor=actor,
-                     summary=f"changed {user.email}", before=b, after=a)
+        audit.record("user.update", "user", user.id, actor=actor, summary=f"changed {user.email}", before=b, after=a)
 
 
 def set_password(user: User, password: str, *, actor) -> None:
@@ -69,8 +74,7 @@ def set_password(user: User, password: str, *, actor) -> None:
         raise PasswordError(problem)
     user.password_hash = hash_password(password)
     sessions.end_all(user, actor=None, keep_current=actor is not None and actor.id == user.id)
-    audit.record("user.password", "user", user.id, actor=actor,
-                 summary=f"password changed for {user.email}")
+    audit.record("user.password", "user", user.id, actor=actor, summary=f"password changed for {user.email}")
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -99,6 +103,13 @@ def set_time_zone(user: User, zone: str | None, *, actor) -> None:
         raise ValueError(f"Unknown time zone: {zone[:64]!r}")
     if zone == user.time_zone:
         return
-    audit.record("user.time_zone", "user", user.id, actor=actor, summary=f"user {user.email}",
-                 before={"time_zone": user.time_zone}, after={"time_zone": zone})
+    audit.record(
+        "user.time_zone",
+        "user",
+        user.id,
+        actor=actor,
+        summary=f"user {user.email}",
+        before={"time_zone": user.time_zone},
+        after={"time_zone": zone},
+    )
     user.time_zone = zone

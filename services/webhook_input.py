@@ -5,6 +5,7 @@ checks that it is JSON; the applier loads it again through `load_clean`, which g
 values every column accepts: no lone surrogates or NUL in strings, no nesting past
 MAX_DEPTH, no integer too long to convert.
 """
+
 import json
 import re
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """The customer's 24-hour WhatsApp window: open until 24 h after their last message."""
+
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,15 +35,17 @@ class WindowState:
 
 def last_inbound_at(phone: str) -> datetime | None:
     """The newest stored message from this customer (one indexed read)."""
-    return db.session.scalar(
-        select(func.max(InboundMessage.sent_at)).where(InboundMessage.customer_phone == phone))
+    return db.session.scalar(select(func.max(InboundMessage.sent_at)).where(InboundMessage.customer_phone == phone))
 
 
 def recent_messages(phone: str, limit: int = 10) -> list[InboundMessage]:
     """The customer's latest stored messages, oldest first, as a chat reads (one indexed read)."""
     newest_first = db.session.scalars(
-        select(InboundMessage).where(InboundMessage.customer_phone == phone)
-        .order_by(InboundMessage.sent_at.desc(), InboundMessage.id.desc()).limit(limit)).all()
+        select(InboundMessage)
+        .where(InboundMessage.customer_phone == phone)
+        .order_by(InboundMessage.sent_at.desc(), InboundMessage.id.desc())
+        .limit(limit)
+    ).all()
     return newest_first[::-1]
 
 
@@ -53,7 +56,8 @@ def last_inbound_by_phone(phones: list[str]) -> dict[str, datetime]:
     rows = db.session.execute(
         select(InboundMessage.customer_phone, func.max(InboundMessage.sent_at))
         .where(InboundMessage.customer_phone.in_(set(phones)))
-        .group_by(InboundMessage.customer_phone))
+        .group_by(InboundMessage.customer_phone)
+    )
     return dict(rows.all())
 
 

@@ -1,4 +1,5 @@
 """The background worker: reconciliation, and handoff events out to the helpdesk."""
+
 import signal
 import time
 

@@ -3,6 +3,7 @@
 Fixtures for browser tests outside the send flow: `browser`, `browser_page` (parametrized
 over the two viewports the app is checked at), `log_in(page, role)` and `axe_violations`.
 """
+
 import os
 import shutil
 from pathlib import Path
@@ -11,18 +12,36 @@ import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 AXE_JS = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # The desktop the issue was tried at, and a phone (iPhone 12-15 class).
 VIEWPORTS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
-DEMO_LOGINS = {"agent": ("agent@example.com", "agent-demo-pass"),
-               "lead": ("lead@example.com", "lead-demo-pass"),
-               "admin": ("admin@example.com", "admin-demo-pass")}
+DEMO_LOGINS = {
+    "agent": ("agent@example.com", "agent-demo-pass"),
+    "lead": ("lead@example.com", "lead-demo-pass"),
+    "admin": ("admin@example.com", "admin-demo-pass"),
+}
 # WCAG 2.0-2.2 A and AA, and axe's best practices (the skip link, one main landmark...).
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 # Rules the app keeps whatever axe rates them: the issue's own findings.
-ALWAYS_ENFORCED = {"empty-table-header", "label-content-name-mismatch", "color-contrast", "label",
-                   "skip-link", "bypass", "region", "landmark-one-main"}
+ALWAYS_ENFORCED = {
+    "empty-table-header",
+    "label-content-name-mismatch",
+    "color-contrast",
+    "label",
+    "skip-link",
+    "bypass",
+    "region",
+    "landmark-one-main",
+}
 
 
 def require_chromium() -> None:
@@ -55,8 +74,7 @@ def browser_page(browser, live_server, viewport):
     from services.demo import seed_demo
 
     seed_demo()
-    context = browser.new_context(base_url=live_server.url, viewport=VIEWPORTS[viewport],
-                                  timezone_id="Europe/Berlin")
+    context = browser.new_context(base_url=live_server.url, viewport=VIEWPORTS[viewport], timezone_id="Europe/Berlin")
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -73,7 +91,7 @@ def log_in(page, role: str) -> None:
     page.fill("#email", email)
     page.fill("#password", password)
     page.click("input[type=submit]")
-    expect(page.locator("form[action=\"/logout\"]")).to_be_attached()
+    expect(page.locator('form[action="/logout"]')).to_be_attached()
 
 
 def axe_violations(page, impacts=("serious", "critical")) -> list[str]:

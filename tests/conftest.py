@@ -2,6 +2,7 @@
 
 SQLite (a temporary file) by default; PostgreSQL when TEST_DATABASE_URL is set.
 """
+
 import contextlib
 import itertools
 import os
@@ -115,8 +116,9 @@ def audit_trail_unlocked(conn):
         yield
         conn.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER USER"))
         return
-    triggers = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-                                 "AND tbl_name = 'audit_entries'")).all()
+    triggers = conn.execute(
+        text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_entries'")
+    ).all()
     for name, _ in triggers:
         conn.execute(text(f'DROP TRIGGER "{name}"'))
     yield
@@ -136,9 +138,14 @@ def app(make_app, request):
 
 
 def emulator_settings(emulator) -> dict:
-    return dict(ONEMSG_API_URL=emulator.base_url, ONEMSG_CHANNEL_ID=emulator.channel_id,
-                ONEMSG_TOKEN=emulator.token, ONEMSG_READ_TIMEOUT=2.0, ONEMSG_CONNECT_TIMEOUT=1.0,
-                ONEMSG_EMULATED=True)
+    return dict(
+        ONEMSG_API_URL=emulator.base_url,
+        ONEMSG_CHANNEL_ID=emulator.channel_id,
+        ONEMSG_TOKEN=emulator.token,
+        ONEMSG_READ_TIMEOUT=2.0,
+        ONEMSG_CONNECT_TIMEOUT=1.0,
+        ONEMSG_EMULATED=True,
+    )
 
 
 @pytest.fixture
@@ -157,9 +164,13 @@ def make_user(app):
 
     def factory(role: str = "agent", password: str = DEFAULT_PASSWORD, **overrides) -> User:
         n = next(_counter)
-        user = User(email=overrides.pop("email", f"{role}{n}@example.com"),
-                    name=overrides.pop("name", f"{role.title()} {n}"), role=role,
-                    password_hash=hash_password(password), **overrides)
+        user = User(
+            email=overrides.pop("email", f"{role}{n}@example.com"),
+            name=overrides.pop("name", f"{role.title()} {n}"),
+            role=role,
+            password_hash=hash_password(password),
+            **overrides,
+        )
         db.session.add(user)
         db.session.commit()
         return user
@@ -171,8 +182,13 @@ def make_user(app):
 def make_specialist(app):
     def factory(**overrides) -> Specialist:
         n = next(_counter)
-        fields = dict(display_name=f"Spec {n} Person", first_name=f"Spec{n}", last_name="Person",
-                      phone=f"+1202555{n % 10000:04d}", tags="billing")
+        fields = dict(
+            display_name=f"Spec {n} Person",
+            first_name=f"Spec{n}",
+            last_name="Person",
+            phone=f"+1202555{n % 10000:04d}",
+            tags="billing",
+        )
         fields.update(overrides)
         specialist = Specialist(**fields)
         db.session.add(specialist)
@@ -186,8 +202,13 @@ def make_specialist(app):
 def make_ticket(app):
     def factory(**overrides) -> Ticket:
         n = next(_counter)
-        fields = dict(external_ref=f"T-{n}", subject=f"Subject {n}", customer_name=f"Customer {n}",
-                      customer_phone=f"+1415555{(2000 + n) % 10000:04d}", status="ready")
+        fields = dict(
+            external_ref=f"T-{n}",
+            subject=f"Subject {n}",
+            customer_name=f"Customer {n}",
+            customer_phone=f"+1415555{(2000 + n) % 10000:04d}",
+            status="ready",
+        )
         fields.update(overrides)
         ticket = Ticket(**fields)
         db.session.add(ticket)
@@ -252,8 +273,9 @@ class LiveServer:
         email = user.email
         db.session.commit()  # end the read: on SQLite it holds the write lock the server needs
         session = requests.Session()
-        response = session.post(f"{self.url}/login", data={"email": email, "password": password},
-                                allow_redirects=False, timeout=10)
+        response = session.post(
+            f"{self.url}/login", data={"email": email, "password": password}, allow_redirects=False, timeout=10
+        )
         assert response.status_code == 302, response.text[:300]
         return session
 

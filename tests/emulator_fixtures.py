@@ -27,8 +27,18 @@ from onemsg.emulator import create_emulator, serve_in_thread
 from tests.onemsg_contract import check_log
 from tests.onemsg_contract import summary as contract_summary
 
-__all__ = ["EmulatorHandle", "WebhookReceiver", "emulator", "emulator_server", "onemsg_client",
-           "webhook_receiver", "ACK_DELAY", "SLOW_SECONDS", "CHANNEL_ID", "TOKEN"]
+__all__ = [
+    "EmulatorHandle",
+    "WebhookReceiver",
+    "emulator",
+    "emulator_server",
+    "onemsg_client",
+    "webhook_receiver",
+    "ACK_DELAY",
+    "SLOW_SECONDS",
+    "CHANNEL_ID",
+    "TOKEN",
+]
 
 CHANNEL_ID = "371267300"
 TOKEN = "test-token-5f0c2a9e"
@@ -51,8 +61,13 @@ class EmulatorHandle:
 
     def _control(self, http_method: str, action: str, json: Any = None) -> Any:
         """Call an `_emulator/<action>` endpoint and return its JSON."""
-        response = requests.request(http_method, self.url(f"_emulator/{action}"), json=json,
-                                    headers={"Authorization": f"Bearer {self.token}"}, timeout=5)
+        response = requests.request(
+            http_method,
+            self.url(f"_emulator/{action}"),
+            json=json,
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=5,
+        )
         response.raise_for_status()
         return response.json()
 
@@ -72,8 +87,9 @@ class EmulatorHandle:
         """Return the webhook POSTs the emulator made (url, body, status, error, attempt)."""
         return self._control("GET", "deliveries")
 
-    def inbound(self, phone: str, body: str, time: int | None = None, *, hidden: bool = False,
-                group: str | None = None) -> dict:
+    def inbound(
+        self, phone: str, body: str, time: int | None = None, *, hidden: bool = False, group: str | None = None
+    ) -> dict:
         """Simulate the customer writing (opens the window unless `time` is old).
 
         `hidden`: from `<bsuid>@lid` (number hidden behind a username); `group`: in that group.
@@ -95,8 +111,12 @@ class EmulatorHandle:
 
     def latest_status(self, message_id: str) -> str | None:
         """What GET hookInfo says of one message now (None before its first ack)."""
-        response = requests.get(self.url("hookInfo"), params={"messageId": message_id},
-                                headers={"Authorization": f"Bearer {self.token}"}, timeout=5)
+        response = requests.get(
+            self.url("hookInfo"),
+            params={"messageId": message_id},
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=5,
+        )
         response.raise_for_status()
         hooks = response.json().get("hooks") or []
         return hooks[0]["status"] if hooks else None
@@ -114,8 +134,9 @@ class EmulatorHandle:
         self.post("webhook", {"webhookUrl": list(urls)}).raise_for_status()
         self.post("settings", {"ackNotificationsOn": True}).raise_for_status()
 
-    def post(self, method: str, json: Any = None, *, auth: str = "header",
-             token: str | None = None) -> requests.Response:
+    def post(
+        self, method: str, json: Any = None, *, auth: str = "header", token: str | None = None
+    ) -> requests.Response:
         """POST to a 1MSG method with the token in the header, the query, the body or nowhere."""
         token = self.token if token is None else token
         headers, params, body = {}, {}, dict(json or {})
@@ -125,8 +146,7 @@ class EmulatorHandle:
             params["token"] = token
         elif auth == "body":
             body["token"] = token
-        return requests.post(self.url(method), json=body, params=params, headers=headers,
-                             timeout=5)
+        return requests.post(self.url(method), json=body, params=params, headers=headers, timeout=5)
 
 
 class WebhookReceiver:
@@ -189,8 +209,9 @@ class WebhookReceiver:
 @pytest.fixture(scope="session")
 def emulator_server():
     """Start one emulator for the session on a free port (fast acks, short slow fault)."""
-    app = create_emulator(CHANNEL_ID, TOKEN, ack_delay=ACK_DELAY, slow_seconds=SLOW_SECONDS,
-                          webhook_retry_delays=WEBHOOK_RETRY_DELAYS)
+    app = create_emulator(
+        CHANNEL_ID, TOKEN, ack_delay=ACK_DELAY, slow_seconds=SLOW_SECONDS, webhook_retry_delays=WEBHOOK_RETRY_DELAYS
+    )
     server, base_url = serve_in_thread(app)
     yield EmulatorHandle(base_url, CHANNEL_ID, TOKEN)
     server.shutdown()
@@ -221,9 +242,15 @@ def pytest_terminal_summary(terminalreporter):
 @pytest.fixture
 def onemsg_client(emulator):
     """A client for the emulator; short read timeout so the slow fault stays quick."""
-    client = OneMsgClient(emulator.base_url, emulator.channel_id, emulator.token,
-                          connect_timeout=1.0, read_timeout=0.5, max_retries=2,
-                          max_retry_wait=5.0)
+    client = OneMsgClient(
+        emulator.base_url,
+        emulator.channel_id,
+        emulator.token,
+        connect_timeout=1.0,
+        read_timeout=0.5,
+        max_retries=2,
+        max_retry_wait=5.0,
+    )
     yield client
     client.close()
 

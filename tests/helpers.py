@@ -1,4 +1,5 @@
 """Small helpers the tests share (fixtures live in conftest.py)."""
+
 import time
 
 from flask import has_app_context

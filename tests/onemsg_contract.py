@@ -5,6 +5,7 @@ schema of its (HTTP method, 1MSG method) when the test's emulator fixture ends, 
 what the client sends fails the test that caused it. Requests a test makes by hand (to probe
 the emulator's own strictness) carry no client User-Agent and are counted, not checked.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -39,21 +40,35 @@ CONTACT = {
             "anyOf": [{"required": [f], "properties": {f: NON_BLANK}} for f in NAME_FIELDS],
             "additionalProperties": False,
         },
-        "phones": {"type": "array", "items": {
-            "type": "object", "required": ["phone"],
-            "properties": {"phone": {"type": "string", "pattern": r"^\+\d{6,15}$"},
-                           "type": {"enum": ["CELL", "MAIN", "IPHONE", "HOME", "WORK"]},
-                           "wa_id": DIGITS},
-            "additionalProperties": False}},
-        "emails": {"type": "array", "items": {
-            "type": "object", "required": ["email"],
-            "properties": {"email": {"type": "string", "pattern": "@"},
-                           "type": {"enum": ["WORK", "HOME"]}},
-            "additionalProperties": False}},
-        "org": {"type": "object", "properties": {k: {"type": "string"} for k in
-                                                 ("company", "department", "title")},
-                "additionalProperties": False},
-        "urls": {"type": "array"}, "addresses": {"type": "array"},
+        "phones": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["phone"],
+                "properties": {
+                    "phone": {"type": "string", "pattern": r"^\+\d{6,15}$"},
+                    "type": {"enum": ["CELL", "MAIN", "IPHONE", "HOME", "WORK"]},
+                    "wa_id": DIGITS,
+                },
+                "additionalProperties": False,
+            },
+        },
+        "emails": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["email"],
+                "properties": {"email": {"type": "string", "pattern": "@"}, "type": {"enum": ["WORK", "HOME"]}},
+                "additionalProperties": False,
+            },
+        },
+        "org": {
+            "type": "object",
+            "properties": {k: {"type": "string"} for k in ("company", "department", "title")},
+            "additionalProperties": False,
+        },
+        "urls": {"type": "array"},
+        "addresses": {"type": "array"},
         "birthday": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
     },
     "additionalProperties": False,
@@ -67,10 +82,16 @@ TEMPLATE_COMPONENT = {
         "type": {"enum": ["header", "body", "button"]},
         "sub_type": {"enum": ["url", "quick_reply"]},
         "index": {"type": "integer", "minimum": 0},
-        "parameters": {"type": "array", "minItems": 1, "items": {
-            "type": "object", "required": ["type", "text"],
-            "properties": {"type": {"const": "text"}, "text": TEMPLATE_TEXT},
-            "additionalProperties": False}},
+        "parameters": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["type", "text"],
+                "properties": {"type": {"const": "text"}, "text": TEMPLATE_TEXT},
+                "additionalProperties": False,
+            },
+        },
     },
     # A button component says which button and of what kind.
     "if": {"properties": {"type": {"const": "button"}}},
@@ -83,15 +104,13 @@ URL = {"type": "string", "pattern": r"^https?://\S+$", "not": {"pattern": ","}}
 
 def _body(properties: dict, required: list[str], *extra: dict) -> dict:
     """A JSON body schema with no keys beyond `properties`."""
-    schema = {"type": "object", "properties": properties, "required": required,
-              "additionalProperties": False}
+    schema = {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
     return {**schema, "allOf": list(extra)} if extra else schema
 
 
 def _query(properties: dict, required: list[str] = ()) -> dict:
     """A query-string schema (values are strings); the token never travels here by default."""
-    return {"type": "object", "properties": properties, "required": list(required),
-            "additionalProperties": False}
+    return {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
 
 
 NO_BODY = {"type": "null"}
@@ -101,56 +120,94 @@ NUMBER_TEXT = {"type": "string", "pattern": r"^\d+$"}
 # (HTTP method, 1MSG method) -> {"json": schema, "query": schema}
 SCHEMAS: dict[tuple[str, str], dict] = {
     ("POST", "sendContact"): {
-        "json": _body({"phone": {}, "chatId": {},
-                       "contacts": {"type": "array", "minItems": 1, "items": CONTACT}},
-                      ["contacts"], RECIPIENT),
-        "query": EMPTY_QUERY},
+        "json": _body(
+            {"phone": {}, "chatId": {}, "contacts": {"type": "array", "minItems": 1, "items": CONTACT}},
+            ["contacts"],
+            RECIPIENT,
+        ),
+        "query": EMPTY_QUERY,
+    },
     ("POST", "sendMessage"): {
-        "json": _body({"phone": {}, "chatId": {},
-                       "body": {"type": "string", "minLength": 1, "maxLength": 4096}},
-                      ["body"], RECIPIENT),
-        "query": EMPTY_QUERY},
+        "json": _body(
+            {"phone": {}, "chatId": {}, "body": {"type": "string", "minLength": 1, "maxLength": 4096}},
+            ["body"],
+            RECIPIENT,
+        ),
+        "query": EMPTY_QUERY,
+    },
     ("POST", "sendTemplate"): {
-        "json": _body({"phone": {}, "chatId": {},
-                       "template": NON_BLANK,
-                       "namespace": NON_BLANK,
-                       "language": {"type": "object", "required": ["policy", "code"],
-                                    "properties": {"policy": {"const": "deterministic"},
-                                                   "code": {"type": "string",
-                                                            "pattern": r"^[a-z]{2,3}(_[A-Z]{2})?$"}},
-                                    "additionalProperties": False},
-                       "params": {"type": "array", "items": TEMPLATE_COMPONENT}},
-                      ["template", "namespace", "language", "params"], RECIPIENT),
-        "query": EMPTY_QUERY},
+        "json": _body(
+            {
+                "phone": {},
+                "chatId": {},
+                "template": NON_BLANK,
+                "namespace": NON_BLANK,
+                "language": {
+                    "type": "object",
+                    "required": ["policy", "code"],
+                    "properties": {
+                        "policy": {"const": "deterministic"},
+                        "code": {"type": "string", "pattern": r"^[a-z]{2,3}(_[A-Z]{2})?$"},
+                    },
+                    "additionalProperties": False,
+                },
+                "params": {"type": "array", "items": TEMPLATE_COMPONENT},
+            },
+            ["template", "namespace", "language", "params"],
+            RECIPIENT,
+        ),
+        "query": EMPTY_QUERY,
+    },
     ("GET", "templates"): {
         "json": NO_BODY,
-        "query": _query({"limit": NUMBER_TEXT, "offset": NUMBER_TEXT}, ["limit", "offset"])},
+        "query": _query({"limit": NUMBER_TEXT, "offset": NUMBER_TEXT}, ["limit", "offset"]),
+    },
     ("GET", "webhook"): {"json": NO_BODY, "query": EMPTY_QUERY},
     ("POST", "webhook"): {
-        "json": _body({"webhookUrl": {"oneOf": [
-            URL, {"type": "array", "items": URL, "minItems": 1, "maxItems": 5, "uniqueItems": True}]}},
-            ["webhookUrl"]),
-        "query": EMPTY_QUERY},
+        "json": _body(
+            {
+                "webhookUrl": {
+                    "oneOf": [URL, {"type": "array", "items": URL, "minItems": 1, "maxItems": 5, "uniqueItems": True}]
+                }
+            },
+            ["webhookUrl"],
+        ),
+        "query": EMPTY_QUERY,
+    },
     ("GET", "settings"): {"json": NO_BODY, "query": EMPTY_QUERY},
     ("POST", "settings"): {
-        "json": {"type": "object", "minProperties": 1, "additionalProperties": False,
-                 "properties": {"ackNotificationsOn": {"type": "boolean"},
-                                "rawHooks": {"type": "boolean"},
-                                "chatHistoryOn": {"type": "boolean"}}},
-        "query": EMPTY_QUERY},
+        "json": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": False,
+            "properties": {
+                "ackNotificationsOn": {"type": "boolean"},
+                "rawHooks": {"type": "boolean"},
+                "chatHistoryOn": {"type": "boolean"},
+            },
+        },
+        "query": EMPTY_QUERY,
+    },
     ("GET", "status"): {"json": NO_BODY, "query": EMPTY_QUERY},
-    ("GET", "hookInfo"): {"json": NO_BODY,
-                          "query": _query({"messageId": NON_BLANK}, ["messageId"])},
+    ("GET", "hookInfo"): {"json": NO_BODY, "query": _query({"messageId": NON_BLANK}, ["messageId"])},
     ("GET", "messages"): {
         "json": NO_BODY,
-        "query": {"type": "object", "additionalProperties": False,
-                  "properties": {"chatId": {"type": "string", "pattern": r"^\d{6,15}@(c\.us|lid)$"},
-                                 "msgId": NON_BLANK, "last": {"enum": ["true", "false"]},
-                                 "limit": NUMBER_TEXT},
-                  "oneOf": [{"required": ["chatId"]}, {"required": ["msgId"]}]}},
+        "query": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "chatId": {"type": "string", "pattern": r"^\d{6,15}@(c\.us|lid)$"},
+                "msgId": NON_BLANK,
+                "last": {"enum": ["true", "false"]},
+                "limit": NUMBER_TEXT,
+            },
+            "oneOf": [{"required": ["chatId"]}, {"required": ["msgId"]}],
+        },
+    },
 }
-VALIDATORS = {key: {part: Draft202012Validator(schema) for part, schema in parts.items()}
-              for key, parts in SCHEMAS.items()}
+VALIDATORS = {
+    key: {part: Draft202012Validator(schema) for part, schema in parts.items()} for key, parts in SCHEMAS.items()
+}
 for parts in SCHEMAS.values():
     for schema in parts.values():
         Draft202012Validator.check_schema(schema)
@@ -194,9 +251,11 @@ def check_log(log: list[dict]) -> list[str]:
 def summary() -> list[str]:
     """Lines for the terminal summary: what was checked, and which schemas were never met."""
     checked = {k: v for k, v in TALLY.items() if not k.startswith("not checked")}
-    lines = [f"1MSG contract: {sum(checked.values())} requests from our client checked against "
-             f"their JSON Schema; {TALLY['not checked (sent by hand in a test)']} sent by hand "
-             "were not checked."]
+    lines = [
+        f"1MSG contract: {sum(checked.values())} requests from our client checked against "
+        f"their JSON Schema; {TALLY['not checked (sent by hand in a test)']} sent by hand "
+        "were not checked."
+    ]
     unmet = [f"{m} {n}" for m, n in SCHEMAS if f"{m} {n}" not in checked]
     if unmet and checked:
         lines.append("1MSG contract: not checked (no test made these requests): " + ", ".join(unmet))

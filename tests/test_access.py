@@ -3,6 +3,7 @@
 A route that is not listed in EXPECTED fails this test: each new route must be given
 an access rule here and in its view.
 """
+
 import pytest
 
 from views.access import access_rule_for
@@ -129,8 +130,7 @@ def test_access_matrix(app, make_user, role):
         response = request_as(app, make_user, role, method, dummy_url(rule))
         location = response.headers.get("Location", "")
         denied = response.status_code in (401, 403) or "/login" in location and role == "anonymous"
-        assert denied != allowed(expected, role), (
-            f"{role} {method} {rule.rule}: got {response.status_code} {location}")
+        assert denied != allowed(expected, role), f"{role} {method} {rule.rule}: got {response.status_code} {location}"
         checked += 1
     assert checked >= len(EXPECTED) - 1
 

@@ -1,4 +1,5 @@
 """Guessing ids does not open admin or lead data to agents; cookies carry their flags over HTTPS."""
+
 import re
 
 import pytest
@@ -71,8 +72,11 @@ def test_session_and_remember_cookies_are_secure_httponly_lax_over_https(make_ap
     with app.app_context():
         user = make_user()
         client = app.test_client()
-        response = client.post("/login", base_url="https://localhost",
-                               data={"email": user.email, "password": DEFAULT_PASSWORD, "remember": "y"})
+        response = client.post(
+            "/login",
+            base_url="https://localhost",
+            data={"email": user.email, "password": DEFAULT_PASSWORD, "remember": "y"},
+        )
         assert response.status_code == 302
         cookies = {header.split("=", 1)[0]: header for header in response.headers.getlist("Set-Cookie")}
         assert {"session", "remember_token"} <= set(cookies)

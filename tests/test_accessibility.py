@@ -1,4 +1,5 @@
 """WCAG 2.2 AA: axe-core finds no serious or critical violation on any page of any role."""
+
 from datetime import timedelta
 
 import pytest
@@ -12,16 +13,38 @@ from tests.history_factories import add_handoff
 require_chromium()
 pytestmark = pytest.mark.browser
 
-AGENT_PAGES = ["/", "/tickets/", "/tickets/?q=Ana", "/tickets/new", "/tickets/{ticket}/edit", "/directory/",
-               "/directory/{specialist}", "/account/password", "/no-such-page"]
+AGENT_PAGES = [
+    "/",
+    "/tickets/",
+    "/tickets/?q=Ana",
+    "/tickets/new",
+    "/tickets/{ticket}/edit",
+    "/directory/",
+    "/directory/{specialist}",
+    "/account/password",
+    "/no-such-page",
+]
 LEAD_PAGES = ["/history/", "/history/?status=failed", "/history/sla", "/history/stuck", "/history/audit"]
-ADMIN_PAGES = ["/admin/users/", "/admin/users/new", "/admin/users/{user}", "/admin/settings",
-               "/admin/api-keys/", "/admin/api-keys/{key}/revoke", "/admin/outbox/", "/directory/new",
-               "/directory/{specialist}/edit", "/account/"]
+ADMIN_PAGES = [
+    "/admin/users/",
+    "/admin/users/new",
+    "/admin/users/{user}",
+    "/admin/settings",
+    "/admin/api-keys/",
+    "/admin/api-keys/{key}/revoke",
+    "/admin/outbox/",
+    "/directory/new",
+    "/directory/{specialist}/edit",
+    "/account/",
+]
 PAGES = {"agent": AGENT_PAGES, "lead": AGENT_PAGES + LEAD_PAGES, "admin": AGENT_PAGES + LEAD_PAGES + ADMIN_PAGES}
 # The send flow: the ticket page, a handoff's page and a question a send asks ("Send again?").
-SEND_FLOW_PAGES = ["/tickets/{ticket}", "/handoffs/{handoff}",
-                   "/tickets/{ticket}/confirm?action=send&specialist_id={specialist}&idempotency_key=axe-check-key"]
+SEND_FLOW_PAGES = [
+    "/tickets/{ticket}",
+    "/handoffs/{handoff}",
+    "/tickets/{ticket}/confirm?action=send&specialist_id={specialist}&idempotency_key=axe-check-key",
+]
+
 
 def _ids() -> dict:
     """Ids for the pages' placeholders, with a delivered and a failed handoff in the history."""
@@ -29,10 +52,24 @@ def _ids() -> dict:
     specialist = db.session.scalar(select(Specialist).order_by(Specialist.id))
     agent = db.session.scalar(select(User).where(User.role == "agent"))
     now = utcnow()
-    handoff = add_handoff(ticket, specialist, agent, created_at=now - timedelta(minutes=5), status="read",
-                          accepted_at=now - timedelta(minutes=5), read_at=now - timedelta(minutes=4))
-    add_handoff(ticket, specialist, agent, created_at=now - timedelta(minutes=3), status="failed",
-                failed_at=now - timedelta(minutes=2), failure_reason="User's number is part of an experiment")
+    handoff = add_handoff(
+        ticket,
+        specialist,
+        agent,
+        created_at=now - timedelta(minutes=5),
+        status="read",
+        accepted_at=now - timedelta(minutes=5),
+        read_at=now - timedelta(minutes=4),
+    )
+    add_handoff(
+        ticket,
+        specialist,
+        agent,
+        created_at=now - timedelta(minutes=3),
+        status="failed",
+        failed_at=now - timedelta(minutes=2),
+        failure_reason="User's number is part of an experiment",
+    )
     key = api_keys.create("Helpdesk", "agent", label="test").api_key
     ids = {"ticket": ticket.id, "specialist": specialist.id, "user": agent.id, "handoff": handoff.id, "key": key.id}
     db.session.commit()  # end the read: on SQLite it holds the lock the server needs to log in
@@ -112,8 +149,14 @@ def test_ticket_page_states_have_no_serious_violation(browser_page, emulator):
     emulator.open_window(ticket.customer_phone.lstrip("+"))
     status.record_inbound("in-axe-1", ticket.customer_phone, utcnow(), body="Hello, are you there?")
     presence.seen(lead.id, ticket.id)
-    add_handoff(ticket, db.session.get(Specialist, ids["specialist"]), lead, created_at=utcnow(), status="accepted",
-                accepted_at=utcnow())
+    add_handoff(
+        ticket,
+        db.session.get(Specialist, ids["specialist"]),
+        lead,
+        created_at=utcnow(),
+        status="accepted",
+        accepted_at=utcnow(),
+    )
     db.session.commit()
     expect(page.locator("#ticket-activity")).to_contain_text("is viewing", timeout=10000)
     expect(page.locator("#window-news")).to_contain_text("The window opened")

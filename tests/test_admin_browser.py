@@ -1,5 +1,6 @@
 """Admins' and leads' safety in Chromium at 1366x900 and 390x844: keys shown once, confirmations,
 duplicate warnings, clean URLs, the users list, the ticket form with errors, the CSV export."""
+
 import csv
 import io
 import re

@@ -1,4 +1,5 @@
 """Admins create users, change roles and deactivate."""
+
 from sqlalchemy import select
 
 from models import AuditEntry, User, db
@@ -6,8 +7,10 @@ from models import AuditEntry, User, db
 
 def test_admin_creates_a_user(client, auth):
     auth.login("admin")
-    response = client.post("/admin/users/new", data={
-        "email": "fresh@example.com", "name": "Fresh", "role": "lead", "password": "a-long-password"})
+    response = client.post(
+        "/admin/users/new",
+        data={"email": "fresh@example.com", "name": "Fresh", "role": "lead", "password": "a-long-password"},
+    )
     assert response.status_code == 302
     user = db.session.scalar(select(User).where(User.email == "fresh@example.com"))
     assert user.role == "lead"
@@ -17,8 +20,10 @@ def test_admin_creates_a_user(client, auth):
 def test_duplicate_email_is_a_form_error(client, auth, make_user):
     existing = make_user()
     auth.login("admin")
-    response = client.post("/admin/users/new", data={
-        "email": existing.email, "name": "Dup", "role": "agent", "password": "a-long-password"})
+    response = client.post(
+        "/admin/users/new",
+        data={"email": existing.email, "name": "Dup", "role": "agent", "password": "a-long-password"},
+    )
     assert response.status_code == 400
     assert b"already exists" in response.data
 

@@ -1,4 +1,5 @@
 """The helpdesk's JSON API: keys and roles, validation, tickets, specialists, handoffs."""
+
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,8 +14,12 @@ from views.access import access_rule_for
 @pytest.fixture
 def app(make_app, emulator):
     """The app pointed at the 1MSG emulator over real HTTP."""
-    app = make_app(ONEMSG_API_URL=emulator.base_url, ONEMSG_CHANNEL_ID=emulator.channel_id,
-                   ONEMSG_TOKEN=emulator.token, ONEMSG_READ_TIMEOUT=1.0)
+    app = make_app(
+        ONEMSG_API_URL=emulator.base_url,
+        ONEMSG_CHANNEL_ID=emulator.channel_id,
+        ONEMSG_TOKEN=emulator.token,
+        ONEMSG_READ_TIMEOUT=1.0,
+    )
     with app.app_context():
         yield app
 
@@ -50,13 +55,22 @@ def sends(emulator):
     return [r for r in emulator.requests() if r["path"].endswith("/sendContact")]
 
 
-TICKET = {"external_ref": "HD-1001", "subject": "Refund", "customer_name": "Ada Lovelace",
-          "customer_phone": "+44 7700 900123"}
+TICKET = {
+    "external_ref": "HD-1001",
+    "subject": "Refund",
+    "customer_name": "Ada Lovelace",
+    "customer_phone": "+44 7700 900123",
+}
 
 # (method, path, body) for every endpoint that needs a key.
-KEYED = [("GET", "/api/v1/specialists", None), ("GET", "/api/v1/handoffs", None),
-         ("GET", "/api/v1/handoffs/1", None), ("GET", "/api/v1/tickets/HD-1", None),
-         ("POST", "/api/v1/tickets", TICKET), ("POST", "/api/v1/handoffs", {"ticket": "x", "specialist_id": 1})]
+KEYED = [
+    ("GET", "/api/v1/specialists", None),
+    ("GET", "/api/v1/handoffs", None),
+    ("GET", "/api/v1/handoffs/1", None),
+    ("GET", "/api/v1/tickets/HD-1", None),
+    ("POST", "/api/v1/tickets", TICKET),
+    ("POST", "/api/v1/handoffs", {"ticket": "x", "specialist_id": 1}),
+]
 
 
 def test_every_api_view_is_marked_for_the_api(app):
@@ -68,9 +82,11 @@ def test_every_api_view_is_marked_for_the_api(app):
 
 # --- authentication and roles -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("method, path, body", KEYED)
-@pytest.mark.parametrize("authorization", [None, "Bearer", "Bearer shk_nope_nope", "Basic abc",
-                                           "Bearer not-a-key-at-all"])
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer", "Bearer shk_nope_nope", "Basic abc", "Bearer not-a-key-at-all"]
+)
 def test_a_missing_or_wrong_key_is_a_401(client, method, path, body, authorization):
     headers = {"Authorization": authorization} if authorization else {}
     response = client.open(path, method=method, json=body, headers=headers)
@@ -133,6 +149,7 @@ def test_the_api_needs_no_csrf_token(app, make_app, emulator, agent_key):
 
 # --- tickets ---------------------------------------------------------------------------------
 
+
 def test_create_then_update_a_ticket_by_reference(client, agent_key):
     response = client.post("/api/v1/tickets", json=TICKET, headers=bearer(agent_key))
     assert response.status_code == 201
@@ -140,8 +157,9 @@ def test_create_then_update_a_ticket_by_reference(client, agent_key):
     assert created["customer_phone"] == "+447700900123"  # normalised to E.164
     assert created["status"] == "open" and created["external_ref"] == "HD-1001"
     assert response.headers["Location"].endswith("/api/v1/tickets/HD-1001")
-    response = client.post("/api/v1/tickets", json={"external_ref": "HD-1001", "status": "ready"},
-                           headers=bearer(agent_key))
+    response = client.post(
+        "/api/v1/tickets", json={"external_ref": "HD-1001", "status": "ready"}, headers=bearer(agent_key)
+    )
     assert response.status_code == 200
     assert response.json["status"] == "ready" and response.json["subject"] == "Refund"
     assert response.json["ready_at"] is not None and response.json["id"] == created["id"]
@@ -159,16 +177,19 @@ def test_get_a_ticket_by_reference_even_with_a_slash(client, agent_key, make_tic
     assert response.json["error"]["code"] == "not_found"
 
 
-@pytest.mark.parametrize("body, fields", [
-    ({}, {"external_ref", "subject", "customer_name", "customer_phone"}),
-    ({**TICKET, "customer_phone": "020 7946 0000"}, {"customer_phone"}),
-    ({**TICKET, "customer_phone": "+1 555 CALL ME"}, {"customer_phone"}),
-    ({**TICKET, "status": "lost"}, {"status"}),
-    ({**TICKET, "external_ref": "has space"}, {"external_ref"}),
-    ({**TICKET, "subject": "x" * 201}, {"subject"}),
-    ({**TICKET, "customer_name": 42}, {"customer_name"}),
-    ({**TICKET, "subject": "   "}, {"subject"}),
-])
+@pytest.mark.parametrize(
+    "body, fields",
+    [
+        ({}, {"external_ref", "subject", "customer_name", "customer_phone"}),
+        ({**TICKET, "customer_phone": "020 7946 0000"}, {"customer_phone"}),
+        ({**TICKET, "customer_phone": "+1 555 CALL ME"}, {"customer_phone"}),
+        ({**TICKET, "status": "lost"}, {"status"}),
+        ({**TICKET, "external_ref": "has space"}, {"external_ref"}),
+        ({**TICKET, "subject": "x" * 201}, {"subject"}),
+        ({**TICKET, "customer_name": 42}, {"customer_name"}),
+        ({**TICKET, "subject": "   "}, {"subject"}),
+    ],
+)
 def test_ticket_validation_errors_name_each_field(client, agent_key, body, fields):
     response = client.post("/api/v1/tickets", json=body, headers=bearer(agent_key))
     assert response.status_code == 422
@@ -179,15 +200,21 @@ def test_ticket_validation_errors_name_each_field(client, agent_key, body, field
 
 
 def test_phone_errors_say_what_to_fix(client, agent_key):
-    response = client.post("/api/v1/tickets", json={**TICKET, "customer_phone": "020 7946 0000"},
-                           headers=bearer(agent_key))
+    response = client.post(
+        "/api/v1/tickets", json={**TICKET, "customer_phone": "020 7946 0000"}, headers=bearer(agent_key)
+    )
     assert "country code" in response.json["error"]["fields"]["customer_phone"]
 
 
-@pytest.mark.parametrize("data, content_type", [
-    ("not json", "application/json"), ('["a list"]', "application/json"),
-    ("external_ref=HD-1", "application/x-www-form-urlencoded"), ("", "application/json"),
-])
+@pytest.mark.parametrize(
+    "data, content_type",
+    [
+        ("not json", "application/json"),
+        ('["a list"]', "application/json"),
+        ("external_ref=HD-1", "application/x-www-form-urlencoded"),
+        ("", "application/json"),
+    ],
+)
 def test_a_body_that_is_not_a_json_object_is_a_400(client, agent_key, data, content_type):
     response = client.post("/api/v1/tickets", data=data, content_type=content_type, headers=bearer(agent_key))
     assert response.status_code == 400
@@ -196,9 +223,9 @@ def test_a_body_that_is_not_a_json_object_is_a_400(client, agent_key, data, cont
 
 # --- specialists -----------------------------------------------------------------------------
 
+
 def test_specialists_lists_active_entries_with_card_fields(client, agent_key, make_specialist):
-    make_specialist(display_name="Bea Billing", email="bea@example.com", organisation="Acme",
-                    tags="billing, refunds")
+    make_specialist(display_name="Bea Billing", email="bea@example.com", organisation="Acme", tags="billing, refunds")
     make_specialist(display_name="Old Timer", active=False)
     response = client.get("/api/v1/specialists", headers=bearer(agent_key))
     assert response.status_code == 200
@@ -210,6 +237,7 @@ def test_specialists_lists_active_entries_with_card_fields(client, agent_key, ma
 
 
 # --- handoffs --------------------------------------------------------------------------------
+
 
 def test_a_handoff_through_the_api_sends_the_card(client, agent_key, emulator, make_ticket, make_specialist):
     ticket, specialist = make_ticket(customer_phone="+14155550101"), make_specialist()
@@ -230,8 +258,15 @@ def test_a_handoff_through_the_api_sends_the_card(client, agent_key, emulator, m
 def test_an_introduction_follows_the_accepted_card(client, agent_key, emulator, make_ticket, make_specialist):
     ticket = make_ticket(customer_phone="+14155550102")
     open_window_everywhere(emulator, ticket.customer_phone)
-    response = post_handoff(client, agent_key, {"ticket": ticket.external_ref, "specialist_id": make_specialist().id,
-                                                "intro_text": "Meet our billing expert."})
+    response = post_handoff(
+        client,
+        agent_key,
+        {
+            "ticket": ticket.external_ref,
+            "specialist_id": make_specialist().id,
+            "intro_text": "Meet our billing expert.",
+        },
+    )
     assert response.status_code == 201
     posts = [r["path"].rsplit("/", 1)[1] for r in emulator.requests() if r["method"] == "POST"]
     assert posts[-2:] == ["sendContact", "sendMessage"]
@@ -248,8 +283,9 @@ def test_a_closed_window_is_a_409_with_the_failed_handoff(client, agent_key, emu
     assert sends(emulator) == []
 
 
-def test_the_same_key_twice_sends_once_and_answers_the_first_result(client, agent_key, emulator, make_ticket,
-                                                                   make_specialist):
+def test_the_same_key_twice_sends_once_and_answers_the_first_result(
+    client, agent_key, emulator, make_ticket, make_specialist
+):
     ticket, specialist = make_ticket(customer_phone="+14155550104"), make_specialist()
     open_window_everywhere(emulator, ticket.customer_phone)
     body = {"ticket": ticket.external_ref, "specialist_id": specialist.id}
@@ -264,11 +300,13 @@ def test_the_same_key_twice_sends_once_and_answers_the_first_result(client, agen
 def test_the_same_key_with_other_parameters_is_a_422(client, agent_key, emulator, make_ticket, make_specialist):
     ticket = make_ticket(customer_phone="+14155550105")
     open_window_everywhere(emulator, ticket.customer_phone)
-    first = post_handoff(client, agent_key, {"ticket": ticket.external_ref, "specialist_id": make_specialist().id},
-                         "same-key-456")
+    first = post_handoff(
+        client, agent_key, {"ticket": ticket.external_ref, "specialist_id": make_specialist().id}, "same-key-456"
+    )
     assert first.status_code == 201
-    other = post_handoff(client, agent_key, {"ticket": ticket.external_ref, "specialist_id": make_specialist().id},
-                         "same-key-456")
+    other = post_handoff(
+        client, agent_key, {"ticket": ticket.external_ref, "specialist_id": make_specialist().id}, "same-key-456"
+    )
     assert other.status_code == 422
     assert other.json["error"]["code"] == "idempotency_key_reused"
     assert len(sends(emulator)) == 1
@@ -311,14 +349,17 @@ def test_concurrent_requests_with_one_key_send_once(app, agent_key, emulator, ma
     assert db.session.scalar(select(func.count()).select_from(Handoff)) == 1
 
 
-@pytest.mark.parametrize("body, fields", [
-    ({}, {"ticket", "specialist_id"}),
-    ({"ticket": "T-x", "specialist_id": "1"}, {"specialist_id"}),
-    ({"ticket": "T-x", "specialist_id": True}, {"specialist_id"}),
-    ({"ticket": "T-x", "specialist_id": 2**40}, {"specialist_id"}),
-    ({"ticket": 12, "specialist_id": 1}, {"ticket"}),
-    ({"ticket": "T-x", "specialist_id": 1, "intro_text": "x" * 1001}, {"intro_text"}),
-])
+@pytest.mark.parametrize(
+    "body, fields",
+    [
+        ({}, {"ticket", "specialist_id"}),
+        ({"ticket": "T-x", "specialist_id": "1"}, {"specialist_id"}),
+        ({"ticket": "T-x", "specialist_id": True}, {"specialist_id"}),
+        ({"ticket": "T-x", "specialist_id": 2**40}, {"specialist_id"}),
+        ({"ticket": 12, "specialist_id": 1}, {"ticket"}),
+        ({"ticket": "T-x", "specialist_id": 1, "intro_text": "x" * 1001}, {"intro_text"}),
+    ],
+)
 def test_handoff_validation_errors(client, agent_key, body, fields):
     response = post_handoff(client, agent_key, body)
     assert response.status_code == 422
@@ -346,10 +387,17 @@ def test_unknown_handoff_is_a_404(client, agent_key):
 
 # --- the handoff list ------------------------------------------------------------------------
 
+
 def add_handoff(ticket, specialist, status_="accepted", **fields) -> Handoff:
-    handoff = Handoff(ticket_id=ticket.id, specialist_id=specialist.id, idempotency_key=uuid.uuid4().hex,
-                      customer_phone=ticket.customer_phone, status=status_,
-                      card_snapshot={"name": {"formatted_name": specialist.display_name}}, **fields)
+    handoff = Handoff(
+        ticket_id=ticket.id,
+        specialist_id=specialist.id,
+        idempotency_key=uuid.uuid4().hex,
+        customer_phone=ticket.customer_phone,
+        status=status_,
+        card_snapshot={"name": {"formatted_name": specialist.display_name}},
+        **fields,
+    )
     db.session.add(handoff)
     db.session.commit()
     return handoff
@@ -377,15 +425,23 @@ def test_the_list_since_a_time(client, agent_key, make_ticket, make_specialist):
     old.updated_at = utcnow().replace(year=2020)
     db.session.commit()
     new = add_handoff(ticket, specialist)
-    response = client.get("/api/v1/handoffs", query_string={"since": "2021-01-01T00:00:00+02:00"},
-                          headers=bearer(agent_key))
+    response = client.get(
+        "/api/v1/handoffs", query_string={"since": "2021-01-01T00:00:00+02:00"}, headers=bearer(agent_key)
+    )
     assert [item["id"] for item in response.json["items"]] == [new.id]
 
 
-@pytest.mark.parametrize("query, field", [
-    ({"since": "yesterday"}, "since"), ({"status": "lost"}, "status"), ({"limit": "0"}, "limit"),
-    ({"limit": "500"}, "limit"), ({"cursor": "!!"}, "cursor"), ({"since": "0001-01-01T00:00:00+05:00"}, "since"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"since": "yesterday"}, "since"),
+        ({"status": "lost"}, "status"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "500"}, "limit"),
+        ({"cursor": "!!"}, "cursor"),
+        ({"since": "0001-01-01T00:00:00+05:00"}, "since"),
+    ],
+)
 def test_list_parameter_errors(client, agent_key, query, field):
     response = client.get("/api/v1/handoffs", query_string=query, headers=bearer(agent_key))
     assert response.status_code == 422

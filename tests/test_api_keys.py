@@ -1,4 +1,5 @@
 """API keys: stored hashed, shown once, revocable, last use shown; in the admin UI and the CLI."""
+
 import re
 
 import pytest
@@ -23,8 +24,9 @@ def test_a_key_is_stored_only_as_a_hash(app):
     assert api_keys.verify("") is None and api_keys.verify("shk__") is None
 
 
-@pytest.mark.parametrize("name, role, field", [("", "agent", "name"), ("x" * 81, "agent", "name"),
-                                               ("Helpdesk", "admin", "role")])
+@pytest.mark.parametrize(
+    "name, role, field", [("", "agent", "name"), ("x" * 81, "agent", "name"), ("Helpdesk", "admin", "role")]
+)
 def test_bad_names_and_roles_are_refused(app, name, role, field):
     with pytest.raises(api_keys.ApiKeyError) as caught:
         api_keys.create(name, role)

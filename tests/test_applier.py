@@ -1,4 +1,5 @@
 """The applier keeps going: a failed clean-up, events of any age, and one event the database refuses."""
+
 import time
 from datetime import timedelta
 
@@ -16,9 +17,16 @@ URL = f"/webhooks/1msg/{SECRET}"
 @pytest.fixture
 def handoff(make_ticket, make_specialist):
     ticket, specialist = make_ticket(customer_phone="+14155552671"), make_specialist()
-    row = Handoff(ticket_id=ticket.id, specialist_id=specialist.id, idempotency_key="k-applier",
-                  customer_phone=ticket.customer_phone, card_snapshot={"name": {"formatted_name": "X"}},
-                  message_id="wamid.AAA", status="accepted", status_rank=2)
+    row = Handoff(
+        ticket_id=ticket.id,
+        specialist_id=specialist.id,
+        idempotency_key="k-applier",
+        customer_phone=ticket.customer_phone,
+        card_snapshot={"name": {"formatted_name": "X"}},
+        message_id="wamid.AAA",
+        status="accepted",
+        status_rank=2,
+    )
     db.session.add(row)
     db.session.commit()
     return row
@@ -56,6 +64,7 @@ def test_the_applier_thread_survives_a_pass_whose_clean_up_fails(app, client, ha
                 failures[name] -= 1
                 raise RuntimeError(f"{name} failed (test)")
             return real[name](*args, **kwargs)
+
         return run
 
     for name in failures:
@@ -70,8 +79,9 @@ def test_the_applier_thread_survives_a_pass_whose_clean_up_fails(app, client, ha
 def test_an_unapplied_event_older_than_an_hour_is_still_applied(app, handoff):
     """After a long outage the worker's backstop still applies events whose handoff is known."""
     received = utcnow() - timedelta(hours=30)
-    status.store_statuses([status.status_row(StatusUpdate(message_id="wamid.AAA", status="delivered",
-                                                          occurred_at=None), received)])
+    status.store_statuses(
+        [status.status_row(StatusUpdate(message_id="wamid.AAA", status="delivered", occurred_at=None), received)]
+    )
     db.session.commit()
     assert db.session.scalar(select(StatusEvent.applied)) is False
     bodies, swept = applier.backstop()
@@ -84,8 +94,10 @@ def test_the_older_sweep_moves_on_range_by_range(app, handoff, monkeypatch):
     """Each worker pass looks at the next range of ids, and starts over after the last."""
     monkeypatch.setattr(status, "SWEEP_SPAN", 2)
     old = utcnow() - timedelta(hours=5)
-    rows = [status.status_row(StatusUpdate(message_id=f"wamid.OTHER{n}", status="sent", occurred_at=None), old)
-            for n in range(4)]
+    rows = [
+        status.status_row(StatusUpdate(message_id=f"wamid.OTHER{n}", status="sent", occurred_at=None), old)
+        for n in range(4)
+    ]
     rows.append(status.status_row(StatusUpdate(message_id="wamid.AAA", status="read", occurred_at=None), old))
     for row in rows:  # one by one: the event of ours gets the last id
         status.store_statuses([row])
@@ -105,15 +117,27 @@ def refusing_database(app):
     dialect = db.engine.dialect.name
     with db.engine.begin() as conn:
         if dialect == "postgresql":
-            conn.execute(text("CREATE FUNCTION refuse_for_test() RETURNS trigger AS $$ BEGIN "
-                              "IF NEW.message_id = 'wamid.REFUSED' THEN RAISE EXCEPTION 'refused by the test'; "
-                              "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"))
-            conn.execute(text("CREATE TRIGGER refuse_for_test BEFORE INSERT ON status_events FOR EACH ROW "
-                              "EXECUTE FUNCTION refuse_for_test()"))
+            conn.execute(
+                text(
+                    "CREATE FUNCTION refuse_for_test() RETURNS trigger AS $$ BEGIN "
+                    "IF NEW.message_id = 'wamid.REFUSED' THEN RAISE EXCEPTION 'refused by the test'; "
+                    "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_for_test BEFORE INSERT ON status_events FOR EACH ROW "
+                    "EXECUTE FUNCTION refuse_for_test()"
+                )
+            )
         else:
-            conn.execute(text("CREATE TRIGGER refuse_for_test BEFORE INSERT ON status_events "
-                              "WHEN NEW.message_id = 'wamid.REFUSED' "
-                              "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"))
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_for_test BEFORE INSERT ON status_events "
+                    "WHEN NEW.message_id = 'wamid.REFUSED' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+                )
+            )
     yield
     db.session.rollback()
     with db.engine.begin() as conn:
@@ -125,8 +149,9 @@ def refusing_database(app):
 def test_an_event_the_database_refuses_costs_only_itself(app, client, handoff, refusing_database):
     """The batch fails, then the body alone fails: its other events are still applied, the refusal
     is written on the body's row, and the body is not retried forever."""
-    response = client.post(URL, json=ack(("wamid.REFUSED", "sent"), ("wamid.AAA", "delivered"),
-                                         ("wamid.OTHER", "read")))
+    response = client.post(
+        URL, json=ack(("wamid.REFUSED", "sent"), ("wamid.AAA", "delivered"), ("wamid.OTHER", "read"))
+    )
     assert response.status_code == 200
     db.session.commit()
     applier.drain(skip_locked=False)

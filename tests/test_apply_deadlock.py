@@ -5,6 +5,7 @@ handoffs then wants the odd ones while the second holds the odd ones and wants t
 "deadlock detected", a traceback, and a retried body. Every round must end with no error and
 every handoff at its last status.
 """
+
 import threading
 
 from sqlalchemy import select
@@ -18,9 +19,19 @@ ROUNDS, HANDOFFS = 15, 40
 
 def accepted_handoffs(ticket, specialist, round_no: int) -> list[str]:
     ids = [f"wamid.LOCK{round_no:03d}{n:03d}" for n in range(HANDOFFS)]
-    db.session.add_all(Handoff(ticket_id=ticket.id, specialist_id=specialist.id, idempotency_key=f"lock-{m}",
-                               customer_phone=ticket.customer_phone, card_snapshot={}, message_id=m,
-                               status="accepted", status_rank=2) for m in ids)
+    db.session.add_all(
+        Handoff(
+            ticket_id=ticket.id,
+            specialist_id=specialist.id,
+            idempotency_key=f"lock-{m}",
+            customer_phone=ticket.customer_phone,
+            card_snapshot={},
+            message_id=m,
+            status="accepted",
+            status_rank=2,
+        )
+        for m in ids
+    )
     db.session.commit()
     return ids
 

@@ -1,4 +1,5 @@
 """The audit trail: an entry for each kind of action, append-only, filtered and paged for leads."""
+
 import re
 import uuid
 from datetime import datetime, timedelta
@@ -32,16 +33,35 @@ def test_every_kind_of_action_leaves_an_entry(client, auth, make_user, make_spec
     users.set_password(user, "another-long-password", actor=admin)
     specialist = directory.create({"display_name": "Dora Expert", "first_name": "Dora", "phone": "+12025550142"}, admin)
     directory.update(specialist, {"title": "Lead"}, admin)
-    ticket = tickets.save(None, {"external_ref": "HD-AUD", "subject": "s", "customer_name": "c",
-                                 "customer_phone": "+14155552671", "status": "closed"}, actor=admin)
+    ticket = tickets.save(
+        None,
+        {
+            "external_ref": "HD-AUD",
+            "subject": "s",
+            "customer_name": "c",
+            "customer_phone": "+14155552671",
+            "status": "closed",
+        },
+        actor=admin,
+    )
     tickets.save(ticket, {"subject": "changed"}, actor=admin)
     settings.put("intro_text", "Hello there", admin)
     db.session.commit()
     # A closed ticket blocks the send before any call to 1MSG; the attempt is still audited.
     handoffs.send_card(ticket, specialist, admin, uuid.uuid4().hex)
-    assert {"user.login", "user.login_failed", "user.create", "user.update", "user.password",
-            "specialist.create", "specialist.update", "ticket.create", "ticket.update",
-            "settings.update", "handoff.send"} <= actions()
+    assert {
+        "user.login",
+        "user.login_failed",
+        "user.create",
+        "user.update",
+        "user.password",
+        "specialist.create",
+        "specialist.update",
+        "ticket.create",
+        "ticket.update",
+        "settings.update",
+        "handoff.send",
+    } <= actions()
     change = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "user.update"))
     assert change.before == {"role": "agent"} and change.after == {"role": "lead"}
     assert change.actor_id == admin.id and change.actor_label == admin.email
@@ -61,12 +81,16 @@ def test_the_orm_refuses_to_change_or_delete_an_entry(app):
     assert db.session.get(AuditEntry, entry.id).summary == "logged in"
 
 
-@pytest.mark.parametrize("statement", [
-    lambda: update(AuditEntry).values(summary="rewritten"),
-    lambda: delete(AuditEntry),
-    lambda: text("UPDATE audit_entries SET actor_label = 'someone else'"),
-    lambda: text("DELETE FROM audit_entries"),
-], ids=["bulk update", "bulk delete", "SQL update", "SQL delete"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        lambda: update(AuditEntry).values(summary="rewritten"),
+        lambda: delete(AuditEntry),
+        lambda: text("UPDATE audit_entries SET actor_label = 'someone else'"),
+        lambda: text("DELETE FROM audit_entries"),
+    ],
+    ids=["bulk update", "bulk delete", "SQL update", "SQL delete"],
+)
 def test_the_database_refuses_to_change_or_delete_an_entry(app, statement):
     """Bulk statements and plain SQL go around the ORM's guard; the database's trigger does not."""
     entry = audit.record("user.login", "user", 1, label="someone@example.com", summary="logged in")
@@ -94,8 +118,11 @@ def test_no_route_changes_the_trail(app):
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("history."):
             assert rule.methods - {"GET", "HEAD", "OPTIONS"} == set(), rule
-    writes = re.compile(r"(update|delete)\(\s*AuditEntry|query\(AuditEntry\)[^\n]*\.(update|delete)|"
-                        r"audit_entries[^\n]*(UPDATE|DELETE)|(UPDATE|DELETE FROM)\s+audit_entries", re.I)
+    writes = re.compile(
+        r"(update|delete)\(\s*AuditEntry|query\(AuditEntry\)[^\n]*\.(update|delete)|"
+        r"audit_entries[^\n]*(UPDATE|DELETE)|(UPDATE|DELETE FROM)\s+audit_entries",
+        re.I,
+    )
     for folder in ("views", "services", "cli.py", "models"):
         paths = [ROOT / folder] if folder.endswith(".py") else (ROOT / folder).rglob("*.py")
         for path in paths:
@@ -112,18 +139,34 @@ def test_posting_to_the_trail_is_not_allowed(client, auth):
 def trail(make_user, make_ticket, make_specialist):
     """Five audit entries and three status events, interleaved, two sharing one timestamp."""
     lead = make_user(role="lead", email="lead.person@example.com")
-    handoff = add_handoff(make_ticket(), make_specialist(), created_at=datetime(2024, 4, 1, 9, 0),
-                          status="read", accepted_at=datetime(2024, 4, 1, 9, 0), message_id="wamid.trail-1")
+    handoff = add_handoff(
+        make_ticket(),
+        make_specialist(),
+        created_at=datetime(2024, 4, 1, 9, 0),
+        status="read",
+        accepted_at=datetime(2024, 4, 1, 9, 0),
+        message_id="wamid.trail-1",
+    )
     base = datetime(2024, 4, 1, 10, 0)
     for i in range(5):
-        db.session.add(AuditEntry(at=base + timedelta(minutes=2 * i), actor_id=lead.id, actor_label=lead.email,
-                                  action="ticket.update" if i % 2 else "user.login",
-                                  subject_type="ticket" if i % 2 else "user",
-                                  subject_id=str(i), summary=f"entry {i}"))
+        db.session.add(
+            AuditEntry(
+                at=base + timedelta(minutes=2 * i),
+                actor_id=lead.id,
+                actor_label=lead.email,
+                action="ticket.update" if i % 2 else "user.login",
+                subject_type="ticket" if i % 2 else "user",
+                subject_id=str(i),
+                summary=f"entry {i}",
+            )
+        )
     for i, status in enumerate(("sent", "delivered", "read")):
         # The first status event shares its timestamp with audit entry 0.
-        db.session.add(StatusEvent(message_id="wamid.trail-1", status=status,
-                                   received_at=base + timedelta(minutes=3 * i), applied=True))
+        db.session.add(
+            StatusEvent(
+                message_id="wamid.trail-1", status=status, received_at=base + timedelta(minutes=3 * i), applied=True
+            )
+        )
     db.session.commit()
     return lead, handoff
 
@@ -166,8 +209,9 @@ def test_audit_page_for_leads(client, auth, trail):
     body = client.get("/history/audit?action=handoff.status").get_data(as_text=True)
     assert f'href="/handoffs/{handoff.id}"' in body and "1MSG reported delivered" in body
     assert "entry 4" not in body
-    fragment = client.get("/history/audit?actor=lead.person",
-                          headers={"HX-Request": "true", "HX-Target": "audit-table"})
+    fragment = client.get(
+        "/history/audit?actor=lead.person", headers={"HX-Request": "true", "HX-Target": "audit-table"}
+    )
     assert fragment.get_data(as_text=True).startswith('<div id="audit-table">')
     assert client.get("/history/audit?date_from=01/04/2024").status_code == 400
     assert client.get("/history/audit?before=2024-04-01T10:00:00_other_3").status_code == 400

@@ -1,4 +1,5 @@
 """Login, logout, sessions that end, throttling and password storage."""
+
 from sqlalchemy import select
 
 from models import AuditEntry, User, db
@@ -68,8 +69,9 @@ def test_password_change_ends_other_sessions(app, make_user):
     first, second = app.test_client(), app.test_client()
     for c in (first, second):
         assert c.post("/login", data={"email": user.email, "password": DEFAULT_PASSWORD}).status_code == 302
-    response = first.post("/account/password", data={
-        "current_password": DEFAULT_PASSWORD, "new_password": "a-brand-new-secret"})
+    response = first.post(
+        "/account/password", data={"current_password": DEFAULT_PASSWORD, "new_password": "a-brand-new-secret"}
+    )
     assert response.status_code == 302
     assert first.get("/tickets/").status_code == 200, "the session that changed it stays"
     assert second.get("/tickets/").status_code == 302, "the other session ended"
@@ -93,6 +95,7 @@ def test_production_hash_parameters(make_app):
 
 def test_next_parameter_cannot_leave_the_site(client, make_user):
     user = make_user()
-    response = client.post("/login?next=https://evil.example/x",
-                           data={"email": user.email, "password": DEFAULT_PASSWORD})
+    response = client.post(
+        "/login?next=https://evil.example/x", data={"email": user.email, "password": DEFAULT_PASSWORD}
+    )
     assert response.headers["Location"] == "/"

@@ -3,6 +3,7 @@
 Europe/Berlin changes on the last Sundays of March (29 Mar 2026, 02:00 CET -> 03:00 CEST) and
 October (25 Oct 2026, 03:00 CEST -> 02:00 CET); America/Sao_Paulo has no DST since 2019.
 """
+
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -19,30 +20,36 @@ def utc(*args) -> datetime:
     return datetime(*args)  # naive UTC, as the models store moments
 
 
-@pytest.mark.parametrize("text, stored", [
-    ("Mon-Fri 09:00-17:00", "Mon-Fri 09:00-17:00"),
-    ("mon-fri 9:00-17:00", "Mon-Fri 09:00-17:00"),
-    ("Monday-Thursday 09:00-17:00; Fri 09:00-13:00", "Mon-Thu 09:00-17:00; Fri 09:00-13:00"),
-    ("Mon-Fri 09:00-12:00, 13:00-17:00", "Mon-Fri 09:00-12:00, 13:00-17:00"),
-    ("Sat, Sun 10:00-14:00\nWed 08:00-10:00", "Wed 08:00-10:00; Sat-Sun 10:00-14:00"),
-    ("Fri-Mon 22:00-24:00", "Mon 22:00-24:00; Fri-Sun 22:00-24:00"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "text, stored",
+    [
+        ("Mon-Fri 09:00-17:00", "Mon-Fri 09:00-17:00"),
+        ("mon-fri 9:00-17:00", "Mon-Fri 09:00-17:00"),
+        ("Monday-Thursday 09:00-17:00; Fri 09:00-13:00", "Mon-Thu 09:00-17:00; Fri 09:00-13:00"),
+        ("Mon-Fri 09:00-12:00, 13:00-17:00", "Mon-Fri 09:00-12:00, 13:00-17:00"),
+        ("Sat, Sun 10:00-14:00\nWed 08:00-10:00", "Wed 08:00-10:00; Sat-Sun 10:00-14:00"),
+        ("Fri-Mon 22:00-24:00", "Mon 22:00-24:00; Fri-Sun 22:00-24:00"),
+        ("", ""),
+    ],
+)
 def test_hours_are_read_and_stored_tidily(text, stored):
     assert av.format_hours(parse_hours(text)) == stored
 
 
-@pytest.mark.parametrize("text, message", [
-    ("Mon-Fri", "write days then times"),
-    ("Mon-Fri 9-17", "09:00-17:00"),
-    ("Mon-Fri 17:00-09:00", "split a night shift"),
-    ("Mon-Fri 09:00-25:00", "not a time of day"),
-    ("Mon-Fri 09:70-12:00", "not a time of day"),
-    ("Mo 09:00-12:00", "not a day"),
-    ("Funday 09:00-12:00", "not a day"),
-    ("Mon 09:00-12:00, 11:00-13:00", "overlap"),
-    ("Mon-Fri 09:00-12:00; Wed 11:00-13:00", "overlap"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("Mon-Fri", "write days then times"),
+        ("Mon-Fri 9-17", "09:00-17:00"),
+        ("Mon-Fri 17:00-09:00", "split a night shift"),
+        ("Mon-Fri 09:00-25:00", "not a time of day"),
+        ("Mon-Fri 09:70-12:00", "not a time of day"),
+        ("Mo 09:00-12:00", "not a day"),
+        ("Funday 09:00-12:00", "not a day"),
+        ("Mon 09:00-12:00, 11:00-13:00", "overlap"),
+        ("Mon-Fri 09:00-12:00; Wed 11:00-13:00", "overlap"),
+    ],
+)
 def test_unreadable_hours_say_what_to_write(text, message):
     with pytest.raises(HoursError, match=message):
         parse_hours(text)
@@ -69,16 +76,24 @@ def test_the_end_of_the_range_is_not_at_work():
     assert av.status_at(utc(2026, 11, 30, 15, 59), "Europe/Berlin", WEEKDAYS, []).state == "available"
 
 
-@pytest.mark.parametrize("moment, state", [
-    # The Friday before the spring change: 09:00 CET is 08:00 UTC.
-    (utc(2026, 3, 27, 7, 59), "off_hours"), (utc(2026, 3, 27, 8, 0), "available"),
-    # The Monday after it: 09:00 CEST is 07:00 UTC; a UTC-fixed rule would say 08:00.
-    (utc(2026, 3, 30, 6, 59), "off_hours"), (utc(2026, 3, 30, 7, 0), "available"),
-    (utc(2026, 3, 30, 14, 59), "available"), (utc(2026, 3, 30, 15, 0), "off_hours"),
-    # The autumn change: Friday 23 Oct in CEST (07:00 UTC), Monday 26 Oct in CET (08:00 UTC).
-    (utc(2026, 10, 23, 7, 0), "available"), (utc(2026, 10, 26, 7, 0), "off_hours"),
-    (utc(2026, 10, 26, 8, 0), "available"), (utc(2026, 10, 26, 15, 59), "available"),
-])
+@pytest.mark.parametrize(
+    "moment, state",
+    [
+        # The Friday before the spring change: 09:00 CET is 08:00 UTC.
+        (utc(2026, 3, 27, 7, 59), "off_hours"),
+        (utc(2026, 3, 27, 8, 0), "available"),
+        # The Monday after it: 09:00 CEST is 07:00 UTC; a UTC-fixed rule would say 08:00.
+        (utc(2026, 3, 30, 6, 59), "off_hours"),
+        (utc(2026, 3, 30, 7, 0), "available"),
+        (utc(2026, 3, 30, 14, 59), "available"),
+        (utc(2026, 3, 30, 15, 0), "off_hours"),
+        # The autumn change: Friday 23 Oct in CEST (07:00 UTC), Monday 26 Oct in CET (08:00 UTC).
+        (utc(2026, 10, 23, 7, 0), "available"),
+        (utc(2026, 10, 26, 7, 0), "off_hours"),
+        (utc(2026, 10, 26, 8, 0), "available"),
+        (utc(2026, 10, 26, 15, 59), "available"),
+    ],
+)
 def test_hours_follow_berlin_across_dst_changes(moment, state):
     assert av.status_at(moment, "Europe/Berlin", WEEKDAYS, []).state == state
 
@@ -102,11 +117,15 @@ def test_a_range_starting_or_ending_in_the_skipped_hour_turns_at_the_jump():
     assert av.status_at(utc(2026, 3, 29, 1, 10), "Europe/Berlin", ends, []).state == "off_hours"
 
 
-@pytest.mark.parametrize("zone, day", [
-    ("Europe/Berlin", date(2026, 3, 29)), ("America/Havana", date(2026, 3, 8)),  # a gap at midnight
-    ("Australia/Lord_Howe", date(2026, 10, 4)),  # a 30-minute change
-    ("Pacific/Apia", date(2011, 12, 30)),  # a whole day skipped
-])
+@pytest.mark.parametrize(
+    "zone, day",
+    [
+        ("Europe/Berlin", date(2026, 3, 29)),
+        ("America/Havana", date(2026, 3, 8)),  # a gap at midnight
+        ("Australia/Lord_Howe", date(2026, 10, 4)),  # a 30-minute change
+        ("Pacific/Apia", date(2011, 12, 30)),  # a whole day skipped
+    ],
+)
 def test_wall_times_of_a_day_never_go_back_in_utc(zone, day):
     moments = [av._wall_to_utc(day, minute, ZoneInfo(zone)) for minute in range(0, 24 * 60 + 1, 10)]
     assert moments == sorted(moments)
@@ -133,10 +152,13 @@ def test_on_leave_names_the_last_day_and_the_stand_in_then_the_next_start():
     assert state.next_start.isoformat() == "2026-12-04T09:00:00+01:00"  # Friday, the day after
 
 
-@pytest.mark.parametrize("second", [
-    AbsenceDays(date(2026, 12, 4), date(2026, 12, 10), "Jane"),  # the day after the first ends
-    AbsenceDays(date(2026, 12, 2), date(2026, 12, 10), "Jane"),  # overlapping it
-])
+@pytest.mark.parametrize(
+    "second",
+    [
+        AbsenceDays(date(2026, 12, 4), date(2026, 12, 10), "Jane"),  # the day after the first ends
+        AbsenceDays(date(2026, 12, 2), date(2026, 12, 10), "Jane"),  # overlapping it
+    ],
+)
 def test_leave_made_of_absences_back_to_back_ends_with_the_last(second):
     leave = [AbsenceDays(date(2026, 11, 30), date(2026, 12, 3), "Omar"), second]
     state = av.status_at(utc(2026, 11, 30, 10, 0), "Europe/Berlin", WEEKDAYS, leave)
@@ -172,10 +194,14 @@ def test_leave_without_hours_or_zone_still_shows():
     assert state.text == "on leave until 8 Jan 2027" and state.next_start is None
 
 
-@pytest.mark.parametrize("zone, hours, text", [
-    (None, WEEKDAYS, "time zone not set"), ("Europe/Berlin", {}, "working hours not set"),
-    ("Not/AZone", WEEKDAYS, "time zone not set"),
-])
+@pytest.mark.parametrize(
+    "zone, hours, text",
+    [
+        (None, WEEKDAYS, "time zone not set"),
+        ("Europe/Berlin", {}, "working hours not set"),
+        ("Not/AZone", WEEKDAYS, "time zone not set"),
+    ],
+)
 def test_unknown_hours_are_said_and_never_count_as_off(zone, hours, text):
     state = av.status_at(utc(2026, 11, 30, 10, 0), zone, hours, [])
     assert state.state == "unknown" and state.text == text and not state.is_off
@@ -202,17 +228,42 @@ def test_intro_phrase_names_their_next_start_and_zone():
     assert av.intro_phrase(sao_paulo, "America/Sao_Paulo") == "Monday 7 December, 09:00 (America/Sao Paulo time)"
 
 
-@pytest.mark.parametrize("code, tidy", [
-    ("pt", "pt"), ("PT-br", "pt-BR"), ("pt_BR", "pt-BR"), ("zh-hant-tw", "zh-Hant-TW"), ("es-419", "es-419"),
-    ("sl-rozaj-biske", "sl-rozaj-biske"), ("de-DE-u-co-phonebk", "de-DE-u-co-phonebk"),
-    ("en-US-x-twain", "en-US-x-twain"), ("yue", "yue"),
-])
+@pytest.mark.parametrize(
+    "code, tidy",
+    [
+        ("pt", "pt"),
+        ("PT-br", "pt-BR"),
+        ("pt_BR", "pt-BR"),
+        ("zh-hant-tw", "zh-Hant-TW"),
+        ("es-419", "es-419"),
+        ("sl-rozaj-biske", "sl-rozaj-biske"),
+        ("de-DE-u-co-phonebk", "de-DE-u-co-phonebk"),
+        ("en-US-x-twain", "en-US-x-twain"),
+        ("yue", "yue"),
+    ],
+)
 def test_language_codes_are_bcp47_in_the_usual_case(code, tidy):
     assert languages.normalise(code) == tidy
 
 
-@pytest.mark.parametrize("code", ["", "e", "english1", "toolongcode", "en--GB", "1pt", "x-private", "pt-",
-                                  "en-GB-", "pt;DROP", "pt\u00e9", "i-klingon", "en-" + "a" * 40])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "",
+        "e",
+        "english1",
+        "toolongcode",
+        "en--GB",
+        "1pt",
+        "x-private",
+        "pt-",
+        "en-GB-",
+        "pt;DROP",
+        "pt\u00e9",
+        "i-klingon",
+        "en-" + "a" * 40,
+    ],
+)
 def test_malformed_language_codes_are_refused(code):
     with pytest.raises(languages.LanguageError, match="BCP 47"):
         languages.normalise(code)

@@ -1,5 +1,6 @@
 """In real Chromium: the ticket page shows each specialist's availability in the picker and the
 suggestion with its reason; picking the suggestion is the agent's click, and nothing is sent."""
+
 import pytest
 
 from models import Handoff, db
@@ -30,8 +31,7 @@ def test_the_ticket_page_shows_availability_and_the_suggestion(browser_page, vie
 
     expect(row("Omar Haddad")).to_contain_text("available now · 0 of 20 today")
     expect(row("Jane Specialist")).to_contain_text("working hours not set")
-    expect(row("Mei Tanaka")).to_contain_text(
-        "on leave until")
+    expect(row("Mei Tanaka")).to_contain_text("on leave until")
     expect(row("Mei Tanaka")).to_contain_text("stand-in: Omar Haddad")
     rui = row("Rui Costa")
     expect(rui).to_contain_text("Suggested")

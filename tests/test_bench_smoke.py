@@ -3,6 +3,7 @@
 Numbers are not checked (this machine is shared and noisy); that every request was answered,
 nothing was lost and each table has its rows, is.
 """
+
 import json
 import sys
 from pathlib import Path
@@ -50,8 +51,9 @@ def test_webhook_ingest_loses_nothing(client):
 
 
 def test_webhook_ingest_rounds_alternate_ours_and_the_reference():
-    rows = webhook_ingest.measure("sqlite", batches=(1,), senders=2, duration=0.5, max_events=60, client="python",
-                                  rounds=2)
+    rows = webhook_ingest.measure(
+        "sqlite", batches=(1,), senders=2, duration=0.5, max_events=60, client="python", rounds=2
+    )
     assert [(row[1], row[-1]) for row in rows] == [("ours", 1), ("reference", 1), ("ours", 2), ("reference", 2)]
     assert all(row[4] > 0 and row[11] == 0 and row[12] == 0 for row in rows)
     webhook_ingest.report(rows)  # one ratio per round
@@ -75,7 +77,7 @@ def test_memory_samples_every_worker():
     results = memory.measure(requests=40, sample_every=20, concurrency=2)
     assert [row[0] for row in results["rows"]] == [0, 20, 40]
     assert results["workers"] == common.WORKERS
-    assert all(value > 10 for row in results["rows"] for value in row[1:1 + results["workers"]])  # MiB
+    assert all(value > 10 for row in results["rows"] for value in row[1 : 1 + results["workers"]])  # MiB
     assert all(row[-1] == 0 for row in results["rows"])
 
 
@@ -97,7 +99,8 @@ def test_webhook_ingest_counts_only_what_was_acked_as_lost(tmp_path):
             "CREATE TABLE webhook_events (id INTEGER PRIMARY KEY, applied_at TEXT, body TEXT);"
             "CREATE TABLE status_events (id INTEGER PRIMARY KEY, message_id TEXT, status TEXT,"
             " webhook_event_id INTEGER, applied BOOLEAN);"
-            "INSERT INTO status_events VALUES (1, 'wamid.BX1', 'sent', 1, 1), (2, 'wamid.BX2', 'sent', 1, 1);")
+            "INSERT INTO status_events VALUES (1, 'wamid.BX1', 'sent', 1, 1), (2, 'wamid.BX2', 'sent', 1, 1);"
+        )
         conn.execute("INSERT INTO webhook_events VALUES (1, '2026-11-30 15:00:00', ?)", (body,))
     stored = webhook_ingest._stored_ids(url, 0)
     assert stored == {1}

@@ -1,4 +1,5 @@
 """End to end in real Chromium (Debian's package) driven by Playwright: the demo flow."""
+
 import re
 import threading
 
@@ -185,8 +186,11 @@ def test_hd_1002_omar_chosen_template_answered_one_card_omars_live_in_two_tabs(p
         expect(card).to_be_visible(timeout=30000)
         expect(card).to_have_attribute("data-status", "read", timeout=15000)
         expect(tab.locator("#pending-follow-up")).to_have_count(0)
-    cards = [r["json"]["contacts"][0]["name"]["formatted_name"] for r in emulator.requests()
-             if r["path"].endswith("/sendContact")]
+    cards = [
+        r["json"]["contacts"][0]["name"]["formatted_name"]
+        for r in emulator.requests()
+        if r["path"].endswith("/sendContact")
+    ]
     assert cards == ["Omar Haddad"], cards
 
     # Now the window is open: picking another specialist asks first, naming Omar's card.
@@ -198,7 +202,10 @@ def test_hd_1002_omar_chosen_template_answered_one_card_omars_live_in_two_tabs(p
     expect(page.locator("main")).to_contain_text("Omar Haddad's card was already sent to this customer")
     page.get_by_role("button", name="No, go back").click()
     expect(page.locator("#window-state")).to_be_visible()
-    cards = [r["json"]["contacts"][0]["name"]["formatted_name"] for r in emulator.requests()
-             if r["path"].endswith("/sendContact")]
+    cards = [
+        r["json"]["contacts"][0]["name"]["formatted_name"]
+        for r in emulator.requests()
+        if r["path"].endswith("/sendContact")
+    ]
     assert cards == ["Omar Haddad"], "nothing more went without the confirmation"
     other_tab.close()

@@ -1,4 +1,5 @@
 """The channel as the app uses it: header badge, emulated label, CLI commands, webhook registration."""
+
 from tests.conftest import emulator_settings
 
 

@@ -1,4 +1,5 @@
 """Channel id from a JWT channel key, the token's place, and the production refusals (real HTTP)."""
+
 import base64
 import json
 import logging
@@ -15,8 +16,10 @@ from tests.emulator_fixtures import EmulatorHandle
 
 def jwt_key(instance: str) -> str:
     """A channel key shaped like 1MSG's: a JWT whose payload names the instance."""
+
     def part(data: dict) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
     return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part({'instanceId': instance, 'iat': 1})}.c2lnbmF0dXJl"
 
 
@@ -31,8 +34,9 @@ def jwt_channel():
 
 
 def test_the_channel_id_comes_from_the_jwt_key_when_not_set(make_app, jwt_channel):
-    app = make_app(ONEMSG_API_URL=jwt_channel.base_url, ONEMSG_CHANNEL_ID="", ONEMSG_TOKEN=jwt_channel.token,
-                   ONEMSG_EMULATED=True)
+    app = make_app(
+        ONEMSG_API_URL=jwt_channel.base_url, ONEMSG_CHANNEL_ID="", ONEMSG_TOKEN=jwt_channel.token, ONEMSG_EMULATED=True
+    )
     with app.app_context():
         assert client().channel_id == "371267301"
         assert channel_status() == "connected"
@@ -41,16 +45,23 @@ def test_the_channel_id_comes_from_the_jwt_key_when_not_set(make_app, jwt_channe
 
 
 def test_an_explicit_channel_id_wins_over_the_key(make_app, jwt_channel):
-    app = make_app(ONEMSG_API_URL=jwt_channel.base_url, ONEMSG_CHANNEL_ID="371267301",
-                   ONEMSG_TOKEN=jwt_key("instance999999"), ONEMSG_EMULATED=True)
+    app = make_app(
+        ONEMSG_API_URL=jwt_channel.base_url,
+        ONEMSG_CHANNEL_ID="371267301",
+        ONEMSG_TOKEN=jwt_key("instance999999"),
+        ONEMSG_EMULATED=True,
+    )
     with app.app_context():
         assert client().channel_id == "371267301"
 
 
 # 32 random bytes: production refuses weaker keys (config.secret_key_problem).
-REAL_1MSG = {"SECRET_KEY": "3f9a1c7e5b2d8f40a6c1e9b7d3f5a2c8e0b4d6f8a1c3e5b7d9f0a2c4e6b8d0f1",
-             "SQLALCHEMY_DATABASE_URI": "sqlite://",
-             "ONEMSG_API_URL": "https://api.1msg.example", "ONEMSG_WEBHOOK_SECRET": "w" * 40}
+REAL_1MSG = {
+    "SECRET_KEY": "3f9a1c7e5b2d8f40a6c1e9b7d3f5a2c8e0b4d6f8a1c3e5b7d9f0a2c4e6b8d0f1",
+    "SQLALCHEMY_DATABASE_URI": "sqlite://",
+    "ONEMSG_API_URL": "https://api.1msg.example",
+    "ONEMSG_WEBHOOK_SECRET": "w" * 40,
+}
 
 
 def test_production_refuses_to_start_without_a_channel_id():
@@ -59,10 +70,13 @@ def test_production_refuses_to_start_without_a_channel_id():
         create_app(type("Prod", (Config,), settings))
 
 
-@pytest.mark.parametrize("settings", [
-    {"ONEMSG_TOKEN": jwt_key("instance371267300"), "ONEMSG_CHANNEL_ID": ""},
-    {"ONEMSG_TOKEN": "a-plain-token", "ONEMSG_CHANNEL_ID": "371267300"},
-])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"ONEMSG_TOKEN": jwt_key("instance371267300"), "ONEMSG_CHANNEL_ID": ""},
+        {"ONEMSG_TOKEN": "a-plain-token", "ONEMSG_CHANNEL_ID": "371267300"},
+    ],
+)
 def test_production_starts_with_a_channel_id_from_either_place(settings):
     assert create_app(type("Prod", (Config,), {**REAL_1MSG, **settings})).config["ONEMSG_API_URL"]
 

@@ -1,4 +1,5 @@
 """Chat ids as 1MSG sends them: @c.us phones, @lid users (BSUID), @g.us groups, calls (real HTTP)."""
+
 import random
 import time
 import uuid
@@ -24,12 +25,12 @@ def webhook_events() -> int:
 
 
 def inbound_rows(phone: str) -> int:
-    return db.session.scalar(select(func.count()).select_from(InboundMessage)
-                             .where(InboundMessage.customer_phone == phone))
+    return db.session.scalar(
+        select(func.count()).select_from(InboundMessage).where(InboundMessage.customer_phone == phone)
+    )
 
 
-def test_a_hidden_number_user_opens_the_window_of_the_real_phone(live_server, emulator, make_ticket,
-                                                                 make_specialist):
+def test_a_hidden_number_user_opens_the_window_of_the_real_phone(live_server, emulator, make_ticket, make_specialist):
     """The customer writes from <bsuid>@lid; an ack carrying bsuid and phone links them."""
     db.session.add(AppSetting(key="reopen_template", value=DEMO_REOPEN_TEMPLATE))
     db.session.commit()
@@ -62,12 +63,18 @@ def test_a_group_message_is_stored_and_opens_no_window(live_server, emulator):
     assert not window.session_window(PHONE, lookup=False).is_open
 
 
-@pytest.mark.parametrize("body", [
-    {"instanceId": "371267300", "type": "calls",
-     "data": {"id": "call-1", "from": "4915112340021@c.us", "status": "ringing"}},
-    {"instanceId": "371267300"},
-    {"instanceId": "371267300", "type": "account_update", "update": {"quality": "GREEN"}},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {
+            "instanceId": "371267300",
+            "type": "calls",
+            "data": {"id": "call-1", "from": "4915112340021@c.us", "status": "ringing"},
+        },
+        {"instanceId": "371267300"},
+        {"instanceId": "371267300", "type": "account_update", "update": {"quality": "GREEN"}},
+    ],
+)
 def test_bodies_with_no_event_array_are_stored_and_answered_2xx(live_server, app, body):
     url = live_server.webhook_url(app)
     before = webhook_events()
@@ -87,8 +94,10 @@ def test_the_emulator_posts_a_calls_passthrough_and_we_keep_it(live_server, emul
 def test_we_send_to_a_lid_user_with_phone_set_to_the_bsuid(emulator, onemsg_client):
     bsuid = bsuid_for(PHONE[1:])
     emulator.inbound(PHONE[1:], "Hi", hidden=True)  # the window is the user's, whatever the id
-    card = {"name": {"formatted_name": "Jane Specialist", "first_name": "Jane"},
-            "phones": [{"phone": "+12025550199", "type": "CELL"}]}
+    card = {
+        "name": {"formatted_name": "Jane Specialist", "first_name": "Jane"},
+        "phones": [{"phone": "+12025550199", "type": "CELL"}],
+    }
     assert onemsg_client.send_contact(f"{bsuid}@lid", card).id
     [call] = [r for r in emulator.requests() if r["path"].endswith("/sendContact")]
     assert call["json"]["phone"] == bsuid
@@ -101,12 +110,36 @@ def test_lid_messages_and_the_acks_that_link_them_race_without_losing_a_window(l
     users = [(f"10472938475{n:04d}", f"+4915112341{n:03d}") for n in range(10)]
     bodies = []
     for n, (bsuid, phone) in enumerate(users):
-        bodies.append({"instanceId": "371267300", "messages": [
-            {"id": f"wamid.lid-{n}", "body": "Hi", "type": "chat", "fromMe": False, "time": int(time.time()),
-             "chatId": f"{bsuid}@lid", "author": f"{bsuid}@lid"}]})
-        bodies.append({"instanceId": "371267300", "ack": [
-            {"id": f"wamid.out-{n}", "status": "delivered", "chatId": f"{phone[1:]}@c.us", "phone": phone[1:],
-             "bsuid": bsuid}]})
+        bodies.append(
+            {
+                "instanceId": "371267300",
+                "messages": [
+                    {
+                        "id": f"wamid.lid-{n}",
+                        "body": "Hi",
+                        "type": "chat",
+                        "fromMe": False,
+                        "time": int(time.time()),
+                        "chatId": f"{bsuid}@lid",
+                        "author": f"{bsuid}@lid",
+                    }
+                ],
+            }
+        )
+        bodies.append(
+            {
+                "instanceId": "371267300",
+                "ack": [
+                    {
+                        "id": f"wamid.out-{n}",
+                        "status": "delivered",
+                        "chatId": f"{phone[1:]}@c.us",
+                        "phone": phone[1:],
+                        "bsuid": bsuid,
+                    }
+                ],
+            }
+        )
     random.Random(13).shuffle(bodies)
     url = live_server.webhook_url(app)
     db.session.rollback()
@@ -116,6 +149,7 @@ def test_lid_messages_and_the_acks_that_link_them_race_without_losing_a_window(l
 
     def links():  # the bodies are stored at once and applied moments later, off the request
         return {link.bsuid: link.customer_phone for link in db.session.scalars(select(CustomerLink))}
+
     wait_until(lambda: links() == dict(users), timeout=15)
     assert links() == dict(users), "one link per user, each with its phone"
     wait_until(lambda: all(inbound_rows(phone) for _bsuid, phone in users), timeout=15)
@@ -132,6 +166,7 @@ def link_committed(bsuid: str, timeout: float = 15.0) -> None:
     def committed():
         with db.engine.connect() as conn:
             return conn.execute(query, {"bsuid": bsuid}).scalar()
+
     applied = wait_until(committed, timeout, end_transaction=False)
     assert applied, f"the link of {bsuid} was not applied within {timeout} s"
 
@@ -144,10 +179,13 @@ def test_a_link_committed_between_our_read_and_our_update_is_not_missed(live_ser
     bsuid, phone = "104729384750999", "+4915112349999"
     db.session.add(CustomerLink(bsuid=bsuid))  # seen before, phone unknown
     db.session.commit()
-    [message] = parse_payload({"messages": [{"id": "wamid.lid-race", "fromMe": False, "time": int(time.time()),
-                                             "chatId": f"{bsuid}@lid"}]}).messages
-    ack = {"instanceId": "371267300", "ack": [{"id": "wamid.x", "status": "sent", "phone": phone[1:],
-                                               "chatId": f"{phone[1:]}@c.us", "bsuid": bsuid}]}
+    [message] = parse_payload(
+        {"messages": [{"id": "wamid.lid-race", "fromMe": False, "time": int(time.time()), "chatId": f"{bsuid}@lid"}]}
+    ).messages
+    ack = {
+        "instanceId": "371267300",
+        "ack": [{"id": "wamid.x", "status": "sent", "phone": phone[1:], "chatId": f"{phone[1:]}@c.us", "bsuid": bsuid}],
+    }
     fired = []
 
     def link_commits_now(_conn, _cursor, statement, *_):

@@ -1,4 +1,5 @@
 """When 1MSG keeps failing we stop calling it for a while, fail fast, and say so on the page."""
+
 import threading
 import time
 import uuid
@@ -21,6 +22,7 @@ def sends(emulator):
 def failing(error):
     def call():
         raise error
+
     return call
 
 
@@ -45,8 +47,9 @@ def test_transport_failures_open_the_breaker_and_it_fails_fast():
         breaker.guarded(lambda: calls.append(1))
     assert calls == [], "no call goes out while the breaker is open"
     assert 28 <= raised.value.retry_after <= 30
-    assert str(raised.value) == (f"1MSG has been failing; sending is paused for {raised.value.retry_after} s "
-                                 "to let it recover.")
+    assert str(raised.value) == (
+        f"1MSG has been failing; sending is paused for {raised.value.retry_after} s to let it recover."
+    )
 
 
 @pytest.mark.parametrize("answer", [WindowClosed("closed"), InvalidRecipient("bad"), Rejected("no")])
@@ -88,10 +91,10 @@ def test_a_slow_call_does_not_block_other_calls_of_the_process():
         slow.join()
 
 
-def test_sends_are_paused_recorded_and_explained_while_1msg_fails(make_app, emulator, make_ticket,
-                                                                   make_specialist, auth):
-    app = make_app(**emulator_settings(emulator), ONEMSG_BREAKER_FAIL_MAX=2,
-                   ONEMSG_BREAKER_RESET_SECONDS=30)
+def test_sends_are_paused_recorded_and_explained_while_1msg_fails(
+    make_app, emulator, make_ticket, make_specialist, auth
+):
+    app = make_app(**emulator_settings(emulator), ONEMSG_BREAKER_FAIL_MAX=2, ONEMSG_BREAKER_RESET_SECONDS=30)
     with app.app_context():
         specialist = make_specialist()
         broken = ready_ticket(emulator, make_ticket, "0003")  # 1MSG answers every send with a 500
@@ -110,8 +113,9 @@ def test_sends_are_paused_recorded_and_explained_while_1msg_fails(make_app, emul
         assert "Sending is paused because 1MSG failed" in page
 
 
-def test_an_introduction_refused_by_the_breaker_is_reported_as_the_pause(make_app, emulator, make_ticket,
-                                                                         make_specialist):
+def test_an_introduction_refused_by_the_breaker_is_reported_as_the_pause(
+    make_app, emulator, make_ticket, make_specialist
+):
     app = make_app(**emulator_settings(emulator), ONEMSG_BREAKER_FAIL_MAX=1)
     with app.app_context():
         specialist = make_specialist()
@@ -123,8 +127,7 @@ def test_an_introduction_refused_by_the_breaker_is_reported_as_the_pause(make_ap
 
 
 def test_after_the_pause_sends_go_out_again(make_app, emulator, make_ticket, make_specialist):
-    app = make_app(**emulator_settings(emulator), ONEMSG_BREAKER_FAIL_MAX=1,
-                   ONEMSG_BREAKER_RESET_SECONDS=0.3)
+    app = make_app(**emulator_settings(emulator), ONEMSG_BREAKER_FAIL_MAX=1, ONEMSG_BREAKER_RESET_SECONDS=0.3)
     with app.app_context():
         specialist = make_specialist()
         send(ready_ticket(emulator, make_ticket, "0012"), specialist)  # 503 + Retry-After: unavailable
@@ -150,8 +153,13 @@ def test_with_redis_every_worker_pauses_together(make_app, emulator, redis_url):
     import redis
 
     key = f"test:1msg-breaker:{uuid.uuid4().hex}"
-    settings = dict(emulator_settings(emulator), REDIS_URL=redis_url, ONEMSG_BREAKER_REDIS_KEY=key,
-                    ONEMSG_BREAKER_FAIL_MAX=3, ONEMSG_BREAKER_RESET_SECONDS=30)
+    settings = dict(
+        emulator_settings(emulator),
+        REDIS_URL=redis_url,
+        ONEMSG_BREAKER_REDIS_KEY=key,
+        ONEMSG_BREAKER_FAIL_MAX=3,
+        ONEMSG_BREAKER_RESET_SECONDS=30,
+    )
     first, second = make_app(**settings), make_app(**settings)
     try:
         with first.app_context():

@@ -4,6 +4,7 @@ The probe: logged-in leads and agents keep reading pages, fragments and the CSV 
 HTTP while another connection kills every other backend of the database (pg_terminate_backend),
 again and again. Needs PostgreSQL (TEST_DATABASE_URL); on SQLite there is no server to drop.
 """
+
 import threading
 import time
 from collections import Counter
@@ -30,9 +31,11 @@ def postgres(app):
 def _killer(url: str, stop: threading.Event, killed: list):
     with psycopg.connect(url, autocommit=True) as conn:
         while not stop.is_set():
-            rows = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                                "AND backend_type = 'client backend'").fetchall()
+            rows = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend'"
+            ).fetchall()
             killed.append(sum(1 for (ok,) in rows if ok))
             stop.wait(KILL_EVERY)
 
@@ -61,13 +64,17 @@ def test_dropped_connections_give_no_500(app, emulator, postgres, make_user, mak
         add_handoff(ticket, specialist, agent, created_at=utcnow(), status="read")
     server = LiveServer(app)
     try:
-        sessions = [(server.session_for(lead), ["/history/", "/history/audit", "/history/sla",
-                                                 "/history/export.csv?date_from="]),
-                    (server.session_for(agent), ["/tickets/", f"/tickets/{ticket.id}",
-                                                  f"/handoffs/{handoff.id}/status"])] * 3
+        sessions = [
+            (
+                server.session_for(lead),
+                ["/history/", "/history/audit", "/history/sla", "/history/export.csv?date_from="],
+            ),
+            (server.session_for(agent), ["/tickets/", f"/tickets/{ticket.id}", f"/handoffs/{handoff.id}/status"]),
+        ] * 3
         stop, lock, codes, killed = threading.Event(), threading.Lock(), Counter(), []
-        threads = [threading.Thread(target=_reader, args=(s, server.url, paths, stop, codes, lock))
-                   for s, paths in sessions]
+        threads = [
+            threading.Thread(target=_reader, args=(s, server.url, paths, stop, codes, lock)) for s, paths in sessions
+        ]
         threads.append(threading.Thread(target=_killer, args=(postgres, stop, killed)))
         for t in threads:
             t.start()
@@ -77,8 +84,10 @@ def test_dropped_connections_give_no_500(app, emulator, postgres, make_user, mak
             t.join(30)
     finally:
         server.stop()
-    print(f"\nconnection-drop probe: {sum(codes.values())} requests, answers {dict(codes)}, "
-          f"{len(killed)} kill rounds, {sum(killed)} backends terminated")
+    print(
+        f"\nconnection-drop probe: {sum(codes.values())} requests, answers {dict(codes)}, "
+        f"{len(killed)} kill rounds, {sum(killed)} backends terminated"
+    )
     assert sum(killed) >= 6, "the probe must really drop connections"
     assert sum(codes.values()) >= 40, "the probe must really read"
     assert 500 not in codes and set(codes) <= {200, 304, 503}, dict(codes)

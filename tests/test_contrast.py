@@ -1,4 +1,5 @@
 """Our CSS's colours meet WCAG 2.2 AA: 4.5:1 for text, 3:1 for the charts' graphics (1.4.11)."""
+
 import re
 from pathlib import Path
 
@@ -16,7 +17,7 @@ def _hex(value: str) -> str | None:
 
 
 def _luminance(colour: str) -> float:
-    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 

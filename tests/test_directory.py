@@ -1,4 +1,5 @@
 """The specialist directory: validation, search, card preview, vCard, audit, deactivation."""
+
 import html
 
 import pytest
@@ -9,10 +10,20 @@ from sqlalchemy import func, select
 
 from models import AuditEntry, Handoff, Specialist, db
 
-VALID = {"display_name": "Jane Specialist", "first_name": "Jane", "last_name": "Specialist",
-         "phone": "+1 202-555-0199", "phone_type": "CELL", "email": "jane@example.com",
-         "organisation": "Acme", "department": "Billing", "title": "Senior", "tags": "billing, refunds ",
-         "notes": "", "active": "y"}
+VALID = {
+    "display_name": "Jane Specialist",
+    "first_name": "Jane",
+    "last_name": "Specialist",
+    "phone": "+1 202-555-0199",
+    "phone_type": "CELL",
+    "email": "jane@example.com",
+    "organisation": "Acme",
+    "department": "Billing",
+    "title": "Senior",
+    "tags": "billing, refunds ",
+    "notes": "",
+    "active": "y",
+}
 
 
 def test_admin_adds_a_specialist_with_a_normalised_phone(client, auth):
@@ -25,13 +36,16 @@ def test_admin_adds_a_specialist_with_a_normalised_phone(client, auth):
     assert entry.actor_id == admin.id and entry.after["phone"] == "+12025550199"
 
 
-@pytest.mark.parametrize("phone, message", [
-    ("", "Enter the specialist's phone number."),
-    ("+1-800-MICROSOFT", "letters"),
-    ("+123", "not a valid phone number"),
-    ("+1 202 555 0199 ext. 12", "extension"),
-    ("(202) 555-0199", "country code"),
-])
+@pytest.mark.parametrize(
+    "phone, message",
+    [
+        ("", "Enter the specialist's phone number."),
+        ("+1-800-MICROSOFT", "letters"),
+        ("+123", "not a valid phone number"),
+        ("+1 202 555 0199 ext. 12", "extension"),
+        ("(202) 555-0199", "country code"),
+    ],
+)
 def test_invalid_phone_is_a_clear_form_error(client, auth, phone, message):
     auth.login("admin")
     response = client.post("/directory/new", data={**VALID, "phone": phone})
@@ -67,10 +81,17 @@ def test_search_by_name_and_tag(client, auth, make_specialist):
 def test_deactivating_keeps_history_and_hides_from_agents(client, auth, make_specialist, make_ticket):
     specialist = make_specialist(display_name="Leaving Person")
     ticket = make_ticket()
-    db.session.add(Handoff(ticket_id=ticket.id, specialist_id=specialist.id, idempotency_key="hist-1",
-                           customer_phone=ticket.customer_phone,
-                           card_snapshot={"name": {"formatted_name": "Leaving Person"}},
-                           status="read", status_rank=6))
+    db.session.add(
+        Handoff(
+            ticket_id=ticket.id,
+            specialist_id=specialist.id,
+            idempotency_key="hist-1",
+            customer_phone=ticket.customer_phone,
+            card_snapshot={"name": {"formatted_name": "Leaving Person"}},
+            status="read",
+            status_rank=6,
+        )
+    )
     db.session.commit()
     auth.login("admin")
     data = {k: getattr(specialist, k) or "" for k in VALID if k != "active"}
@@ -87,8 +108,14 @@ def test_deactivating_keeps_history_and_hides_from_agents(client, auth, make_spe
 
 
 def test_card_preview_and_vcard(client, auth, make_specialist):
-    specialist = make_specialist(display_name="Zoë Müller, PhD", first_name="Zoë", last_name="Müller",
-                                 phone="+447700900123", email="zoe@example.com", organisation="Acme; Ltd")
+    specialist = make_specialist(
+        display_name="Zoë Müller, PhD",
+        first_name="Zoë",
+        last_name="Müller",
+        phone="+447700900123",
+        email="zoe@example.com",
+        organisation="Acme; Ltd",
+    )
     auth.login("agent")
     preview = client.get(f"/directory/{specialist.id}").get_data(as_text=True)
     assert "Zoë Müller, PhD" in preview and "+447700900123" in preview
@@ -111,8 +138,14 @@ def test_preview_fragment_for_the_picker(client, auth, make_specialist):
 def test_an_exact_duplicate_specialist_needs_a_second_yes(client, auth, make_specialist):
     existing = make_specialist(display_name="Omar Haddad", phone="+447700900123")
     auth.login("admin")
-    data = {"display_name": " omar haddad ", "first_name": "Omar", "last_name": "Haddad",
-            "phone": "+44 7700 900123", "phone_type": "CELL", "active": "y"}
+    data = {
+        "display_name": " omar haddad ",
+        "first_name": "Omar",
+        "last_name": "Haddad",
+        "phone": "+44 7700 900123",
+        "phone_type": "CELL",
+        "active": "y",
+    }
     warned = client.post("/directory/new", data=data)
     page = warned.get_data(as_text=True)
     assert warned.status_code == 409 and "Possible duplicate." in page and f"/directory/{existing.id}" in page

@@ -1,4 +1,5 @@
 """CSV export of the filtered history: content, filters, batches and streaming."""
+
 import csv
 import io
 import json
@@ -17,17 +18,33 @@ BASE = datetime(2024, 2, 1, 9, 30, 0)
 @pytest.fixture
 def sent(make_ticket, make_specialist, make_user):
     agent = make_user(email="ann.agent@example.com")
-    specialist = make_specialist(display_name="Jane Specialist", organisation="Acme", title="Billing lead",
-                                 phone="+12025550199")
+    specialist = make_specialist(
+        display_name="Jane Specialist", organisation="Acme", title="Billing lead", phone="+12025550199"
+    )
     ticket = make_ticket(external_ref="HD-1001", customer_phone="+14155552671")
-    delivered = add_handoff(ticket, specialist, agent, created_at=BASE, status="read",
-                            ready_at=BASE - timedelta(minutes=3),
-                            accepted_at=BASE + timedelta(seconds=1), delivered_at=BASE + timedelta(seconds=9),
-                            read_at=BASE + timedelta(minutes=2))
-    failed = add_handoff(ticket, specialist, None, created_at=BASE + timedelta(hours=1), status="failed",
-                         failed_at=BASE + timedelta(hours=1), failure_code="window_closed",
-                         failure_reason="=HYPERLINK(\"http://evil\")", retry_of_id=delivered.id,
-                         unavailable_reason="off_hours")
+    delivered = add_handoff(
+        ticket,
+        specialist,
+        agent,
+        created_at=BASE,
+        status="read",
+        ready_at=BASE - timedelta(minutes=3),
+        accepted_at=BASE + timedelta(seconds=1),
+        delivered_at=BASE + timedelta(seconds=9),
+        read_at=BASE + timedelta(minutes=2),
+    )
+    failed = add_handoff(
+        ticket,
+        specialist,
+        None,
+        created_at=BASE + timedelta(hours=1),
+        status="failed",
+        failed_at=BASE + timedelta(hours=1),
+        failure_code="window_closed",
+        failure_reason='=HYPERLINK("http://evil")',
+        retry_of_id=delivered.id,
+        unavailable_reason="off_hours",
+    )
     return delivered, failed
 
 
@@ -49,8 +66,12 @@ def test_csv_has_every_timestamp_status_reason_agent_snapshot_and_ticket(client,
     assert first["ticket_ref"] == "HD-1001" and first["customer_phone"] == "+14155552671"
     assert first["agent_email"] == "ann.agent@example.com" and first["status"] == "read"
     assert first["agent_id"] == str(delivered.agent_id) and first["agent_name"] == delivered.agent.name
-    assert (first["specialist_name"], first["specialist_phone"], first["specialist_organisation"],
-            first["specialist_title"]) == ("Jane Specialist", "+12025550199", "Acme", "Billing lead")
+    assert (
+        first["specialist_name"],
+        first["specialist_phone"],
+        first["specialist_organisation"],
+        first["specialist_title"],
+    ) == ("Jane Specialist", "+12025550199", "Acme", "Billing lead")
     assert json.loads(first["specialist_card_json"]) == delivered.card_snapshot
     assert first["ready_at"] == "2024-02-01 09:27:00Z"
     assert first["created_at"] == "2024-02-01 09:30:00Z"
@@ -64,7 +85,7 @@ def test_csv_has_every_timestamp_status_reason_agent_snapshot_and_ticket(client,
     # Sent although the specialist was off, as the History table says: the export says it too.
     assert second["unavailable_reason"] == "off_hours" and first["unavailable_reason"] == ""
     # A spreadsheet must not run a formula from a failure text.
-    assert second["failure_reason"] == "'=HYPERLINK(\"http://evil\")"
+    assert second["failure_reason"] == '\'=HYPERLINK("http://evil")'
 
 
 def test_export_follows_the_filters(client, auth, sent):

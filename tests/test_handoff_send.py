@@ -1,4 +1,5 @@
 """The send path over real HTTP against the 1MSG emulator: window, faults, exactly once."""
+
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -25,8 +26,9 @@ def send(ticket, specialist, agent=None, key=None, intro=None):
     return handoffs.send_card(ticket, specialist, agent, key or uuid.uuid4().hex, intro_text=intro)
 
 
-def test_window_opened_by_an_inbound_webhook_then_card_accepted(live_server, emulator, make_ticket,
-                                                                make_specialist, make_user):
+def test_window_opened_by_an_inbound_webhook_then_card_accepted(
+    live_server, emulator, make_ticket, make_specialist, make_user
+):
     ticket, specialist, agent = make_ticket(customer_phone="+14155552671"), make_specialist(), make_user()
     emulator.inbound("14155552671", "Hello, I need the billing expert")
     assert wait_until(lambda: db.session.scalar(select(func.count()).select_from(InboundMessage)) == 1)
@@ -77,8 +79,9 @@ def test_window_lookup_asks_1msg_when_nothing_is_stored(emulated_app, emulator, 
 
 
 @pytest.mark.parametrize("suffix", ["0013", "0014"])
-def test_a_429_without_retry_after_and_sent_as_a_string_are_accepted(emulated_app, emulator, make_ticket,
-                                                                      make_specialist, suffix):
+def test_a_429_without_retry_after_and_sent_as_a_string_are_accepted(
+    emulated_app, emulator, make_ticket, make_specialist, suffix
+):
     """0013: 429 with no Retry-After, retried after a jittered back-off; 0014: `"sent": "true"`."""
     ticket = make_ticket(customer_phone=f"+1415555{suffix}")
     open_window_everywhere(emulator, ticket.customer_phone)
@@ -90,8 +93,7 @@ def test_a_429_without_retry_after_and_sent_as_a_string_are_accepted(emulated_ap
         assert tries[1] - tries[0] >= 0.25, "backed off before the retry"
 
 
-def test_re_engagement_without_a_code_means_the_window_is_closed(emulated_app, emulator, make_ticket,
-                                                                 make_specialist):
+def test_re_engagement_without_a_code_means_the_window_is_closed(emulated_app, emulator, make_ticket, make_specialist):
     """0015 answers a closed window with `"sent": "false"` and "Re-engagement message"."""
     ticket = make_ticket(customer_phone="+14155550015")
     status.record_inbound("in-0015", ticket.customer_phone, utcnow())  # we think it is open
@@ -113,6 +115,7 @@ def test_undeliverable_comes_in_a_later_failed_status(live_server, emulator, mak
         status.apply_pending(handoff.message_id)
         db.session.commit()
         return db.session.get(Handoff, handoff.id).status == "failed"
+
     assert wait_until(failed_by_webhook, 10)
     failed = db.session.get(Handoff, handoff.id)
     assert failed.failure_meta_code == 131026
@@ -120,8 +123,9 @@ def test_undeliverable_comes_in_a_later_failed_status(live_server, emulator, mak
 
 
 def test_bad_token_is_a_channel_problem_for_an_admin(make_app, emulator, make_ticket, make_specialist):
-    app = make_app(ONEMSG_API_URL=emulator.base_url, ONEMSG_CHANNEL_ID=emulator.channel_id,
-                   ONEMSG_TOKEN="wrong-token-123")
+    app = make_app(
+        ONEMSG_API_URL=emulator.base_url, ONEMSG_CHANNEL_ID=emulator.channel_id, ONEMSG_TOKEN="wrong-token-123"
+    )
     with app.app_context():
         ticket = make_ticket(customer_phone="+14155552676")
         open_window_everywhere(emulator, ticket.customer_phone)
@@ -158,8 +162,9 @@ def test_same_key_other_specialist_is_a_conflict(emulated_app, emulator, make_ti
         send(ticket, make_specialist(), key="reused-key-1")
 
 
-def test_twenty_concurrent_submits_send_once(live_server, emulated_app, emulator, make_ticket,
-                                             make_specialist, make_user):
+def test_twenty_concurrent_submits_send_once(
+    live_server, emulated_app, emulator, make_ticket, make_specialist, make_user
+):
     ticket, specialist, agent = make_ticket(customer_phone="+14155552680"), make_specialist(), make_user()
     open_window_everywhere(emulator, ticket.customer_phone)
     sessions = [live_server.session_for(agent) for _ in range(4)]
@@ -168,8 +173,11 @@ def test_twenty_concurrent_submits_send_once(live_server, emulated_app, emulator
     db.session.commit()  # release SQLite's write lock taken by the reads above
 
     def submit(i):
-        return sessions[i % 4].post(f"{live_server.url}/tickets/{ticket_id}/handoffs", data=form,
-                                    allow_redirects=False, timeout=20).status_code
+        return (
+            sessions[i % 4]
+            .post(f"{live_server.url}/tickets/{ticket_id}/handoffs", data=form, allow_redirects=False, timeout=20)
+            .status_code
+        )
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         codes = list(pool.map(submit, range(20)))
@@ -194,8 +202,10 @@ def test_resending_soon_asks_to_confirm(client, auth, emulated_app, emulator, ma
     auth.login("agent")
     ticket, specialist = make_ticket(customer_phone="+14155552682"), make_specialist()
     open_window_everywhere(emulator, ticket.customer_phone)
-    client.post(f"/tickets/{ticket.id}/handoffs", data={
-        "specialist_id": specialist.id, "idempotency_key": "first-key-123", "include_intro": "no"})
+    client.post(
+        f"/tickets/{ticket.id}/handoffs",
+        data={"specialist_id": specialist.id, "idempotency_key": "first-key-123", "include_intro": "no"},
+    )
     again = {"specialist_id": specialist.id, "idempotency_key": "second-key-123", "include_intro": "no"}
     asked = client.post(f"/tickets/{ticket.id}/handoffs", data=again)
     # Post/Redirect/Get: the question is a page of its own, so Back never re-posts the form.
@@ -212,8 +222,9 @@ def test_resending_soon_asks_to_confirm(client, auth, emulated_app, emulator, ma
     assert back.status_code == 302 and back.location.endswith(f"/tickets/{ticket.id}")
 
 
-def test_ticket_page_offers_simulation_and_shows_the_window(client, auth, emulated_app, emulator, make_ticket,
-                                                            make_specialist):
+def test_ticket_page_offers_simulation_and_shows_the_window(
+    client, auth, emulated_app, emulator, make_ticket, make_specialist
+):
     auth.login("agent")
     make_specialist()
     ticket = make_ticket(customer_phone="+14155552683")

@@ -1,4 +1,5 @@
 """The handoff history: filters, keyset pages at their boundaries, htmx fragments, stuck/failed."""
+
 import re
 from datetime import datetime, timedelta
 
@@ -20,9 +21,16 @@ def many(make_ticket, make_specialist, make_user):
     rows = []
     for i in range(7):
         at = BASE + timedelta(minutes=min(i, 5))  # #5 and #6 share a timestamp
-        rows.append(add_handoff(ticket, specialist, agent if i % 2 == 0 else other, created_at=at,
-                                status="failed" if i == 3 else "delivered",
-                                failure_code="window_closed" if i == 3 else None))
+        rows.append(
+            add_handoff(
+                ticket,
+                specialist,
+                agent if i % 2 == 0 else other,
+                created_at=at,
+                status="failed" if i == 3 else "delivered",
+                failure_code="window_closed" if i == 3 else None,
+            )
+        )
     return rows, agent, other
 
 
@@ -100,9 +108,9 @@ def test_default_view_is_the_last_week(client, auth, make_ticket, make_specialis
     recent = add_handoff(ticket, specialist, created_at=utcnow() - timedelta(days=2))
     old = add_handoff(ticket, specialist, created_at=utcnow() - timedelta(days=30))
     body = client.get("/history/").get_data(as_text=True)
-    assert f"/handoffs/{recent.id}\"" in body and f"/handoffs/{old.id}\"" not in body
+    assert f'/handoffs/{recent.id}"' in body and f'/handoffs/{old.id}"' not in body
     body = client.get("/history/?date_from=").get_data(as_text=True)
-    assert f"/handoffs/{old.id}\"" in body
+    assert f'/handoffs/{old.id}"' in body
 
 
 def test_pagination_links_and_htmx_table_fragment(client, auth, many, monkeypatch):
@@ -119,12 +127,15 @@ def test_pagination_links_and_htmx_table_fragment(client, auth, many, monkeypatc
     assert results.get_data(as_text=True).startswith('<div id="history-results">')
 
 
-@pytest.mark.parametrize("query, message", [
-    ("date_from=yesterday", "Not a valid date value"),
-    ("date_from=2024-03-02&date_to=2024-03-01", "The end date is before the start date."),
-    ("agent=abc", "Invalid Choice"),
-    ("status=lost", "Not a valid choice"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("date_from=yesterday", "Not a valid date value"),
+        ("date_from=2024-03-02&date_to=2024-03-01", "The end date is before the start date."),
+        ("agent=abc", "Invalid Choice"),
+        ("status=lost", "Not a valid choice"),
+    ],
+)
 def test_bad_filters_answer_400_with_a_message(client, auth, query, message):
     auth.login("lead")
     response = client.get(f"/history/?{query}")
@@ -139,8 +150,9 @@ def test_bad_cursor_answers_400(client, auth):
     assert "page link is not valid" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("path", ["/history/", "/history/sla", "/history/stuck", "/history/audit",
-                                  "/history/export.csv"])
+@pytest.mark.parametrize(
+    "path", ["/history/", "/history/sla", "/history/stuck", "/history/audit", "/history/export.csv"]
+)
 def test_agents_are_refused(client, auth, path):
     auth.login("agent")
     assert client.get(path).status_code == 403
@@ -152,20 +164,47 @@ def test_stuck_and_failed_lists(client, auth, app, make_ticket, make_specialist)
     now = utcnow()
     stuck_ticket = make_ticket()
     failed_ticket, fixed_ticket = make_ticket(external_ref="HD-FAIL"), make_ticket(external_ref="HD-FIXED")
-    stuck = add_handoff(stuck_ticket, specialist, created_at=now - timedelta(hours=1), status="accepted",
-                        accepted_at=now - timedelta(hours=1))
-    fresh = add_handoff(stuck_ticket, specialist, created_at=now - timedelta(minutes=1), status="accepted",
-                        accepted_at=now - timedelta(minutes=1))
-    failed = add_handoff(failed_ticket, specialist, created_at=now - timedelta(minutes=30), status="failed",
-                         failure_code="window_closed", failure_reason="Dialog window is closed")
-    fixed = add_handoff(fixed_ticket, specialist, created_at=now - timedelta(minutes=30), status="failed",
-                        failure_code="invalid_recipient")
-    add_handoff(fixed_ticket, specialist, created_at=now - timedelta(minutes=20), status="delivered",
-                accepted_at=now - timedelta(minutes=20), retry_of_id=fixed.id)
+    stuck = add_handoff(
+        stuck_ticket,
+        specialist,
+        created_at=now - timedelta(hours=1),
+        status="accepted",
+        accepted_at=now - timedelta(hours=1),
+    )
+    fresh = add_handoff(
+        stuck_ticket,
+        specialist,
+        created_at=now - timedelta(minutes=1),
+        status="accepted",
+        accepted_at=now - timedelta(minutes=1),
+    )
+    failed = add_handoff(
+        failed_ticket,
+        specialist,
+        created_at=now - timedelta(minutes=30),
+        status="failed",
+        failure_code="window_closed",
+        failure_reason="Dialog window is closed",
+    )
+    fixed = add_handoff(
+        fixed_ticket,
+        specialist,
+        created_at=now - timedelta(minutes=30),
+        status="failed",
+        failure_code="invalid_recipient",
+    )
+    add_handoff(
+        fixed_ticket,
+        specialist,
+        created_at=now - timedelta(minutes=20),
+        status="delivered",
+        accepted_at=now - timedelta(minutes=20),
+        retry_of_id=fixed.id,
+    )
     assert [r.Handoff.id for r in history.stuck()] == [stuck.id]
     needing = history.failures_needing_action()
     assert [item.row.Handoff.id for item in needing] == [failed.id]
     assert needing[0].triage.action == "send_template"
     body = client.get("/history/stuck").get_data(as_text=True)
-    assert f"/handoffs/{stuck.id}\"" in body and f"/handoffs/{fresh.id}\"" not in body
+    assert f'/handoffs/{stuck.id}"' in body and f'/handoffs/{fresh.id}"' not in body
     assert "HD-FAIL" in body and "HD-FIXED" not in body and "Send a template" in body

@@ -1,4 +1,5 @@
 """The 1MSG token and the webhook secret never reach the logs, across a whole flow."""
+
 import io
 import logging
 import secrets
@@ -33,13 +34,20 @@ def all_logs():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("token_in", ["header", "query"])
-def test_a_full_flow_logs_neither_the_token_nor_the_webhook_secret(all_logs, make_app, make_ticket,
-                                                                   make_specialist, make_user, token_in):
+def test_a_full_flow_logs_neither_the_token_nor_the_webhook_secret(
+    all_logs, make_app, make_ticket, make_specialist, make_user, token_in
+):
     token, hook_secret = f"tok-{secrets.token_hex(16)}", f"hook-{secrets.token_hex(20)}"
     server_1msg, url_1msg = serve_in_thread(create_emulator(CHANNEL_ID, token, ack_delay=0.05))
     emulator = EmulatorHandle(url_1msg, CHANNEL_ID, token)
-    app = make_app(ONEMSG_API_URL=url_1msg, ONEMSG_CHANNEL_ID=CHANNEL_ID, ONEMSG_TOKEN=token,
-                   ONEMSG_WEBHOOK_SECRET=hook_secret, ONEMSG_READ_TIMEOUT=1.0, ONEMSG_TOKEN_IN=token_in)
+    app = make_app(
+        ONEMSG_API_URL=url_1msg,
+        ONEMSG_CHANNEL_ID=CHANNEL_ID,
+        ONEMSG_TOKEN=token,
+        ONEMSG_WEBHOOK_SECRET=hook_secret,
+        ONEMSG_READ_TIMEOUT=1.0,
+        ONEMSG_TOKEN_IN=token_in,
+    )
     live = None
     try:
         with app.app_context():

@@ -1,4 +1,5 @@
 """Login throttling: per address and per account, growing waits, and no lock-out of the real user."""
+
 import time
 import uuid
 
@@ -33,8 +34,10 @@ def test_behind_a_proxy_a_guesser_does_not_lock_out_the_admin(throttled, make_us
     with app.app_context():
         admin = make_user(role="admin")
         attacker, admin_browser = app.test_client(), app.test_client()
-        codes = [_attempt(attacker, f"{uuid.uuid4().hex}@example.com", X_Forwarded_For="203.0.113.7").status_code
-                 for _ in range(45)]
+        codes = [
+            _attempt(attacker, f"{uuid.uuid4().hex}@example.com", X_Forwarded_For="203.0.113.7").status_code
+            for _ in range(45)
+        ]
         assert codes[:20] == [401] * 20 and set(codes[21:]) == {429}, "the guessing client is slowed"
         response = _attempt(admin_browser, admin.email, DEFAULT_PASSWORD, X_Forwarded_For="198.51.100.2")
         assert response.status_code == 302
@@ -44,8 +47,10 @@ def test_without_trusted_proxies_a_forged_forwarded_for_changes_nothing(throttle
     app = throttled()  # TRUSTED_PROXIES=0: the header is not believed
     with app.app_context():
         attacker = app.test_client()
-        codes = [_attempt(attacker, f"{uuid.uuid4().hex}@example.com", X_Forwarded_For=f"192.0.2.{i}").status_code
-                 for i in range(25)]
+        codes = [
+            _attempt(attacker, f"{uuid.uuid4().hex}@example.com", X_Forwarded_For=f"192.0.2.{i}").status_code
+            for i in range(25)
+        ]
         assert codes[:20] == [401] * 20 and codes[21:] == [429] * 4
 
 

@@ -1,4 +1,5 @@
 """The Alembic migrations build exactly the schema the models describe."""
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -31,8 +32,10 @@ def test_the_untouched_old_introduction_is_reworded_for_the_card_first(app):
 
     directory = os.path.join(app.root_path, "migrations")
     old = "Please reach our specialist using the contact card below."
-    for saved, expected in [(old, "Please reach our specialist using the contact card above."),
-                            ("Our expert's card is below.", "Our expert's card is below.")]:
+    for saved, expected in [
+        (old, "Please reach our specialist using the contact card above."),
+        ("Our expert's card is below.", "Our expert's card is below."),
+    ]:
         db.session.commit()  # the migration writes on a connection of its own (SQLite's lock)
         downgrade(directory=directory, revision="e19a1c0de019-1")
         db.session.merge(AppSetting(key="intro_text", value=saved))

@@ -10,16 +10,23 @@ CUSTOMER = "+14155552671"
 
 def full_card(**overrides) -> CardData:
     """A specialist card with every field set."""
-    fields = dict(formatted_name="Jane Specialist", first_name="Jane", last_name="Specialist",
-                  phone="+12025550199", phone_type="WORK", email="jane@example.com",
-                  company="Acme", department="Billing", title="Senior specialist")
+    fields = dict(
+        formatted_name="Jane Specialist",
+        first_name="Jane",
+        last_name="Specialist",
+        phone="+12025550199",
+        phone_type="WORK",
+        email="jane@example.com",
+        company="Acme",
+        department="Billing",
+        title="Senior specialist",
+    )
     return CardData(**{**fields, **overrides})
 
 
 def test_payload_has_every_field_in_the_strict_form():
     assert contact_payload(full_card()) == {
-        "name": {"formatted_name": "Jane Specialist", "first_name": "Jane",
-                 "last_name": "Specialist"},
+        "name": {"formatted_name": "Jane Specialist", "first_name": "Jane", "last_name": "Specialist"},
         "phones": [{"phone": "+12025550199", "type": "WORK", "wa_id": "12025550199"}],
         "emails": [{"email": "jane@example.com", "type": "WORK"}],
         "org": {"company": "Acme", "department": "Billing", "title": "Senior specialist"},
@@ -35,17 +42,19 @@ def test_payload_omits_empty_fields():
 
 
 def test_org_keeps_only_the_parts_given():
-    assert contact_payload(full_card(company=None, department=""))["org"] == {
-        "title": "Senior specialist"}
+    assert contact_payload(full_card(company=None, department=""))["org"] == {"title": "Senior specialist"}
 
 
-@pytest.mark.parametrize("overrides, problem", [
-    ({"formatted_name": " "}, "formatted name"),
-    ({"first_name": "", "last_name": ""}, "first or last name"),
-    ({"phone": "12025550199"}, "E.164"),
-    ({"phone": "+1 202 555 0199"}, "E.164"),
-    ({"phone_type": "MOBILE"}, "Phone type"),
-])
+@pytest.mark.parametrize(
+    "overrides, problem",
+    [
+        ({"formatted_name": " "}, "formatted name"),
+        ({"first_name": "", "last_name": ""}, "first or last name"),
+        ({"phone": "12025550199"}, "E.164"),
+        ({"phone": "+1 202 555 0199"}, "E.164"),
+        ({"phone_type": "MOBILE"}, "Phone type"),
+    ],
+)
 def test_invalid_cards_are_refused(overrides, problem):
     with pytest.raises(ValueError, match=problem):
         contact_payload(full_card(**overrides))
@@ -72,9 +81,14 @@ def test_vcard_round_trips_through_a_parser():
 
 
 def test_vcard_escapes_commas_semicolons_and_newlines():
-    card = full_card(formatted_name="Doe, Jane; PhD", last_name="Doe; Jr", first_name="Jane, A",
-                     company="Acme, Inc.", department="Billing; East",
-                     title="Lead\nbilling, disputes")
+    card = full_card(
+        formatted_name="Doe, Jane; PhD",
+        last_name="Doe; Jr",
+        first_name="Jane, A",
+        company="Acme, Inc.",
+        department="Billing; East",
+        title="Lead\nbilling, disputes",
+    )
     text = vcard(card)
     assert "FN:Doe\\, Jane\\; PhD" in text
     assert "ORG:Acme\\, Inc.;Billing\\; East" in text
@@ -90,10 +104,13 @@ def test_vcard_without_optional_fields_has_no_empty_lines():
     assert "ORG" not in text and "TEL" not in text and "EMAIL" not in text and "TITLE" not in text
 
 
-@pytest.mark.parametrize("name, filename", [
-    ("Jane Specialist", "jane-specialist.vcf"),
-    ("José Müller, PhD", "jose-muller-phd.vcf"),
-    ("李雷", "contact.vcf"),
-])
+@pytest.mark.parametrize(
+    "name, filename",
+    [
+        ("Jane Specialist", "jane-specialist.vcf"),
+        ("José Müller, PhD", "jose-muller-phd.vcf"),
+        ("李雷", "contact.vcf"),
+    ],
+)
 def test_vcard_filename_is_safe(name, filename):
     assert vcard_filename(CardData(name, first_name="x")) == filename

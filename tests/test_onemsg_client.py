@@ -26,8 +26,10 @@ from onemsg.templates import build_params
 from tests.helpers import wait_until
 
 CUSTOMER = "+14155552671"
-CARD = {"name": {"formatted_name": "Jane Specialist", "first_name": "Jane"},
-        "phones": [{"phone": "+12025550199", "type": "CELL", "wa_id": "12025550199"}]}
+CARD = {
+    "name": {"formatted_name": "Jane Specialist", "first_name": "Jane"},
+    "phones": [{"phone": "+12025550199", "type": "CELL", "wa_id": "12025550199"}],
+}
 
 
 def faulty(code: str) -> str:
@@ -38,8 +40,7 @@ def faulty(code: str) -> str:
 def make_client(emulator, **options) -> OneMsgClient:
     """A client for the emulator with test-sized timeouts, overridable."""
     settings = dict(connect_timeout=1.0, read_timeout=0.5, max_retries=2, max_retry_wait=5.0)
-    return OneMsgClient(emulator.base_url, emulator.channel_id, emulator.token,
-                        **{**settings, **options})
+    return OneMsgClient(emulator.base_url, emulator.channel_id, emulator.token, **{**settings, **options})
 
 
 def sends(emulator, method="sendContact") -> list[dict]:
@@ -48,6 +49,7 @@ def sends(emulator, method="sendContact") -> list[dict]:
 
 
 # ----- a scripted stand-in for answers the emulator has no fault number for -----
+
 
 class ScriptedOneMsg:
     """A real HTTP server answering each 1MSG method with a scripted (status, body, headers)."""
@@ -66,8 +68,7 @@ class ScriptedOneMsg:
 
     def client(self, token="scripted-secret-token", **options) -> OneMsgClient:
         """A client for this stand-in."""
-        return OneMsgClient(self.base_url, "100000", token, read_timeout=0.5,
-                            max_retries=0, **options)
+        return OneMsgClient(self.base_url, "100000", token, read_timeout=0.5, max_retries=0, **options)
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +86,7 @@ def logs(caplog):
     Alembic's fileConfig (run by the app's migrations) disables loggers that already exist,
     which would make a "no token in the logs" test pass vacuously.
     """
-    loggers = [logging.getLogger(name) for name in ("onemsg", "urllib3",
-                                                    "urllib3.connectionpool")]
+    loggers = [logging.getLogger(name) for name in ("onemsg", "urllib3", "urllib3.connectionpool")]
     was_disabled = [logger.disabled for logger in loggers]
     for logger in loggers:
         logger.disabled = False
@@ -98,10 +98,9 @@ def logs(caplog):
 
 # ----- sending -----
 
-@pytest.mark.parametrize("recipient", [CUSTOMER, "14155552671", "14155552671@c.us",
-                                       "+1 415-555-2671"])
-def test_send_contact_sends_the_strict_form_with_a_header_token(emulator, onemsg_client,
-                                                                recipient):
+
+@pytest.mark.parametrize("recipient", [CUSTOMER, "14155552671", "14155552671@c.us", "+1 415-555-2671"])
+def test_send_contact_sends_the_strict_form_with_a_header_token(emulator, onemsg_client, recipient):
     emulator.open_window(CUSTOMER)
     result = onemsg_client.send_contact(recipient, CARD)
     assert result.id.startswith("wamid.")
@@ -148,33 +147,48 @@ def test_a_message_older_than_24_hours_leaves_the_window_closed(emulator, onemsg
 
 
 def test_send_template_goes_out_while_the_window_is_closed(emulator, onemsg_client):
-    params = [{"type": "body", "parameters": [
-        {"type": "text", "text": t} for t in ("Ana\nRuiz", "Jane\tSpecialist", "+1 202      555")]}]
-    result = onemsg_client.send_template(CUSTOMER, "specialist_intro", "en_US", params,
-                                         namespace=NAMESPACE)
+    params = [
+        {
+            "type": "body",
+            "parameters": [{"type": "text", "text": t} for t in ("Ana\nRuiz", "Jane\tSpecialist", "+1 202      555")],
+        }
+    ]
+    result = onemsg_client.send_template(CUSTOMER, "specialist_intro", "en_US", params, namespace=NAMESPACE)
     assert result.id.startswith("wamid.")
     [request] = sends(emulator, "sendTemplate")
     assert request["json"]["language"] == {"policy": "deterministic", "code": "en_US"}
     assert request["json"]["namespace"] == NAMESPACE
-    assert request["json"]["params"] == [{"type": "body", "parameters": [
-        {"type": "text", "text": "Ana Ruiz"}, {"type": "text", "text": "Jane Specialist"},
-        {"type": "text", "text": "+1 202    555"}]}]
+    assert request["json"]["params"] == [
+        {
+            "type": "body",
+            "parameters": [
+                {"type": "text", "text": "Ana Ruiz"},
+                {"type": "text", "text": "Jane Specialist"},
+                {"type": "text", "text": "+1 202    555"},
+            ],
+        }
+    ]
 
 
-@pytest.mark.parametrize("language, namespace", [
-    ("en", NAMESPACE),            # a code a person typed, not the template's own
-    ("en_US", "wrong_namespace"),
-    ("en_US", ""),                # no namespace at all
-])
+@pytest.mark.parametrize(
+    "language, namespace",
+    [
+        ("en", NAMESPACE),  # a code a person typed, not the template's own
+        ("en_US", "wrong_namespace"),
+        ("en_US", ""),  # no namespace at all
+    ],
+)
 def test_a_template_is_refused_unless_name_language_and_namespace_match(emulator, language, namespace):
-    body = {"phone": CUSTOMER[1:], "template": "reopen_chat", "language": {"policy": "deterministic",
-                                                                      "code": language},
-            "params": []}
+    body = {
+        "phone": CUSTOMER[1:],
+        "template": "reopen_chat",
+        "language": {"policy": "deterministic", "code": language},
+        "params": [],
+    }
     if namespace:
         body["namespace"] = namespace
     answer = emulator.post("sendTemplate", body)
-    assert answer.status_code == 200 and answer.json() == {"sent": False,
-                                                           "message": "Template is not defined"}
+    assert answer.status_code == 200 and answer.json() == {"sent": False, "message": "Template is not defined"}
     assert not [m for m in emulator.requests() if m["path"].endswith("/_emulator/inbound")]
 
 
@@ -188,13 +202,10 @@ def test_template_parameters_are_counted_over_header_body_and_buttons(emulator, 
     followup = next(t for t in TEMPLATES if t["name"] == "handoff_followup")
     params = build_params(followup, ["HD-1", "Ana", "Jane", "HD-1"])
     assert [p["type"] for p in params] == ["header", "body", "button"]
-    assert onemsg_client.send_template(CUSTOMER, "handoff_followup", "en_US", params,
-                                       namespace=NAMESPACE).id
-    body_only = [{"type": "body", "parameters": [{"type": "text", "text": "Ana"},
-                                                 {"type": "text", "text": "Jane"}]}]
+    assert onemsg_client.send_template(CUSTOMER, "handoff_followup", "en_US", params, namespace=NAMESPACE).id
+    body_only = [{"type": "body", "parameters": [{"type": "text", "text": "Ana"}, {"type": "text", "text": "Jane"}]}]
     with pytest.raises(Rejected) as caught:
-        onemsg_client.send_template(CUSTOMER, "handoff_followup", "en_US", body_only,
-                                    namespace=NAMESPACE)
+        onemsg_client.send_template(CUSTOMER, "handoff_followup", "en_US", body_only, namespace=NAMESPACE)
     assert caught.value.meta_code == 132000
 
 
@@ -202,40 +213,45 @@ def test_the_reply_to_a_template_opens_the_window(emulator, onemsg_client, webho
     onemsg_client.set_webhooks([webhook_receiver.url])
     onemsg_client.update_settings(ackNotificationsOn=True)
     onemsg_client.send_template(CUSTOMER, "reopen_chat", "en_US", [], namespace=NAMESPACE)
-    webhook_receiver.wait_for(lambda _: [m for m in webhook_receiver.messages()
-                                         if m["fromMe"] is False])
+    webhook_receiver.wait_for(lambda _: [m for m in webhook_receiver.messages() if m["fromMe"] is False])
     assert onemsg_client.send_contact(CUSTOMER, CARD).id.startswith("wamid.")
 
 
 def test_templates_are_read_page_by_page_with_string_components(emulator, onemsg_client):
     listed = onemsg_client.templates(page_size=2)
     pages = [r["query"] for r in emulator.requests() if r["path"].endswith("/templates")]
-    assert pages == [{"limit": "2", "offset": "0"}, {"limit": "2", "offset": "2"},
-                     {"limit": "2", "offset": "4"}]
+    assert pages == [{"limit": "2", "offset": "0"}, {"limit": "2", "offset": "2"}, {"limit": "2", "offset": "4"}]
     assert [(t["name"], t["language"]) for t in listed] == [(t["name"], t["language"]) for t in TEMPLATES]
     assert any(isinstance(t["components"], str) for t in listed), "1MSG's string components"
 
 
-@pytest.mark.parametrize("raw, cleaned", [
-    ("a\nb\r\nc\td", "a b c d"),
-    ("a" + " " * 9 + "b", "a    b"),
-    ("  padded  ", "padded"),
-])
+@pytest.mark.parametrize(
+    "raw, cleaned",
+    [
+        ("a\nb\r\nc\td", "a b c d"),
+        ("a" + " " * 9 + "b", "a    b"),
+        ("  padded  ", "padded"),
+    ],
+)
 def test_clean_template_param(raw, cleaned):
     assert clean_template_param(raw) == cleaned
 
 
 # ----- faults scripted by the recipient's last four digits -----
 
-@pytest.mark.parametrize("code, error, status", [
-    ("0002", RateLimited, 429),
-    ("0003", UnknownOutcome, 500),
-    ("0004", UnknownOutcome, None),
-    ("0007", InvalidRecipient, 400),
-    ("0008", UnknownOutcome, 200),
-    ("0009", Rejected, 200),
-    ("0012", UpstreamUnavailable, 503),
-])
+
+@pytest.mark.parametrize(
+    "code, error, status",
+    [
+        ("0002", RateLimited, 429),
+        ("0003", UnknownOutcome, 500),
+        ("0004", UnknownOutcome, None),
+        ("0007", InvalidRecipient, 400),
+        ("0008", UnknownOutcome, 200),
+        ("0009", Rejected, 200),
+        ("0012", UpstreamUnavailable, 503),
+    ],
+)
 def test_each_fault_raises_its_typed_error(emulator, code, error, status):
     emulator.open_window(faulty(code))
     client = make_client(emulator, max_retries=0)
@@ -262,8 +278,13 @@ def test_queued_send_is_rejected_with_its_job_id(emulator, onemsg_client):
 
 def test_meta_error_keeps_its_code(emulator, onemsg_client):
     bad_text = [{"type": "body", "parameters": [{"type": "text", "text": "a\tb"}] * 3}]
-    body = {"phone": CUSTOMER[1:], "template": "specialist_intro", "namespace": NAMESPACE,
-            "language": {"policy": "deterministic", "code": "en_US"}, "params": bad_text}
+    body = {
+        "phone": CUSTOMER[1:],
+        "template": "specialist_intro",
+        "namespace": NAMESPACE,
+        "language": {"policy": "deterministic", "code": "en_US"},
+        "params": bad_text,
+    }
     answer = emulator.post("sendTemplate", body)
     assert answer.status_code == 400 and answer.json()["error"]["code"] == 132018
 
@@ -306,9 +327,11 @@ def test_slow_answer_is_an_unknown_outcome_but_the_card_went(emulator, onemsg_cl
 
 def wait_for_status(client, message_id, wanted="read", timeout=2.0):
     """Poll hookInfo until the message reaches `wanted`; return the last status seen."""
+
     def status():
         hooks = client.hook_info(message_id)
         return hooks[0]["status"] if hooks else None
+
     wait_until(lambda: status() == wanted, timeout, interval=0.02)
     return status()
 
@@ -321,8 +344,9 @@ def closed_port() -> int:
 
 
 def test_connection_refused_is_upstream_unavailable_after_retries(logs):
-    client = OneMsgClient(f"http://127.0.0.1:{closed_port()}", "100000", "t0k3n-secret",
-                          connect_timeout=0.5, max_retries=2)
+    client = OneMsgClient(
+        f"http://127.0.0.1:{closed_port()}", "100000", "t0k3n-secret", connect_timeout=0.5, max_retries=2
+    )
     with pytest.raises(UpstreamUnavailable) as caught:
         client.send_contact(CUSTOMER, CARD)
     assert caught.value.code == "upstream_unavailable"
@@ -354,21 +378,25 @@ def test_read_timeout_on_a_read_is_upstream_error(silent_server):
 
 # ----- answers only the scripted stand-in gives -----
 
-@pytest.mark.parametrize("status, body, error, meta_code", [
-    (200, {"sent": False, "message": "invalid token"}, AuthenticationFailed, None),
-    (200, {"sent": False, "message": "Rate limit exceeded"}, RateLimited, None),
-    (200, {"sent": False, "message": "Unsupported content"}, Rejected, None),
-    (200, {"sent": False, "message": "DIALOG WINDOW is closed"}, WindowClosed, None),
-    (400, {"error": {"message": "Re-engagement message", "code": 131047}}, WindowClosed, 131047),
-    (400, {"error": {"message": "Rate limit hit", "code": 130429}}, RateLimited, 130429),
-    (400, {"error": {"message": "Spam rate limit", "code": 131056}}, RateLimited, 131056),
-    (400, {"error": {"message": "Generic", "code": 131000}}, Rejected, 131000),
-    (400, {"message": "Body is not valid"}, Rejected, None),
-    (400, {"error": "Invalid phone number"}, InvalidRecipient, None),
-    (429, {"error": "Too many"}, RateLimited, None),
-    (502, "<html>bad gateway</html>", UnknownOutcome, None),
-    (200, {"sent": True}, UnknownOutcome, None),
-])
+
+@pytest.mark.parametrize(
+    "status, body, error, meta_code",
+    [
+        (200, {"sent": False, "message": "invalid token"}, AuthenticationFailed, None),
+        (200, {"sent": False, "message": "Rate limit exceeded"}, RateLimited, None),
+        (200, {"sent": False, "message": "Unsupported content"}, Rejected, None),
+        (200, {"sent": False, "message": "DIALOG WINDOW is closed"}, WindowClosed, None),
+        (400, {"error": {"message": "Re-engagement message", "code": 131047}}, WindowClosed, 131047),
+        (400, {"error": {"message": "Rate limit hit", "code": 130429}}, RateLimited, 130429),
+        (400, {"error": {"message": "Spam rate limit", "code": 131056}}, RateLimited, 131056),
+        (400, {"error": {"message": "Generic", "code": 131000}}, Rejected, 131000),
+        (400, {"message": "Body is not valid"}, Rejected, None),
+        (400, {"error": "Invalid phone number"}, InvalidRecipient, None),
+        (429, {"error": "Too many"}, RateLimited, None),
+        (502, "<html>bad gateway</html>", UnknownOutcome, None),
+        (200, {"sent": True}, UnknownOutcome, None),
+    ],
+)
 def test_send_answers_map_to_typed_errors(scripted, status, body, error, meta_code):
     scripted.answers["sendContact"] = (status, body, {})
     with pytest.raises(error) as caught:
@@ -401,6 +429,7 @@ def test_a_token_quoted_by_1msg_is_redacted(scripted):
 
 # ----- authentication and secrecy -----
 
+
 def test_wrong_token_raises_authentication_failed(emulator):
     client = OneMsgClient(emulator.base_url, emulator.channel_id, "wrong-token-value")
     with pytest.raises(AuthenticationFailed) as caught:
@@ -430,6 +459,7 @@ def test_the_token_never_appears_in_repr_errors_or_logs(emulator, logs):
 
 # ----- reads, webhooks and settings -----
 
+
 def test_channel_status(onemsg_client):
     assert onemsg_client.channel_status() == {"status": "connected"}
 
@@ -437,8 +467,7 @@ def test_channel_status(onemsg_client):
 def test_set_webhooks_keeps_the_urls_already_registered(emulator, onemsg_client):
     existing = ["https://other.example/hook", "https://crm.example/1msg"]
     emulator.post("webhook", {"webhookUrl": existing})
-    saved = onemsg_client.set_webhooks(["https://ours.example/webhooks/1msg/s3cret",
-                                        "https://crm.example/1msg"])
+    saved = onemsg_client.set_webhooks(["https://ours.example/webhooks/1msg/s3cret", "https://crm.example/1msg"])
     assert saved == existing + ["https://ours.example/webhooks/1msg/s3cret"]
     assert onemsg_client.get_webhooks() == saved
 
@@ -464,8 +493,7 @@ def test_hook_info_follows_the_acks(emulator, onemsg_client, webhook_receiver):
     onemsg_client.update_settings(ackNotificationsOn=True)
     emulator.open_window(CUSTOMER)
     sent = onemsg_client.send_contact(CUSTOMER, CARD)
-    webhook_receiver.wait_for(lambda _: [a for a in webhook_receiver.acks()
-                                         if a["status"] == "read"])
+    webhook_receiver.wait_for(lambda _: [a for a in webhook_receiver.acks() if a["status"] == "read"])
     [hook] = onemsg_client.hook_info(sent.id)
     assert (hook["id"], hook["status"], hook["recipient_id"]) == (sent.id, "read", "14155552671")
     assert onemsg_client.hook_info("wamid.unknown") == []
@@ -484,20 +512,26 @@ def test_messages_are_newest_first(emulator, onemsg_client):
 
 # ----- channel id from a JWT key -----
 
+
 def jwt_with(payload: dict) -> str:
     """An unsigned JWT-shaped key carrying payload."""
+
     def part(data):
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
     return f"{part({'alg': 'HS256'})}.{part(payload)}.signature"
 
 
-@pytest.mark.parametrize("token, channel", [
-    (jwt_with({"instanceId": "instance371267300"}), "371267300"),
-    (jwt_with({"instanceId": "371267300"}), "371267300"),
-    (jwt_with({"sub": "x"}), None),
-    ("plain-token", None),
-    ("a.!!!.c", None),
-])
+@pytest.mark.parametrize(
+    "token, channel",
+    [
+        (jwt_with({"instanceId": "instance371267300"}), "371267300"),
+        (jwt_with({"instanceId": "371267300"}), "371267300"),
+        (jwt_with({"sub": "x"}), None),
+        ("plain-token", None),
+        ("a.!!!.c", None),
+    ],
+)
 def test_channel_id_from_token(token, channel):
     assert channel_id_from_token(token) == channel
 
@@ -511,6 +545,7 @@ def test_client_takes_the_channel_from_a_jwt_key():
 
 # ----- the `onemsg` command group -----
 
+
 def test_cli_status_and_set_webhook_use_the_given_client(emulator, onemsg_client):
     from click.testing import CliRunner
 
@@ -518,8 +553,7 @@ def test_cli_status_and_set_webhook_use_the_given_client(emulator, onemsg_client
 
     emulator.post("webhook", {"webhookUrl": "https://other.example/hook"})
     runner = CliRunner()
-    result = runner.invoke(onemsg_cli, ["set-webhook", "https://ours.example/hook"],
-                           obj=onemsg_client)
+    result = runner.invoke(onemsg_cli, ["set-webhook", "https://ours.example/hook"], obj=onemsg_client)
     assert result.exit_code == 0, result.output
     assert "https://other.example/hook, https://ours.example/hook" in result.output
     result = runner.invoke(onemsg_cli, ["status"], obj=onemsg_client)
@@ -541,6 +575,7 @@ def test_cli_reads_the_environment_when_no_client_is_given(emulator, monkeypatch
 
 
 # ----- answers that vary in the wild -----
+
 
 def test_a_429_without_retry_after_is_retried_after_a_jittered_back_off(emulator):
     emulator.open_window(faulty("0013"))
@@ -568,6 +603,7 @@ def test_re_engagement_with_sent_as_the_string_false_is_a_closed_window(emulator
 
 
 # ----- the call_wrapper hook (where the app puts its circuit breaker) -----
+
 
 def test_call_wrapper_runs_around_every_call_and_sees_its_typed_error(scripted):
     seen = []

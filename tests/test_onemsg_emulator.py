@@ -10,8 +10,10 @@ from tests.emulator_fixtures import SLOW_SECONDS
 from tests.helpers import wait_until
 
 CUSTOMER = "14155552671"
-CARD = {"name": {"formatted_name": "Jane Specialist", "first_name": "Jane"},
-        "phones": [{"phone": "+12025550199", "type": "CELL", "wa_id": "12025550199"}]}
+CARD = {
+    "name": {"formatted_name": "Jane Specialist", "first_name": "Jane"},
+    "phones": [{"phone": "+12025550199", "type": "CELL", "wa_id": "12025550199"}],
+}
 
 
 def faulty(code: str) -> str:
@@ -33,13 +35,16 @@ def hooked(emulator, webhook_receiver):
 
 def acks_for(receiver, message_id, count, timeout=3.0) -> list[dict]:
     """Wait for `count` acks of one message and return them in arrival order."""
+
     def matching(_bodies):
         acks = [a for a in receiver.acks() if a["id"] == message_id]
         return acks if len(acks) >= count else None
+
     return receiver.wait_for(matching, timeout)
 
 
 # ----- authentication -----
+
 
 @pytest.mark.parametrize("placement", ["header", "query", "body"])
 def test_every_token_placement_is_accepted(emulator, placement):
@@ -63,8 +68,9 @@ def test_a_missing_token_is_refused(emulator):
 
 
 def test_an_unknown_channel_is_not_found(emulator):
-    response = requests.get(f"{emulator.base_url}/999/status",
-                            headers={"Authorization": f"Bearer {emulator.token}"}, timeout=5)
+    response = requests.get(
+        f"{emulator.base_url}/999/status", headers={"Authorization": f"Bearer {emulator.token}"}, timeout=5
+    )
     assert response.status_code == 404
 
 
@@ -75,28 +81,31 @@ def test_control_endpoints_need_the_token(emulator):
 
 # ----- sendContact validation -----
 
-@pytest.mark.parametrize("body, problem", [
-    ({"contacts": [CARD]}, "exactly one of phone or chatId"),
-    ({"phone": CUSTOMER, "chatId": f"{CUSTOMER}@c.us", "contacts": [CARD]}, "exactly one"),
-    ({"phone": "+" + CUSTOMER, "contacts": [CARD]}, "Invalid phone"),
-    ({"phone": "12345", "contacts": [CARD]}, "Invalid phone"),
-    ({"chatId": CUSTOMER, "contacts": [CARD]}, "Invalid chatId"),
-    ({"phone": CUSTOMER, "contacts": []}, "non-empty list"),
-    ({"phone": CUSTOMER}, "non-empty list"),
-    ({"phone": CUSTOMER, "contacts": [{"name": {"first_name": "Jane"}}]}, "formatted_name"),
-    ({"phone": CUSTOMER, "contacts": [{"name": {"formatted_name": "Jane"}}]}, "besides"),
-    ({"phone": CUSTOMER, "contacts": [{**CARD, "phones": [{"phone": 12025550199}]}]},
-     "must be a string"),
-    ({"phone": CUSTOMER, "contacts": [{**CARD, "phones": [{"phone": "+12025550199", "type": "FAX"}]}]},
-     "type must be"),
-    ({"phone": CUSTOMER, "contacts": [{**CARD, "phones": [{"phone": "12025550199"}]}]}, "E.164"),
-    ({"phone": CUSTOMER, "contacts": [{**CARD, "phones": [{"phone": "+1 202 555"}]}]}, "E.164"),
-    ({"phone": CUSTOMER, "contacts": [{**CARD, "phones": [{"phone": "+12025550199", "wa_id": "+1"}]}]},
-     "wa_id"),
-    ({"phone": CUSTOMER, "contacts": [CARD], "contact": {"name": "Jane", "phone": "1"}},
-     "not both"),
-    ({"phone": CUSTOMER, "contact": {"name": "Jane"}}, "name and phone"),
-])
+
+@pytest.mark.parametrize(
+    "body, problem",
+    [
+        ({"contacts": [CARD]}, "exactly one of phone or chatId"),
+        ({"phone": CUSTOMER, "chatId": f"{CUSTOMER}@c.us", "contacts": [CARD]}, "exactly one"),
+        ({"phone": "+" + CUSTOMER, "contacts": [CARD]}, "Invalid phone"),
+        ({"phone": "12345", "contacts": [CARD]}, "Invalid phone"),
+        ({"chatId": CUSTOMER, "contacts": [CARD]}, "Invalid chatId"),
+        ({"phone": CUSTOMER, "contacts": []}, "non-empty list"),
+        ({"phone": CUSTOMER}, "non-empty list"),
+        ({"phone": CUSTOMER, "contacts": [{"name": {"first_name": "Jane"}}]}, "formatted_name"),
+        ({"phone": CUSTOMER, "contacts": [{"name": {"formatted_name": "Jane"}}]}, "besides"),
+        ({"phone": CUSTOMER, "contacts": [{**CARD, "phones": [{"phone": 12025550199}]}]}, "must be a string"),
+        (
+            {"phone": CUSTOMER, "contacts": [{**CARD, "phones": [{"phone": "+12025550199", "type": "FAX"}]}]},
+            "type must be",
+        ),
+        ({"phone": CUSTOMER, "contacts": [{**CARD, "phones": [{"phone": "12025550199"}]}]}, "E.164"),
+        ({"phone": CUSTOMER, "contacts": [{**CARD, "phones": [{"phone": "+1 202 555"}]}]}, "E.164"),
+        ({"phone": CUSTOMER, "contacts": [{**CARD, "phones": [{"phone": "+12025550199", "wa_id": "+1"}]}]}, "wa_id"),
+        ({"phone": CUSTOMER, "contacts": [CARD], "contact": {"name": "Jane", "phone": "1"}}, "not both"),
+        ({"phone": CUSTOMER, "contact": {"name": "Jane"}}, "name and phone"),
+    ],
+)
 def test_send_contact_validation(emulator, body, problem):
     emulator.open_window(CUSTOMER)
     response = emulator.post("sendContact", body)
@@ -105,15 +114,19 @@ def test_send_contact_validation(emulator, body, problem):
 
 
 def test_a_non_json_body_is_a_bad_request(emulator):
-    response = requests.post(emulator.url("sendContact"), data="phone=1",
-                             headers={"Authorization": f"Bearer {emulator.token}"}, timeout=5)
+    response = requests.post(
+        emulator.url("sendContact"), data="phone=1", headers={"Authorization": f"Bearer {emulator.token}"}, timeout=5
+    )
     assert response.status_code == 400
 
 
-@pytest.mark.parametrize("body", [
-    {"chatId": f"{CUSTOMER}@c.us", "contacts": [CARD]},
-    {"phone": CUSTOMER, "contact": {"name": "Jane Specialist", "phone": "+12025550199"}},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"chatId": f"{CUSTOMER}@c.us", "contacts": [CARD]},
+        {"phone": CUSTOMER, "contact": {"name": "Jane Specialist", "phone": "+12025550199"}},
+    ],
+)
 def test_chat_id_and_the_legacy_form_are_accepted(emulator, body):
     emulator.open_window(CUSTOMER)
     answer = emulator.post("sendContact", body).json()
@@ -141,62 +154,78 @@ def test_send_message_needs_a_body_of_1_to_4096_characters(emulator, text):
 
 # ----- templates -----
 
-def template(name="specialist_intro", params=("Ana", "Jane", "+12025550199"), language="en_US",
-             namespace=NAMESPACE):
+
+def template(name="specialist_intro", params=("Ana", "Jane", "+12025550199"), language="en_US", namespace=NAMESPACE):
     """A sendTemplate body, as 1MSG's own SDKs build it."""
     parameters = [{"type": "text", "text": p} for p in params]
-    body = {"phone": CUSTOMER, "template": name, "namespace": namespace,
-            "language": {"policy": "deterministic", "code": language},
-            "params": [{"type": "body", "parameters": parameters}] if params else []}
+    body = {
+        "phone": CUSTOMER,
+        "template": name,
+        "namespace": namespace,
+        "language": {"policy": "deterministic", "code": language},
+        "params": [{"type": "body", "parameters": parameters}] if params else [],
+    }
     return body if namespace else {k: v for k, v in body.items() if k != "namespace"}
 
 
 def test_templates_are_listed_like_1msg_with_paging(emulator):
-    response = requests.get(emulator.url("templates"), params={"token": emulator.token},
-                            timeout=5)
+    response = requests.get(emulator.url("templates"), params={"token": emulator.token}, timeout=5)
     listed = response.json()
     assert listed["total"] == len(listed["templates"]) == len(TEMPLATES)
     for item in listed["templates"]:
-        assert set(item) == {"name", "namespace", "language", "category", "status", "components",
-                             "rejected_reason"}, "only fields 1MSG lists"
+        assert set(item) == {"name", "namespace", "language", "category", "status", "components", "rejected_reason"}, (
+            "only fields 1MSG lists"
+        )
     assert any(isinstance(t["components"], str) for t in listed["templates"])
     assert {(t["name"], t["language"]) for t in listed["templates"]} >= {
-        ("specialist_intro", "en_US"), ("specialist_intro", "de")}
-    page = requests.get(emulator.url("templates"), params={"token": emulator.token, "limit": 2,
-                                                            "offset": 2}, timeout=5).json()
+        ("specialist_intro", "en_US"),
+        ("specialist_intro", "de"),
+    }
+    page = requests.get(
+        emulator.url("templates"), params={"token": emulator.token, "limit": 2, "offset": 2}, timeout=5
+    ).json()
     assert page["total"] == len(TEMPLATES) and page["templates"] == listed["templates"][2:4]
 
 
 def test_a_template_goes_out_with_the_window_closed(emulator):
     answer = emulator.post("sendTemplate", template()).json()
     assert answer["sent"] is True
-    history = requests.get(emulator.url("messages"), params={"chatId": f"{CUSTOMER}@c.us"},
-                           headers={"Authorization": f"Bearer {emulator.token}"}, timeout=5)
-    assert history.json()["messages"][0]["body"] == (
-        "Hello Ana, our specialist Jane can help you: call +12025550199.")
+    history = requests.get(
+        emulator.url("messages"),
+        params={"chatId": f"{CUSTOMER}@c.us"},
+        headers={"Authorization": f"Bearer {emulator.token}"},
+        timeout=5,
+    )
+    assert history.json()["messages"][0]["body"] == ("Hello Ana, our specialist Jane can help you: call +12025550199.")
 
 
-@pytest.mark.parametrize("body", [
-    template(name="nope"),
-    template(language="en"),                 # typed by a person, not the template's own code
-    template(language="fr"),                 # a language the template does not exist in
-    template(namespace=""),                  # no namespace
-    template(namespace="other_namespace"),
-    template(name="spring_promo", params=()),  # listed, but rejected by Meta
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        template(name="nope"),
+        template(language="en"),  # typed by a person, not the template's own code
+        template(language="fr"),  # a language the template does not exist in
+        template(namespace=""),  # no namespace
+        template(namespace="other_namespace"),
+        template(name="spring_promo", params=()),  # listed, but rejected by Meta
+    ],
+)
 def test_a_template_that_does_not_match_an_approved_one_is_not_defined(emulator, body):
     response = emulator.post("sendTemplate", body)
     assert response.status_code == 200
     assert response.json() == {"sent": False, "message": "Template is not defined"}
 
 
-@pytest.mark.parametrize("body, meta_code", [
-    (template(params=("Ana",)), 132000),
-    (template(params=("Ana", "Jane", "x", "y")), 132000),
-    (template(name="handoff_followup", params=("Ana", "Jane")), 132000),  # header and button missing
-    (template(params=("Ana\nRuiz", "Jane", "x")), 132018),
-    (template(params=("Ana" + " " * 5 + "Ruiz", "Jane", "x")), 132018),
-])
+@pytest.mark.parametrize(
+    "body, meta_code",
+    [
+        (template(params=("Ana",)), 132000),
+        (template(params=("Ana", "Jane", "x", "y")), 132000),
+        (template(name="handoff_followup", params=("Ana", "Jane")), 132000),  # header and button missing
+        (template(params=("Ana\nRuiz", "Jane", "x")), 132018),
+        (template(params=("Ana" + " " * 5 + "Ruiz", "Jane", "x")), 132018),
+    ],
+)
 def test_bad_template_parameters_are_refused_with_meta_codes(emulator, body, meta_code):
     response = emulator.post("sendTemplate", body)
     assert response.status_code == 400
@@ -220,6 +249,7 @@ def test_after_a_template_is_read_the_customer_replies(emulator, hooked):
 
 # ----- webhooks: registration, acks, inbound, retries -----
 
+
 def test_webhook_registration_replaces_the_list(emulator):
     emulator.post("webhook", {"webhookUrl": ["https://a.example/h", "https://b.example/h"]})
     emulator.post("webhook", {"webhookUrl": "https://c.example/h"})
@@ -227,8 +257,7 @@ def test_webhook_registration_replaces_the_list(emulator):
     assert response.json() == {"webhookUrl": ["https://c.example/h"]}
 
 
-@pytest.mark.parametrize("urls", [[f"https://{i}.example/h" for i in range(6)], ["ftp://x"],
-                                  [42]])
+@pytest.mark.parametrize("urls", [[f"https://{i}.example/h" for i in range(6)], ["ftp://x"], [42]])
 def test_webhook_registration_is_validated(emulator, urls):
     assert emulator.post("webhook", {"webhookUrl": urls}).status_code == 400
 
@@ -265,16 +294,14 @@ def test_ack_notifications_can_be_switched_off(emulator, hooked):
 
 def raw_statuses(bodies) -> list[dict]:
     """Every statuses[] item of raw Meta webhook bodies."""
-    return [s for b in bodies for e in b.get("entry", []) for c in e["changes"]
-            for s in c["value"]["statuses"]]
+    return [s for b in bodies for e in b.get("entry", []) for c in e["changes"] for s in c["value"]["statuses"]]
 
 
 def test_raw_hooks_setting_posts_meta_statuses(emulator, hooked):
     emulator.post("settings", {"rawHooks": True})
     emulator.open_window(CUSTOMER)
     sent = send_card(emulator).json()
-    statuses = hooked.wait_for(lambda bodies: len(raw_statuses(bodies)) >= 3 and
-                               raw_statuses(bodies))
+    statuses = hooked.wait_for(lambda bodies: len(raw_statuses(bodies)) >= 3 and raw_statuses(bodies))
     assert [s["status"] for s in statuses] == ["sent", "delivered", "read"]
     assert statuses[0]["id"] == sent["id"] and statuses[0]["recipient_id"] == CUSTOMER
     assert hooked.acks() == []
@@ -304,10 +331,12 @@ def test_unreachable_webhooks_are_recorded_as_errors(emulator):
 
 # ----- history, hookInfo, status, reset -----
 
+
 def api_get(emulator, method, **params):
     """GET a 1MSG method with the header token and return the JSON."""
-    return requests.get(emulator.url(method), params=params, timeout=5,
-                        headers={"Authorization": f"Bearer {emulator.token}"}).json()
+    return requests.get(
+        emulator.url(method), params=params, timeout=5, headers={"Authorization": f"Bearer {emulator.token}"}
+    ).json()
 
 
 def test_hook_info_reports_the_latest_status(emulator, hooked):
@@ -325,8 +354,7 @@ def test_messages_history_is_newest_first_with_a_limit(emulator):
     emulator.inbound(CUSTOMER, "two")
     emulator.post("sendMessage", {"phone": CUSTOMER, "body": "three"})
     history = api_get(emulator, "messages", chatId=f"{CUSTOMER}@c.us", last="true", limit=2)
-    assert [(m["body"], m["fromMe"]) for m in history["messages"]] == [
-        ("three", True), ("two", False)]
+    assert [(m["body"], m["fromMe"]) for m in history["messages"]] == [("three", True), ("two", False)]
 
 
 def test_status_is_connected(emulator):
@@ -346,15 +374,20 @@ def test_reset_clears_state(emulator):
 
 # ----- scripted faults -----
 
+
 def test_the_fault_table_documents_0001_to_0015():
     assert sorted(FAULTS) == [f"{n:04d}" for n in range(1, 16)]
 
 
-@pytest.mark.parametrize("code, status, retry_after", [
-    ("0002", 429, "1"), ("0003", 500, None), ("0012", 503, "1"),
-])
-def test_transport_faults_answer_before_the_window_and_send_nothing(emulator, code, status,
-                                                                    retry_after):
+@pytest.mark.parametrize(
+    "code, status, retry_after",
+    [
+        ("0002", 429, "1"),
+        ("0003", 500, None),
+        ("0012", 503, "1"),
+    ],
+)
+def test_transport_faults_answer_before_the_window_and_send_nothing(emulator, code, status, retry_after):
     response = send_card(emulator, faulty(code))  # window closed: the fault still wins
     assert response.status_code == status
     assert response.headers.get("Retry-After") == retry_after
@@ -371,13 +404,15 @@ def test_0004_answers_late_but_the_card_went(emulator, hooked):
     answer = send_card(emulator, faulty("0004")).json()
     assert time.monotonic() - started >= SLOW_SECONDS * 0.9
     assert answer["sent"] is True
-    assert [a["status"] for a in acks_for(hooked, answer["id"], 3)] == [
-        "sent", "delivered", "read"]
+    assert [a["status"] for a in acks_for(hooked, answer["id"], 3)] == ["sent", "delivered", "read"]
 
 
-@pytest.mark.parametrize("code, error", [
-    ("0007", "Phone number is not a valid WhatsApp number"),
-])
+@pytest.mark.parametrize(
+    "code, error",
+    [
+        ("0007", "Phone number is not a valid WhatsApp number"),
+    ],
+)
 def test_0007_is_an_invalid_recipient(emulator, code, error):
     emulator.open_window(faulty(code))
     response = send_card(emulator, faulty(code))
@@ -422,8 +457,7 @@ def test_0014_says_sent_as_a_string(emulator):
 
 
 def test_0015_refuses_a_closed_window_with_re_engagement_and_no_code(emulator):
-    assert send_card(emulator, faulty("0015")).json() == {"sent": "false",
-                                                          "message": "Re-engagement message"}
+    assert send_card(emulator, faulty("0015")).json() == {"sent": "false", "message": "Re-engagement message"}
 
 
 def test_acks_flow_only_after_ack_notifications_are_switched_on(emulator, webhook_receiver):
@@ -436,14 +470,12 @@ def test_acks_flow_only_after_ack_notifications_are_switched_on(emulator, webhoo
     assert [a for a in webhook_receiver.acks() if a["id"] == sent["id"]] == []
     emulator.post("settings", {"ackNotificationsOn": True})
     later = send_card(emulator).json()
-    assert [a["status"] for a in acks_for(webhook_receiver, later["id"], 3)] == [
-        "sent", "delivered", "read"]
+    assert [a["status"] for a in acks_for(webhook_receiver, later["id"], 3)] == ["sent", "delivered", "read"]
 
 
 @pytest.mark.parametrize("code", ["0007", "0009", "0010"])
 def test_recipient_faults_come_after_the_window_check(emulator, code):
-    assert send_card(emulator, faulty(code)).json() == {
-        "sent": False, "message": "Dialog window is closed"}
+    assert send_card(emulator, faulty(code)).json() == {"sent": False, "message": "Dialog window is closed"}
 
 
 def test_0001_fails_after_sent(emulator, hooked):
@@ -459,8 +491,7 @@ def test_0005_delivers_every_ack_twice(emulator, hooked):
     emulator.open_window(faulty("0005"))
     sent = send_card(emulator, faulty("0005")).json()
     acks = acks_for(hooked, sent["id"], 6)
-    assert [a["status"] for a in acks] == ["sent", "sent", "delivered", "delivered",
-                                           "read", "read"]
+    assert [a["status"] for a in acks] == ["sent", "sent", "delivered", "delivered", "read", "read"]
 
 
 def test_0006_sends_acks_out_of_order(emulator, hooked):

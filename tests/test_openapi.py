@@ -1,4 +1,5 @@
 """The OpenAPI document matches the API: schemathesis generates requests from it and checks answers."""
+
 import uuid
 
 import pytest
@@ -17,20 +18,26 @@ MAX_EXAMPLES = 40
 
 def schemathesis_config(key: str) -> SchemathesisConfig:
     """Our key for every request (schemathesis drops it itself to test refusals)."""
-    return SchemathesisConfig.from_dict({
-        "auth": {"openapi": {"bearerAuth": {"bearer": key}}},
-        # A schema-valid request may still name a ticket that does not exist, a number that
-        # is no phone, or a made-up cursor: 404/409/422 are right there. A 400 would not be.
-        "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "404", "409", "422"]}},
-    })
+    return SchemathesisConfig.from_dict(
+        {
+            "auth": {"openapi": {"bearerAuth": {"bearer": key}}},
+            # A schema-valid request may still name a ticket that does not exist, a number that
+            # is no phone, or a made-up cursor: 404/409/422 are right there. A 400 would not be.
+            "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "404", "409", "422"]}},
+        }
+    )
 
 
 @pytest.fixture
 def app(make_app, emulator):
     """The app on the emulator, so that generated handoffs reach a (fake) 1MSG."""
-    app = make_app(ONEMSG_API_URL=emulator.base_url, ONEMSG_CHANNEL_ID=emulator.channel_id,
-                   ONEMSG_TOKEN=emulator.token, ONEMSG_READ_TIMEOUT=1.0,
-                   CUSTOMER_CARD_CAP=10_000)  # many sends to one customer on purpose
+    app = make_app(
+        ONEMSG_API_URL=emulator.base_url,
+        ONEMSG_CHANNEL_ID=emulator.channel_id,
+        ONEMSG_TOKEN=emulator.token,
+        ONEMSG_READ_TIMEOUT=1.0,
+        CUSTOMER_CARD_CAP=10_000,
+    )  # many sends to one customer on purpose
     with app.app_context():
         yield app
 
@@ -51,16 +58,25 @@ def test_the_document_is_served_without_a_key(client):
     assert response.status_code == 200
     document = response.json
     assert document["openapi"].startswith("3.")
-    assert set(document["paths"]) == {"/tickets", "/tickets/{external_ref}", "/specialists", "/handoffs",
-                                      "/handoffs/{handoff_id}"}
+    assert set(document["paths"]) == {
+        "/tickets",
+        "/tickets/{external_ref}",
+        "/specialists",
+        "/handoffs",
+        "/handoffs/{handoff_id}",
+    }
 
 
 def test_every_api_route_is_documented(app):
-    documented = {"/api/v1" + path.replace("{", "<").replace("}", ">")
-                  for path in app.test_client().get("/api/v1/openapi.json").json["paths"]}
-    routes = {rule.rule.replace("<path:", "<").replace("<int(max=2147483647):", "<")
-              for rule in app.url_map.iter_rules()
-              if rule.endpoint.startswith("api.") and rule.endpoint != "api.openapi"}
+    documented = {
+        "/api/v1" + path.replace("{", "<").replace("}", ">")
+        for path in app.test_client().get("/api/v1/openapi.json").json["paths"]
+    }
+    routes = {
+        rule.rule.replace("<path:", "<").replace("<int(max=2147483647):", "<")
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("api.") and rule.endpoint != "api.openapi"
+    }
     assert routes == documented
 
 
@@ -90,14 +106,22 @@ def test_success_answers_keep_to_the_document(app, known_data):
     # Only the Idempotency-Key varies: new keys send (201), repeated ones answer the first send.
     assert run_operation(send, GenerationMode.POSITIVE, body=known_data) == {201}
     ticket = {"external_ref": "HD-2", "subject": "Refund", "customer_name": "Ada", "customer_phone": "+447700900123"}
-    assert run_operation(schema.find_operation_by_label("POST /tickets"), GenerationMode.POSITIVE,
-                         body=ticket) == {200, 201}
-    assert run_operation(schema.find_operation_by_label("GET /tickets/{external_ref}"), GenerationMode.POSITIVE,
-                         path_parameters={"external_ref": "HD-2"}) == {200}
+    assert run_operation(schema.find_operation_by_label("POST /tickets"), GenerationMode.POSITIVE, body=ticket) == {
+        200,
+        201,
+    }
+    assert run_operation(
+        schema.find_operation_by_label("GET /tickets/{external_ref}"),
+        GenerationMode.POSITIVE,
+        path_parameters={"external_ref": "HD-2"},
+    ) == {200}
     handoff_id = db.session.scalar(select(Handoff.id))
     db.session.commit()
-    assert run_operation(schema.find_operation_by_label("GET /handoffs/{handoff_id}"), GenerationMode.POSITIVE,
-                         path_parameters={"handoff_id": handoff_id}) == {200}
+    assert run_operation(
+        schema.find_operation_by_label("GET /handoffs/{handoff_id}"),
+        GenerationMode.POSITIVE,
+        path_parameters={"handoff_id": handoff_id},
+    ) == {200}
 
 
 def run_operation(operation, mode, **fixed) -> set[int]:
@@ -105,8 +129,14 @@ def run_operation(operation, mode, **fixed) -> set[int]:
     codes: set[int] = set()
 
     @given(case=operation.as_strategy(generation_mode=mode, **fixed))
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     def check(case):
         codes.add(case.call_and_validate().status_code)
 

@@ -1,4 +1,5 @@
 """Handoff events out to the helpdesk: queued with the change, signed, retried, in order, never lost."""
+
 import base64
 import hashlib
 import hmac
@@ -22,9 +23,13 @@ SECRET = "whsec_" + base64.b64encode(b"helpdesk-signing-key-0123456789ab").decod
 @pytest.fixture
 def app(make_app, emulator, webhook_receiver):
     """The app pointed at the emulator, with the webhook receiver standing in for the helpdesk."""
-    app = make_app(ONEMSG_API_URL=emulator.base_url, ONEMSG_CHANNEL_ID=emulator.channel_id,
-                   ONEMSG_TOKEN=emulator.token, HELPDESK_WEBHOOK_URL=webhook_receiver.url,
-                   HELPDESK_WEBHOOK_SECRET=SECRET)
+    app = make_app(
+        ONEMSG_API_URL=emulator.base_url,
+        ONEMSG_CHANNEL_ID=emulator.channel_id,
+        ONEMSG_TOKEN=emulator.token,
+        HELPDESK_WEBHOOK_URL=webhook_receiver.url,
+        HELPDESK_WEBHOOK_SECRET=SECRET,
+    )
     with app.app_context():
         yield app
 
@@ -40,9 +45,18 @@ def verify_signature(secret: str, headers: dict, raw: bytes) -> None:
 
 def make_handoff(make_ticket, make_specialist, **fields) -> Handoff:
     ticket, specialist = make_ticket(), make_specialist()
-    handoff = Handoff(ticket_id=ticket.id, specialist_id=specialist.id, idempotency_key=uuid.uuid4().hex,
-                      customer_phone=ticket.customer_phone, card_snapshot={}, status="accepted", status_rank=2,
-                      message_id=f"wamid.{uuid.uuid4().hex}", accepted_at=utcnow(), **fields)
+    handoff = Handoff(
+        ticket_id=ticket.id,
+        specialist_id=specialist.id,
+        idempotency_key=uuid.uuid4().hex,
+        customer_phone=ticket.customer_phone,
+        card_snapshot={},
+        status="accepted",
+        status_rank=2,
+        message_id=f"wamid.{uuid.uuid4().hex}",
+        accepted_at=utcnow(),
+        **fields,
+    )
     db.session.add(handoff)
     db.session.commit()
     return handoff
@@ -64,12 +78,14 @@ def types_for(bodies: list[dict], handoff_id: int) -> list[str]:
 
 def make_due(*event_ids: int) -> None:
     """Jump over the backoff delay, as if time had passed."""
-    db.session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(event_ids))
-                       .values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+    db.session.execute(
+        update(OutboxEvent).where(OutboxEvent.id.in_(event_ids)).values(next_attempt_at=utcnow() - timedelta(seconds=1))
+    )
     db.session.commit()
 
 
 # --- queued with the change ------------------------------------------------------------------
+
 
 def test_the_event_is_queued_in_the_same_transaction_as_the_change(app, make_ticket, make_specialist):
     handoff = make_handoff(make_ticket, make_specialist)
@@ -106,6 +122,7 @@ def test_nothing_is_queued_without_a_helpdesk_url(make_app, make_ticket, make_sp
 
 # --- signed delivery -------------------------------------------------------------------------
 
+
 def test_events_are_delivered_signed(app, webhook_receiver, make_ticket, make_specialist):
     handoff = make_handoff(make_ticket, make_specialist)
     progress(handoff, "accepted", "sent")
@@ -130,8 +147,9 @@ def test_a_tampered_body_fails_verification(app, webhook_receiver, make_ticket, 
 
 def test_signature_matches_the_standard_webhooks_test_vector():
     """The reference example of the Standard Webhooks libraries."""
-    signature = outbox.sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
-                            1614265330, b'{"test": 2432232314}')
+    signature = outbox.sign(
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, b'{"test": 2432232314}'
+    )
     assert signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 
 
@@ -154,6 +172,7 @@ def test_without_a_secret_nothing_is_sent_unsigned(make_app, webhook_receiver, m
 
 
 # --- retries, order, give up, replay ---------------------------------------------------------
+
 
 def test_a_failing_helpdesk_is_retried_with_growing_delays(app, webhook_receiver, make_ticket, make_specialist):
     progress(make_handoff(make_ticket, make_specialist), "accepted")
@@ -185,8 +204,7 @@ def test_backoff_doubles_up_to_an_hour_with_jitter(app):
 
 
 def test_an_unreachable_helpdesk_is_an_error_without_the_url_path(make_app, make_ticket, make_specialist):
-    app = make_app(HELPDESK_WEBHOOK_URL="http://127.0.0.1:9/hooks/secret-token-path",
-                   HELPDESK_WEBHOOK_SECRET=SECRET)
+    app = make_app(HELPDESK_WEBHOOK_URL="http://127.0.0.1:9/hooks/secret-token-path", HELPDESK_WEBHOOK_SECRET=SECRET)
     with app.app_context():
         progress(make_handoff(make_ticket, make_specialist), "accepted")
         assert outbox.deliver_due().failed == 1
@@ -206,25 +224,34 @@ def test_events_of_one_handoff_go_out_in_order(app, webhook_receiver, make_ticke
     make_due(*db.session.scalars(select(OutboxEvent.id)))
     assert outbox.deliver_due().delivered == 4
     assert types_for(webhook_receiver.bodies, first.id) == [
-        "handoff.accepted", "handoff.sent", "handoff.delivered", "handoff.read"]
+        "handoff.accepted",
+        "handoff.sent",
+        "handoff.delivered",
+        "handoff.read",
+    ]
 
 
 def test_a_claim_skips_events_behind_an_undelivered_one(app, make_ticket, make_specialist):
     handoff = make_handoff(make_ticket, make_specialist)
     progress(handoff, "accepted", "sent")
     claimed = outbox.claim()
-    assert [c.webhook_id for c in claimed] == [db.session.scalars(select(OutboxEvent.webhook_id)
-                                                                  .order_by(OutboxEvent.id)).first()]
+    assert [c.webhook_id for c in claimed] == [
+        db.session.scalars(select(OutboxEvent.webhook_id).order_by(OutboxEvent.id)).first()
+    ]
     assert outbox.claim() == [], "the claimed event is leased; the next one waits behind it"
 
 
-def test_an_event_failing_for_a_day_is_given_up_then_replayed(app, client, auth, webhook_receiver,
-                                                             make_ticket, make_specialist):
+def test_an_event_failing_for_a_day_is_given_up_then_replayed(
+    app, client, auth, webhook_receiver, make_ticket, make_specialist
+):
     handoff = make_handoff(make_ticket, make_specialist)
     progress(handoff, "accepted", "sent")
     first_id, second_id = db.session.scalars(select(OutboxEvent.id).order_by(OutboxEvent.id)).all()
-    db.session.execute(update(OutboxEvent).where(OutboxEvent.id == first_id).values(
-        first_attempt_at=utcnow() - timedelta(hours=24, minutes=1), attempts=30))
+    db.session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.id == first_id)
+        .values(first_attempt_at=utcnow() - timedelta(hours=24, minutes=1), attempts=30)
+    )
     db.session.commit()
     webhook_receiver.fail_next = 1
     report = outbox.deliver_due()
@@ -250,16 +277,21 @@ def test_the_outbox_page_is_for_admins(client, auth):
 
 # --- restart without loss --------------------------------------------------------------------
 
-def test_events_survive_a_restart_and_a_worker_killed_mid_delivery(app, make_app, webhook_receiver,
-                                                                   make_ticket, make_specialist):
+
+def test_events_survive_a_restart_and_a_worker_killed_mid_delivery(
+    app, make_app, webhook_receiver, make_ticket, make_specialist
+):
     handoff = make_handoff(make_ticket, make_specialist)
     progress(handoff, "accepted", "sent")
     handoff_id = handoff.id
     claimed = outbox.claim()  # the worker claims, then dies before posting
     assert len(claimed) == 1
     db.session.remove()
-    restarted = make_app(ONEMSG_API_URL=app.config["ONEMSG_API_URL"], HELPDESK_WEBHOOK_URL=webhook_receiver.url,
-                         HELPDESK_WEBHOOK_SECRET=SECRET)
+    restarted = make_app(
+        ONEMSG_API_URL=app.config["ONEMSG_API_URL"],
+        HELPDESK_WEBHOOK_URL=webhook_receiver.url,
+        HELPDESK_WEBHOOK_SECRET=SECRET,
+    )
     with restarted.app_context():
         assert not outbox.deliver_due(), "the dead worker's claim holds until its lease ends"
         db.session.execute(update(OutboxEvent).values(claimed_until=utcnow() - timedelta(seconds=1)))
@@ -270,8 +302,10 @@ def test_events_survive_a_restart_and_a_worker_killed_mid_delivery(app, make_app
 
 # --- the whole story, through the API alone --------------------------------------------------
 
-def test_a_helpdesk_follows_a_handoff_to_read_and_gets_a_signed_event_per_step(app, emulator, webhook_receiver,
-                                                                              make_specialist):
+
+def test_a_helpdesk_follows_a_handoff_to_read_and_gets_a_signed_event_per_step(
+    app, emulator, webhook_receiver, make_specialist
+):
     from services import api_keys
 
     key = api_keys.create("Helpdesk", "agent").secret
@@ -282,21 +316,35 @@ def test_a_helpdesk_follows_a_handoff_to_read_and_gets_a_signed_event_per_step(a
         emulator.connect(f"{base_url}/webhooks/1msg/{app.config['ONEMSG_WEBHOOK_SECRET']}")
         api = requests.Session()
         api.headers["Authorization"] = f"Bearer {key}"
-        ticket = api.post(f"{base_url}/api/v1/tickets", json={
-            "external_ref": "ZD-77", "subject": "Card charged twice", "customer_name": "Grace Hopper",
-            "customer_phone": "+1 415 555 0199", "status": "ready"}, timeout=10)
+        ticket = api.post(
+            f"{base_url}/api/v1/tickets",
+            json={
+                "external_ref": "ZD-77",
+                "subject": "Card charged twice",
+                "customer_name": "Grace Hopper",
+                "customer_phone": "+1 415 555 0199",
+                "status": "ready",
+            },
+            timeout=10,
+        )
         assert ticket.status_code == 201
         emulator.inbound("14155550199", "Hi, can I talk to billing?")  # 1MSG tells the app: window open
         handoff = _send_when_window_opens(api, base_url, specialist_id)
-        final = _wait_for(lambda: api.get(f"{base_url}/api/v1/handoffs/{handoff['id']}", timeout=5).json(),
-                          lambda h: h["status"] == "read")
+        final = _wait_for(
+            lambda: api.get(f"{base_url}/api/v1/handoffs/{handoff['id']}", timeout=5).json(),
+            lambda h: h["status"] == "read",
+        )
         assert final["accepted_at"] and final["sent_at"] and final["delivered_at"] and final["read_at"]
     finally:
         server.shutdown()
         server.server_close()
     worker.run_pass()
     assert types_for(webhook_receiver.bodies, handoff["id"]) == [
-        "handoff.accepted", "handoff.sent", "handoff.delivered", "handoff.read"]
+        "handoff.accepted",
+        "handoff.sent",
+        "handoff.delivered",
+        "handoff.read",
+    ]
     for received in webhook_receiver.received:
         verify_signature(SECRET, received["headers"], received["raw"])
     assert webhook_receiver.bodies[-1]["data"]["ticket"] == "ZD-77"
@@ -313,6 +361,7 @@ def _send_when_window_opens(api, base_url, specialist_id) -> dict:
             return response.json()
         assert response.status_code == 409 and response.json()["error"]["code"] == "window_closed"
         return None
+
     sent = wait_until(send, timeout=10, interval=0.1)
     assert sent, "the window never opened"
     return sent
@@ -325,6 +374,7 @@ def _wait_for(fetch, done, timeout: float = 10.0):
     def fetched_and_done() -> bool:
         seen.append(fetch())
         return done(seen[-1])
+
     wait_until(fetched_and_done, timeout, interval=0.1)
     assert done(seen[-1]), seen[-1]
     return seen[-1]

@@ -1,4 +1,5 @@
 """Phone normalization: the shared input table, messages a person can act on, properties."""
+
 from pathlib import Path
 
 import phonenumbers
@@ -63,28 +64,34 @@ def test_shared_table_file_rows():
         _check(raw, expected)
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    ("", "Enter a phone number."),
-    ("   \n", "Enter a phone number."),
-    ("+1-800-MICROSOFT", "A phone number has digits only: remove the letters."),
-    ("+1 202 555 0199 ext. 12", "Remove the extension: WhatsApp numbers have none."),
-    ("+1 202 555 0199 x123", "Remove the extension: WhatsApp numbers have none."),
-    ("+12025550199x1", "Remove the extension: WhatsApp numbers have none."),
-    ("(202) 555-0199", "Add the country code, e.g. +1 202 555 0199."),
-    ("020 7946 0018", "Add the country code, e.g. +1 202 555 0199."),
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("", "Enter a phone number."),
+        ("   \n", "Enter a phone number."),
+        ("+1-800-MICROSOFT", "A phone number has digits only: remove the letters."),
+        ("+1 202 555 0199 ext. 12", "Remove the extension: WhatsApp numbers have none."),
+        ("+1 202 555 0199 x123", "Remove the extension: WhatsApp numbers have none."),
+        ("+12025550199x1", "Remove the extension: WhatsApp numbers have none."),
+        ("(202) 555-0199", "Add the country code, e.g. +1 202 555 0199."),
+        ("020 7946 0018", "Add the country code, e.g. +1 202 555 0199."),
+    ],
+)
 def test_messages_a_person_can_act_on(raw, message):
     with pytest.raises(PhoneError) as caught:
         normalize_phone(raw)
     assert str(caught.value) == message == caught.value.message
 
 
-@pytest.mark.parametrize(("raw", "words"), [
-    ("+123", "too short"),
-    ("+1234567890123456789", "too long"),
-    ("+1 202 555 0*199", "use digits, spaces"),
-    ("+12+025550199", "not a valid phone number"),
-])
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        ("+123", "too short"),
+        ("+1234567890123456789", "too long"),
+        ("+1 202 555 0*199", "use digits, spaces"),
+        ("+12+025550199", "not a valid phone number"),
+    ],
+)
 def test_invalid_numbers_say_so(raw, words):
     with pytest.raises(PhoneError, match="is not a valid phone number"):
         normalize_phone(raw)
@@ -92,14 +99,17 @@ def test_invalid_numbers_say_so(raw, words):
         normalize_phone(raw)
 
 
-@pytest.mark.parametrize(("raw", "region", "expected"), [
-    ("(202) 555-0199", "US", "+12025550199"),
-    ("020 7946 0018", "GB", "+442079460018"),
-    ("07700 900123", "GB", "+447700900123"),
-    ("12025550199", "GB", "+12025550199"),  # 1MSG's digits-with-country-code form still works
-    ("0049 30 1234567", "US", "+49301234567"),
-    ("+49 30 1234567", "GB", "+49301234567"),
-])
+@pytest.mark.parametrize(
+    ("raw", "region", "expected"),
+    [
+        ("(202) 555-0199", "US", "+12025550199"),
+        ("020 7946 0018", "GB", "+442079460018"),
+        ("07700 900123", "GB", "+447700900123"),
+        ("12025550199", "GB", "+12025550199"),  # 1MSG's digits-with-country-code form still works
+        ("0049 30 1234567", "US", "+49301234567"),
+        ("+49 30 1234567", "GB", "+49301234567"),
+    ],
+)
 def test_default_region_reads_national_formats(raw, region, expected):
     assert normalize_phone(raw, default_region=region) == expected
 
@@ -154,8 +164,7 @@ def test_any_text_gives_e164_or_phone_error(raw, region, mobile):
 
 
 @settings(max_examples=300, deadline=None)
-@given(raw=PHONEISH | st.from_regex(r"\+?[1-9][0-9]{6,14}", fullmatch=True),
-       region=REGIONS, mobile=st.booleans())
+@given(raw=PHONEISH | st.from_regex(r"\+?[1-9][0-9]{6,14}", fullmatch=True), region=REGIONS, mobile=st.booleans())
 def test_normalizing_twice_changes_nothing(raw, region, mobile):
     first = _assert_e164_or_error(raw, default_region=region, require_mobile=mobile)
     if first is not None:
@@ -172,8 +181,7 @@ def test_every_countrys_example_mobile_is_accepted(region):
     if example is None:
         return  # a few territories publish no mobile example
     e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
-    international = phonenumbers.format_number(
-        example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    international = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     assert normalize_phone(international, require_mobile=True) == e164
     assert normalize_phone(e164[1:]) == e164  # digits only, as 1MSG writes them
 

@@ -1,4 +1,5 @@
 """Times in the reader's zone, in Chromium at both sizes: the browser's by default, the profile's once set."""
+
 import pytest
 
 from tests.browser_support import browser, browser_page, log_in, require_chromium, viewport  # noqa: F401

@@ -1,4 +1,5 @@
 """The agents' queue: search by ref, name or phone; filters; counts; last handoff; htmx refresh."""
+
 import re
 from datetime import timedelta
 
@@ -17,17 +18,29 @@ def desk(make_ticket, make_specialist, make_user):
     me, other = make_user(role="agent"), make_user(role="agent")
     specialist = make_specialist()
     now = utcnow()
-    a = make_ticket(external_ref="Q-100", customer_name="Ana Ruiz", customer_phone="+14155552671",
-                    status="ready", assignee_id=me.id)
-    b = make_ticket(external_ref="Q-200", customer_name="Tom Becker", customer_phone="+4915112345678",
-                    status="ready", assignee_id=other.id)
+    a = make_ticket(
+        external_ref="Q-100", customer_name="Ana Ruiz", customer_phone="+14155552671", status="ready", assignee_id=me.id
+    )
+    b = make_ticket(
+        external_ref="Q-200",
+        customer_name="Tom Becker",
+        customer_phone="+4915112345678",
+        status="ready",
+        assignee_id=other.id,
+    )
     c = make_ticket(external_ref="Q-300", customer_name="Priya Nair", customer_phone="+447700900456", status="open")
     d = make_ticket(external_ref="Q-400", customer_name="Ana Lopez", customer_phone="+14155550777", status="closed")
     status.record_inbound("in-a", a.customer_phone, now - timedelta(hours=1))
     status.record_inbound("in-d", d.customer_phone, now - timedelta(hours=30))
     add_handoff(b, specialist, other, created_at=now - timedelta(minutes=9), status="read")
-    add_handoff(b, specialist, other, created_at=now - timedelta(minutes=5), status="failed",
-                failed_at=now - timedelta(minutes=4))
+    add_handoff(
+        b,
+        specialist,
+        other,
+        created_at=now - timedelta(minutes=5),
+        status="failed",
+        failed_at=now - timedelta(minutes=4),
+    )
     # A failed handoff followed by a delivered one is not a "failed handoff" ticket.
     add_handoff(c, specialist, me, created_at=now - timedelta(minutes=8), status="failed")
     add_handoff(c, specialist, me, created_at=now - timedelta(minutes=2), status="delivered")
@@ -39,21 +52,38 @@ def refs(result: queue.Queue) -> list[str]:
     return [row.ticket.external_ref for row in result.rows]
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("Q-2", ["Q-200"]), ("q-300", ["Q-300"]), ("ana", ["Q-100", "Q-400"]), ("becker", ["Q-200"]),
-    ("415 555 2671", ["Q-100"]), ("+44 7700", ["Q-300"]), ("0777", ["Q-400"]),
-    ("", ["Q-100", "Q-200", "Q-300", "Q-400"]),
-    ("%", []), ("_", []), ("nobody", []),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("Q-2", ["Q-200"]),
+        ("q-300", ["Q-300"]),
+        ("ana", ["Q-100", "Q-400"]),
+        ("becker", ["Q-200"]),
+        ("415 555 2671", ["Q-100"]),
+        ("+44 7700", ["Q-300"]),
+        ("0777", ["Q-400"]),
+        ("", ["Q-100", "Q-200", "Q-300", "Q-400"]),
+        ("%", []),
+        ("_", []),
+        ("nobody", []),
+    ],
+)
 def test_search_by_ref_name_or_phone(desk, query, expected):
     assert sorted(refs(queue.ticket_queue(query, [], desk["me"].id))) == expected
 
 
-@pytest.mark.parametrize("chosen, expected", [
-    (["ready"], ["Q-100", "Q-200"]), (["window_open"], ["Q-100"]), (["failed"], ["Q-200"]),
-    (["mine"], ["Q-100"]), (["ready", "failed"], ["Q-200"]), (["ready", "mine", "window_open"], ["Q-100"]),
-    (["failed", "mine"], []),
-])
+@pytest.mark.parametrize(
+    "chosen, expected",
+    [
+        (["ready"], ["Q-100", "Q-200"]),
+        (["window_open"], ["Q-100"]),
+        (["failed"], ["Q-200"]),
+        (["mine"], ["Q-100"]),
+        (["ready", "failed"], ["Q-200"]),
+        (["ready", "mine", "window_open"], ["Q-100"]),
+        (["failed", "mine"], []),
+    ],
+)
 def test_filters_combine(desk, chosen, expected):
     result = queue.ticket_queue("", chosen, desk["me"].id)
     assert sorted(refs(result)) == expected and result.matching == len(expected)
@@ -82,8 +112,11 @@ def test_page_shows_filters_counts_and_last_handoff(client, auth, desk):
     assert re.search(r"<strong>2 tickets</strong>", page)
     assert "Q-100" in page and "Q-200" in page and "Q-300" not in page
     assert 'class="badge badge-failed">Failed</span>' in page
-    assert 'name="ready" type="checkbox" value="y" checked' in page or 'checked id="ready"' in page \
+    assert (
+        'name="ready" type="checkbox" value="y" checked' in page
+        or 'checked id="ready"' in page
         or re.search(r'<input[^>]*id="ready"[^>]*checked', page)
+    )
 
 
 def test_htmx_refresh_returns_the_fragment_for_the_same_filters(client, auth, desk):
@@ -94,8 +127,9 @@ def test_htmx_refresh_returns_the_fragment_for_the_same_filters(client, auth, de
     assert body.lstrip().startswith("{#") is False and "<html" not in body
     assert 'hx-get="/tickets/?failed=y"' in body and 'hx-trigger="every 20s"' in body
     assert "Q-200" in body and "Q-100" not in body
-    history_restore = client.get("/tickets/?failed=y",
-                                 headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    history_restore = client.get(
+        "/tickets/?failed=y", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    )
     assert "<html" in history_restore.get_data(as_text=True)
 
 

@@ -1,4 +1,5 @@
 """The agents' queue in Chromium at 1366x900 and 390x844: search, filters, counts, live refresh, fit."""
+
 import re
 
 import pytest
@@ -27,7 +28,8 @@ def test_search_and_filters_narrow_the_queue_in_place(browser_page):
     expect(rows(page)).to_have_count(DEMO_COUNT)
     expect(page.locator(".queue-counts")).to_contain_text(f"{DEMO_COUNT} tickets")
     expect(page.locator(".queue-counts")).to_contain_text(
-        f"{DEMO_READY} ready · 0 window open · 0 failed handoff · {DEMO_COUNT} mine")
+        f"{DEMO_READY} ready · 0 window open · 0 failed handoff · {DEMO_COUNT} mine"
+    )
     page.get_by_label("Search by ref, customer name or phone").fill("becker")
     expect(rows(page)).to_have_count(1)
     expect(rows(page).first).to_have_attribute("data-ref", "HD-1002")
@@ -52,8 +54,15 @@ def test_the_queue_refreshes_itself_and_shows_the_last_handoff(browser_page, app
     log_in(page, "agent")
     page.goto("/tickets/")
     expect(rows(page)).to_have_count(DEMO_COUNT)
-    db.session.add(Ticket(external_ref="HD-2001", subject="Arrived while watching", customer_name="New Person",
-                          customer_phone="+14155553333", status="ready"))
+    db.session.add(
+        Ticket(
+            external_ref="HD-2001",
+            subject="Arrived while watching",
+            customer_name="New Person",
+            customer_phone="+14155553333",
+            status="ready",
+        )
+    )
     db.session.commit()
     expect(page.locator('tr[data-ref="HD-2001"]')).to_be_visible(timeout=10000)
     expect(page.locator(".queue-counts")).to_contain_text(f"{DEMO_COUNT + 1} tickets")

@@ -1,4 +1,5 @@
 """Reconciliation settles silent and unknown handoffs by asking 1MSG, never by resending."""
+
 import uuid
 from datetime import timedelta
 
@@ -58,8 +59,7 @@ def test_unknown_outcome_is_settled_without_resending(app, emulator, make_ticket
     assert len(sends(emulator)) == 1, "settled by looking, not by sending again"
 
 
-def test_unknown_outcome_with_nothing_sent_becomes_a_failure_after_a_while(app, emulator, make_ticket,
-                                                                          make_specialist):
+def test_unknown_outcome_with_nothing_sent_becomes_a_failure_after_a_while(app, emulator, make_ticket, make_specialist):
     ticket = ready(emulator, make_ticket, "0003")  # 500: nothing was sent
     handoff = handoffs.send_card(ticket, make_specialist(), None, uuid.uuid4().hex).handoff
     assert handoff.status == "unknown"
@@ -78,8 +78,9 @@ def test_send_abandoned_by_a_crash_is_settled(app, emulator, make_ticket, make_s
     """A worker died between 1MSG's answer and our commit: the row is still "sending"."""
     ticket = ready(emulator, make_ticket, "3102")
     specialist = make_specialist()
-    claimed, _ = handoffs._claim(ticket, specialist, None, "crash-key-1", None, None,
-                                 audit_entry=("handoff.send", "crash test", None))
+    claimed, _ = handoffs._claim(
+        ticket, specialist, None, "crash-key-1", None, None, audit_entry=("handoff.send", "crash test", None)
+    )
     answer = handoffs.call_onemsg(ticket.customer_phone, None, claimed.card_snapshot)
     assert answer.message_id  # 1MSG took it; our process "dies" before recording it
     age(claimed, minutes=1)
@@ -92,9 +93,19 @@ def test_send_abandoned_by_a_crash_is_settled(app, emulator, make_ticket, make_s
 def test_stuck_handoffs_are_flagged(app, make_ticket, make_specialist):
     ticket, specialist = make_ticket(), make_specialist()
     old = utcnow() - timedelta(minutes=30)
-    handoff = Handoff(ticket_id=ticket.id, specialist_id=specialist.id, idempotency_key="stuck-1",
-                      customer_phone=ticket.customer_phone, card_snapshot={}, message_id="wamid.STUCK",
-                      status="sent", status_rank=3, accepted_at=old, created_at=old, last_checked_at=utcnow())
+    handoff = Handoff(
+        ticket_id=ticket.id,
+        specialist_id=specialist.id,
+        idempotency_key="stuck-1",
+        customer_phone=ticket.customer_phone,
+        card_snapshot={},
+        message_id="wamid.STUCK",
+        status="sent",
+        status_rank=3,
+        accepted_at=old,
+        created_at=old,
+        last_checked_at=utcnow(),
+    )
     db.session.add(handoff)
     db.session.commit()
     assert reconcile.mark_stuck() == 1

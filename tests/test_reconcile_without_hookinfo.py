@@ -1,4 +1,5 @@
 """Reconciliation on a channel without GET hookInfo: "status not confirmed" within 2 minutes (real HTTP)."""
+
 import uuid
 from datetime import timedelta
 
@@ -29,8 +30,12 @@ def quiet_for(handoff: Handoff, seconds: int) -> None:
 
 def test_the_emulator_can_run_without_hook_info(emulator):
     headers = {"Authorization": f"Bearer {emulator.token}"}
-    ask = lambda: requests.get(emulator.url("hookInfo"), params={"messageId": "wamid.X"},  # noqa: E731
-                               headers=headers, timeout=5)
+    ask = lambda: requests.get(  # noqa: E731
+        emulator.url("hookInfo"),
+        params={"messageId": "wamid.X"},
+        headers=headers,
+        timeout=5,
+    )
     assert ask().status_code == 200
     emulator.hook_info(False)
     assert ask().status_code == 404
@@ -38,8 +43,9 @@ def test_the_emulator_can_run_without_hook_info(emulator):
     assert ask().status_code == 200, "a reset brings the emulator's default back"
 
 
-def test_without_hook_info_the_agent_sees_status_not_confirmed_within_2_minutes(client, auth, app, emulator,
-                                                                               make_ticket, make_specialist):
+def test_without_hook_info_the_agent_sees_status_not_confirmed_within_2_minutes(
+    client, auth, app, emulator, make_ticket, make_specialist
+):
     emulator.hook_info(False)
     handoff = accepted_without_webhooks(emulator, make_ticket, make_specialist)
     assert app.config["RECONCILE_AFTER_SECONDS"] < 120, "checked well before 2 minutes"
@@ -73,8 +79,12 @@ def test_an_emulator_built_without_hook_info_answers_404():
 
     server, url = serve_in_thread(create_emulator("100000", "dev-token", hook_info=False))
     try:
-        answer = requests.get(f"{url}/100000/hookInfo", params={"messageId": "wamid.X"},
-                              headers={"Authorization": "Bearer dev-token"}, timeout=5)
+        answer = requests.get(
+            f"{url}/100000/hookInfo",
+            params={"messageId": "wamid.X"},
+            headers={"Authorization": "Bearer dev-token"},
+            timeout=5,
+        )
         assert answer.status_code == 404
     finally:
         server.shutdown()

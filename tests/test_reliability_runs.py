@@ -5,6 +5,7 @@ file, or PostgreSQL database rel_<run>_<test database> on the TEST_DATABASE_URL 
 suites on different test databases of one server can run at once) and exits non-zero
 when a check fails; the full-size runs are in .ci/run.
 """
+
 import os
 import re
 import subprocess
@@ -27,8 +28,13 @@ def run_options(name: str) -> list[str]:
 
 
 def run_module(module: str, name: str, *extra: str) -> str:
-    result = subprocess.run([sys.executable, "-m", module, *run_options(name), *extra], cwd=ROOT,
-                            capture_output=True, text=True, timeout=240)
+    result = subprocess.run(
+        [sys.executable, "-m", module, *run_options(name), *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     print(result.stdout)
     assert result.returncode == 0, f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     assert "all checks passed" in result.stdout
@@ -37,8 +43,20 @@ def run_module(module: str, name: str, *extra: str) -> str:
 
 @pytest.mark.slow
 def test_webhook_burst_with_pollers_and_identical_sends_on_gunicorn():
-    output = run_module("reliability.load", "load", "--webhooks", "250", "--pollers", "10", "--sends", "10",
-                        "--workers", "2", "--threads", "4")
+    output = run_module(
+        "reliability.load",
+        "load",
+        "--webhooks",
+        "250",
+        "--pollers",
+        "10",
+        "--sends",
+        "10",
+        "--workers",
+        "2",
+        "--threads",
+        "4",
+    )
     assert "events lost: 0" in output and "-> 1 sendContact" in output
 
 

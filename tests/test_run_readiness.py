@@ -1,5 +1,6 @@
 """The first run: registering the webhook waits for a 1MSG that is still starting, retries, and
 says plainly (and in the header) when the webhook is not registered."""
+
 import socket
 import threading
 import time
@@ -17,15 +18,20 @@ def free_port() -> int:
 
 def test_connect_waits_for_an_emulator_that_starts_late_then_registers(make_app):
     port = free_port()
-    app = make_app(ONEMSG_API_URL=f"http://127.0.0.1:{port}", ONEMSG_CHANNEL_ID=CHANNEL_ID, ONEMSG_TOKEN=TOKEN,
-                   ONEMSG_CONNECT_TIMEOUT=0.5, ONEMSG_READ_TIMEOUT=1.0, ONEMSG_EMULATED=True)
+    app = make_app(
+        ONEMSG_API_URL=f"http://127.0.0.1:{port}",
+        ONEMSG_CHANNEL_ID=CHANNEL_ID,
+        ONEMSG_TOKEN=TOKEN,
+        ONEMSG_CONNECT_TIMEOUT=0.5,
+        ONEMSG_READ_TIMEOUT=1.0,
+        ONEMSG_EMULATED=True,
+    )
     server = LiveServer(app)
     started = {}
 
     def start_late():
         time.sleep(2.0)  # the app answers; 1MSG does not yet
-        started["emulator"] = serve_in_thread(create_emulator(CHANNEL_ID, TOKEN, ack_delay=0.05),
-                                              port=port)[0]
+        started["emulator"] = serve_in_thread(create_emulator(CHANNEL_ID, TOKEN, ack_delay=0.05), port=port)[0]
 
     threading.Thread(target=start_late, daemon=True).start()
     try:
@@ -35,6 +41,7 @@ def test_connect_waits_for_an_emulator_that_starts_late_then_registers(make_app)
         assert "status notifications on" in result.output
         with app.app_context():
             from services.channel_setup import webhook_registered
+
             assert webhook_registered(max_age=0) is True
     finally:
         server.stop()
@@ -44,8 +51,13 @@ def test_connect_waits_for_an_emulator_that_starts_late_then_registers(make_app)
 
 
 def test_connect_says_plainly_when_the_webhook_is_not_registered(make_app):
-    app = make_app(ONEMSG_API_URL=f"http://127.0.0.1:{free_port()}", ONEMSG_CHANNEL_ID=CHANNEL_ID,
-                   ONEMSG_TOKEN=TOKEN, ONEMSG_CONNECT_TIMEOUT=0.3, ONEMSG_EMULATED=True)
+    app = make_app(
+        ONEMSG_API_URL=f"http://127.0.0.1:{free_port()}",
+        ONEMSG_CHANNEL_ID=CHANNEL_ID,
+        ONEMSG_TOKEN=TOKEN,
+        ONEMSG_CONNECT_TIMEOUT=0.3,
+        ONEMSG_EMULATED=True,
+    )
     server = LiveServer(app)
     try:
         app.config["PUBLIC_BASE_URL"] = server.url

@@ -1,6 +1,7 @@
 """One rule for every path (form, API, retry, template follow-up): a second specialist's card
 from the same ticket goes only after a confirmation naming the card already sent or pending.
 And the card that follows a template is the agent's choice, shown, cancellable, sent once."""
+
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
@@ -19,8 +20,11 @@ def people(make_specialist):
 
 def cards_sent(emulator) -> list[str]:
     """The formatted names of the cards 1MSG received, in order."""
-    return [r["json"]["contacts"][0]["name"]["formatted_name"] for r in emulator.requests()
-            if r["path"].endswith("/sendContact")]
+    return [
+        r["json"]["contacts"][0]["name"]["formatted_name"]
+        for r in emulator.requests()
+        if r["path"].endswith("/sendContact")
+    ]
 
 
 def open_window(emulator, phone: str) -> None:
@@ -34,7 +38,8 @@ def send(ticket, specialist, **kwargs):
 
 
 def test_service_refuses_a_second_specialist_until_the_confirmation_names_the_first(
-        emulated_app, emulator, make_ticket, people):
+    emulated_app, emulator, make_ticket, people
+):
     omar, jane = people
     ticket = make_ticket(customer_phone="+14155553101")
     open_window(emulator, ticket.customer_phone)
@@ -78,7 +83,8 @@ def test_the_form_asks_naming_the_card_already_sent(client, auth, emulated_app, 
 
 
 def test_the_api_answers_409_naming_the_card_then_sends_with_the_confirmation(
-        client, emulated_app, emulator, make_ticket, people):
+    client, emulated_app, emulator, make_ticket, people
+):
     omar, jane = people
     ticket = make_ticket(customer_phone="+14155553104")
     open_window(emulator, ticket.customer_phone)
@@ -91,8 +97,11 @@ def test_the_api_answers_409_naming_the_card_then_sends_with_the_confirmation(
     assert refused.status_code == 409
     assert refused.json["error"]["code"] == "second_card_needs_confirmation"
     assert refused.json["handoff"]["id"] == first.id and "Omar Haddad" in refused.json["error"]["message"]
-    sent = client.post("/api/v1/handoffs", json={**body, "confirm_after_handoff_id": first.id},
-                       headers={**headers, "Idempotency-Key": "jane-card-2"})
+    sent = client.post(
+        "/api/v1/handoffs",
+        json={**body, "confirm_after_handoff_id": first.id},
+        headers={**headers, "Idempotency-Key": "jane-card-2"},
+    )
     assert sent.status_code == 201 and sent.json["status"] == "accepted"
     assert cards_sent(emulator) == ["Omar Haddad", "Jane Specialist"]
 
@@ -110,8 +119,7 @@ def test_a_retry_obeys_the_rule_too(emulated_app, emulator, make_ticket, people)
     assert cards_sent(emulator) == ["Omar Haddad", "Jane Specialist"]
 
 
-def test_a_template_whose_card_follows_obeys_the_rule(emulated_app, emulator, reopen_template, make_ticket,
-                                                      people):
+def test_a_template_whose_card_follows_obeys_the_rule(emulated_app, emulator, reopen_template, make_ticket, people):
     omar, jane = people
     ticket = make_ticket(customer_phone="+14155553106")
     open_window(emulator, ticket.customer_phone)
@@ -120,13 +128,15 @@ def test_a_template_whose_card_follows_obeys_the_rule(emulated_app, emulator, re
         handoffs.send_template(ticket, jane, None, uuid.uuid4().hex, card_on_reply=True)
     # A template alone carries no card: no question.
     assert handoffs.send_template(ticket, jane, None, uuid.uuid4().hex).handoff.status == "accepted"
-    confirmed = handoffs.send_template(ticket, jane, None, uuid.uuid4().hex, card_on_reply=True,
-                                       confirmed_over=omars.id).handoff
+    confirmed = handoffs.send_template(
+        ticket, jane, None, uuid.uuid4().hex, card_on_reply=True, confirmed_over=omars.id
+    ).handoff
     assert confirmed.status == "accepted" and confirmed.card_on_reply
 
 
 def test_a_pending_follow_up_counts_and_can_be_replaced_by_the_agents_new_choice(
-        client, auth, emulated_app, emulator, reopen_template, make_ticket, people):
+    client, auth, emulated_app, emulator, reopen_template, make_ticket, people
+):
     omar, jane = people
     ticket = make_ticket(customer_phone="+14155553107")
     template = handoffs.send_template(ticket, omar, None, uuid.uuid4().hex, card_on_reply=True).handoff
@@ -139,16 +149,18 @@ def test_a_pending_follow_up_counts_and_can_be_replaced_by_the_agents_new_choice
     asked = client.post(f"/tickets/{ticket.id}/handoffs", data=form, follow_redirects=True)
     assert asked.request.path == f"/tickets/{ticket.id}/confirm"
     assert "Omar Haddad&#39;s card goes automatically when the customer answers" in asked.get_data(as_text=True)
-    instead = client.post(f"/tickets/{ticket.id}/handoffs",
-                          data={**form, "confirm_after": template.id, "cancel_pending": "yes"})
+    instead = client.post(
+        f"/tickets/{ticket.id}/handoffs", data={**form, "confirm_after": template.id, "cancel_pending": "yes"}
+    )
     assert instead.status_code == 302
     assert handoffs.send_cards_after_replies() == 0, "Omar's automatic card was cancelled"
     assert cards_sent(emulator) == ["Jane Specialist"]
     assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "handoff.follow_up_cancelled"))
 
 
-def test_cancelling_the_follow_up_from_the_ticket_page(client, auth, emulated_app, emulator, reopen_template,
-                                                       make_ticket, people):
+def test_cancelling_the_follow_up_from_the_ticket_page(
+    client, auth, emulated_app, emulator, reopen_template, make_ticket, people
+):
     omar, _ = people
     ticket = make_ticket(customer_phone="+14155553108")
     template = handoffs.send_template(ticket, omar, None, uuid.uuid4().hex, card_on_reply=True).handoff
@@ -163,7 +175,8 @@ def test_cancelling_the_follow_up_from_the_ticket_page(client, auth, emulated_ap
 
 
 def test_the_agent_sending_the_pending_card_and_the_worker_send_it_once(
-        live_server, emulated_app, emulator, reopen_template, make_ticket, make_user, people):
+    live_server, emulated_app, emulator, reopen_template, make_ticket, make_user, people
+):
     """Both at the same moment: the manual send takes the follow-up's own key, so one card goes."""
     omar, _ = people
     agent = make_user("agent")
@@ -174,8 +187,11 @@ def test_the_agent_sending_the_pending_card_and_the_worker_send_it_once(
     session = live_server.session_for(agent)
 
     def by_hand():
-        return session.post(f"{live_server.url}/tickets/{ticket_id}/handoffs", timeout=15, data={
-            "specialist_id": omar_id, "idempotency_key": uuid.uuid4().hex, "include_intro": "no"}).status_code
+        return session.post(
+            f"{live_server.url}/tickets/{ticket_id}/handoffs",
+            timeout=15,
+            data={"specialist_id": omar_id, "idempotency_key": uuid.uuid4().hex, "include_intro": "no"},
+        ).status_code
 
     def by_worker():
         with emulated_app.app_context():
@@ -193,7 +209,8 @@ def test_the_agent_sending_the_pending_card_and_the_worker_send_it_once(
 
 
 def test_the_automatic_card_appears_in_the_handoff_list_without_a_reload(
-        client, auth, emulated_app, emulator, reopen_template, make_ticket, people):
+    client, auth, emulated_app, emulator, reopen_template, make_ticket, people
+):
     omar, _ = people
     ticket = make_ticket(customer_phone="+14155553110")
     handoffs.send_template(ticket, omar, None, uuid.uuid4().hex, card_on_reply=True)
@@ -208,27 +225,35 @@ def test_the_automatic_card_appears_in_the_handoff_list_without_a_reload(
     assert handoffs.send_cards_after_replies() == 1
     fresh = client.get(poll, headers=htmx)
     body = fresh.get_data(as_text=True)
-    assert fresh.status_code == 200 and body.strip().startswith("<section id=\"handoffs\"")
+    assert fresh.status_code == 200 and body.strip().startswith('<section id="handoffs"')
     assert "Card of <strong>Omar Haddad</strong>" in body and "sent automatically" in body
     assert "goes when the customer answers" not in body
     assert f"v={handoffs.list_version(ticket)}" in body, "the next poll asks from the new state"
 
 
-def test_inactive_specialists_are_sent_by_no_path(client, auth, emulated_app, emulator, reopen_template,
-                                                  make_ticket, make_specialist):
+def test_inactive_specialists_are_sent_by_no_path(
+    client, auth, emulated_app, emulator, reopen_template, make_ticket, make_specialist
+):
     retired = make_specialist(display_name="Retired Person", active=False)
     ticket = make_ticket(customer_phone="+14155553111")
     open_window(emulator, ticket.customer_phone)
     assert send(ticket, retired).handoff.failure_code == "specialist_inactive"
-    assert handoffs.send_template(ticket, retired, None, uuid.uuid4().hex,
-                                  card_on_reply=True).handoff.failure_code == "specialist_inactive"
+    assert (
+        handoffs.send_template(ticket, retired, None, uuid.uuid4().hex, card_on_reply=True).handoff.failure_code
+        == "specialist_inactive"
+    )
     auth.login("agent")
-    client.post(f"/tickets/{ticket.id}/handoffs", data={
-        "specialist_id": retired.id, "idempotency_key": uuid.uuid4().hex, "include_intro": "no"})
+    client.post(
+        f"/tickets/{ticket.id}/handoffs",
+        data={"specialist_id": retired.id, "idempotency_key": uuid.uuid4().hex, "include_intro": "no"},
+    )
     secret = api_keys.create("Helpdesk", "agent").secret
     db.session.commit()
-    api = client.post("/api/v1/handoffs", json={"ticket": ticket.external_ref, "specialist_id": retired.id},
-                      headers={"Authorization": f"Bearer {secret}", "Idempotency-Key": "retired-1"})
+    api = client.post(
+        "/api/v1/handoffs",
+        json={"ticket": ticket.external_ref, "specialist_id": retired.id},
+        headers={"Authorization": f"Bearer {secret}", "Idempotency-Key": "retired-1"},
+    )
     assert api.status_code == 409 and api.json["error"]["code"] == "specialist_inactive"
     failed = db.session.scalars(select(Handoff).where(Handoff.kind == "card")).first()
     assert handoffs.retry(failed, None).handoff.failure_code == "specialist_inactive"
@@ -237,7 +262,8 @@ def test_inactive_specialists_are_sent_by_no_path(client, auth, emulated_app, em
 
 
 def test_two_agents_sending_two_specialists_at_once_one_goes_the_other_is_asked(
-        live_server, emulated_app, emulator, make_ticket, make_user, people):
+    live_server, emulated_app, emulator, make_ticket, make_user, people
+):
     """The rule is checked with the customer's number locked: neither send slips past the other."""
     omar, jane = people
     ticket = make_ticket(customer_phone="+14155553112")
@@ -247,8 +273,11 @@ def test_two_agents_sending_two_specialists_at_once_one_goes_the_other_is_asked(
     db.session.commit()  # SQLite: hold no lock while the server sends
 
     def post(n):
-        answer = sessions[n].post(f"{live_server.url}/tickets/{ticket_id}/handoffs", timeout=15, data={
-            "specialist_id": ids[n], "idempotency_key": uuid.uuid4().hex, "include_intro": "no"})
+        answer = sessions[n].post(
+            f"{live_server.url}/tickets/{ticket_id}/handoffs",
+            timeout=15,
+            data={"specialist_id": ids[n], "idempotency_key": uuid.uuid4().hex, "include_intro": "no"},
+        )
         return urlsplit(answer.url).path
 
     with ThreadPoolExecutor(2) as pool:

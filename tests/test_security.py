@@ -1,4 +1,5 @@
 """CSRF, the production refusals, cookies and security headers."""
+
 import secrets
 
 import pytest
@@ -26,8 +27,9 @@ def test_htmx_post_needs_the_csrf_header(make_app, make_user):
         token = page.split('"X-CSRFToken": "')[1].split('"')[0]
         no_header = client.post("/logout", headers={"HX-Request": "true"})
         assert no_header.status_code == 400
-        login = client.post("/login", data={"email": user.email, "password": "correct-horse-battery",
-                                            "csrf_token": token})
+        login = client.post(
+            "/login", data={"email": user.email, "password": "correct-horse-battery", "csrf_token": token}
+        )
         assert login.status_code == 302
         token = _csrf_token(client.get("/tickets/").get_data(as_text=True))
         ok = client.post("/logout", headers={"HX-Request": "true", "X-CSRFToken": token})
@@ -46,8 +48,12 @@ def test_login_renews_the_csrf_token_and_the_session(make_app, make_user):
         before = _csrf_token(client.get("/login").get_data(as_text=True))
         with client.session_transaction() as session:
             session["planted"] = "by an attacker before the login"
-        assert client.post("/login", data={"email": user.email, "password": "correct-horse-battery",
-                                           "csrf_token": before}).status_code == 302
+        assert (
+            client.post(
+                "/login", data={"email": user.email, "password": "correct-horse-battery", "csrf_token": before}
+            ).status_code
+            == 302
+        )
         after = _csrf_token(client.get("/tickets/").get_data(as_text=True))
         assert after != before
         with client.session_transaction() as session:
@@ -71,22 +77,26 @@ def test_production_refuses_the_default_secret(secret):
         create_app(production(SECRET_KEY=secret))
 
 
-@pytest.mark.parametrize("secret, why", [
-    ("x", "too weak"),
-    ("correct-horse-battery-staple", "too weak"),
-    (secrets.token_hex(16), "too weak"),                      # 16 random bytes: 128 bits
-    (secrets.token_urlsafe(24), "too weak"),                  # 24 random bytes
-    ("s" * 64, "repeated or low-variety"),
-    ("ab" * 40, "repeated or low-variety"),
-    ("0123456789abcdef" * 4, "repeated or low-variety"),
-])
+@pytest.mark.parametrize(
+    "secret, why",
+    [
+        ("x", "too weak"),
+        ("correct-horse-battery-staple", "too weak"),
+        (secrets.token_hex(16), "too weak"),  # 16 random bytes: 128 bits
+        (secrets.token_urlsafe(24), "too weak"),  # 24 random bytes
+        ("s" * 64, "repeated or low-variety"),
+        ("ab" * 40, "repeated or low-variety"),
+        ("0123456789abcdef" * 4, "repeated or low-variety"),
+    ],
+)
 def test_production_refuses_a_secret_key_under_32_random_bytes(secret, why):
     with pytest.raises(InsecureConfiguration, match=why):
         create_app(production(SECRET_KEY=secret))
 
 
-@pytest.mark.parametrize("secret", [secrets.token_hex(32), secrets.token_urlsafe(32), secrets.token_hex(32).upper(),
-                                    GOOD_SECRET])
+@pytest.mark.parametrize(
+    "secret", [secrets.token_hex(32), secrets.token_urlsafe(32), secrets.token_hex(32).upper(), GOOD_SECRET]
+)
 def test_production_starts_with_32_random_bytes(secret):
     app = create_app(production(SECRET_KEY=secret))
     assert app.config["SESSION_COOKIE_SECURE"] is True
@@ -133,16 +143,25 @@ def test_pages_carry_the_htmx_safety_config(client):
     assert '"includeIndicatorStyles": false' in page
 
 
-REAL_1MSG = {"SECRET_KEY": GOOD_SECRET, "SQLALCHEMY_DATABASE_URI": "sqlite://", "ONEMSG_API_URL": "https://api.1msg.example",
-             "ONEMSG_TOKEN": "a-real-token", "ONEMSG_CHANNEL_ID": "371267300", "ONEMSG_WEBHOOK_SECRET": "w" * 40}
+REAL_1MSG = {
+    "SECRET_KEY": GOOD_SECRET,
+    "SQLALCHEMY_DATABASE_URI": "sqlite://",
+    "ONEMSG_API_URL": "https://api.1msg.example",
+    "ONEMSG_TOKEN": "a-real-token",
+    "ONEMSG_CHANNEL_ID": "371267300",
+    "ONEMSG_WEBHOOK_SECRET": "w" * 40,
+}
 
 
-@pytest.mark.parametrize("override, message", [
-    ({"ONEMSG_TOKEN": ""}, "ONEMSG_TOKEN"),
-    ({"ONEMSG_WEBHOOK_SECRET": ""}, "ONEMSG_WEBHOOK_SECRET must be at least 32"),
-    ({"ONEMSG_WEBHOOK_SECRET": "short-secret"}, "ONEMSG_WEBHOOK_SECRET must be at least 32"),
-    ({"ONEMSG_WEBHOOK_SECRET_PREVIOUS": "old"}, "ONEMSG_WEBHOOK_SECRET_PREVIOUS must be at least 32"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"ONEMSG_TOKEN": ""}, "ONEMSG_TOKEN"),
+        ({"ONEMSG_WEBHOOK_SECRET": ""}, "ONEMSG_WEBHOOK_SECRET must be at least 32"),
+        ({"ONEMSG_WEBHOOK_SECRET": "short-secret"}, "ONEMSG_WEBHOOK_SECRET must be at least 32"),
+        ({"ONEMSG_WEBHOOK_SECRET_PREVIOUS": "old"}, "ONEMSG_WEBHOOK_SECRET_PREVIOUS must be at least 32"),
+    ],
+)
 def test_production_with_real_1msg_refuses_weak_channel_settings(override, message):
     with pytest.raises(InsecureConfiguration, match=message):
         create_app(type("Prod", (Config,), {**REAL_1MSG, **override}))

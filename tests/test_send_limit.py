@@ -1,4 +1,5 @@
 """Card sends are rate limited per agent; on Redis the count is shared by every worker."""
+
 import contextlib
 import json
 import subprocess
@@ -13,6 +14,7 @@ from models import db
 from tests.conftest import DEFAULT_PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
+
 
 def limited_app(make_app, **overrides):
     return make_app(RATELIMIT_ENABLED=True, SEND_LIMIT="3 per minute", **overrides)
@@ -69,8 +71,12 @@ server.serve_forever()
 @contextlib.contextmanager
 def worker_processes(count: int, **settings):
     """`count` separate server processes of the app, like gunicorn's workers."""
-    processes = [subprocess.Popen([sys.executable, "-c", SERVE, json.dumps(settings)], cwd=ROOT,
-                                  stdout=subprocess.PIPE, text=True) for _ in range(count)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", SERVE, json.dumps(settings)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(count)
+    ]
     try:
         yield [f"http://127.0.0.1:{int(p.stdout.readline())}" for p in processes]
     finally:
@@ -85,16 +91,21 @@ def sessions_for(urls, user):
     sessions = []
     for url in urls:
         session = requests.Session()
-        response = session.post(f"{url}/login", data={"email": email, "password": DEFAULT_PASSWORD},
-                                allow_redirects=False, timeout=10)
+        response = session.post(
+            f"{url}/login", data={"email": email, "password": DEFAULT_PASSWORD}, allow_redirects=False, timeout=10
+        )
         assert response.status_code == 302
         sessions.append(session)
     return sessions
 
 
 def alternate_sends(urls, sessions, ticket_id, count):
-    return [sessions[i % len(urls)].post(f"{urls[i % len(urls)]}/tickets/{ticket_id}/handoffs", data={},
-                                         allow_redirects=False, timeout=10).status_code for i in range(count)]
+    return [
+        sessions[i % len(urls)]
+        .post(f"{urls[i % len(urls)]}/tickets/{ticket_id}/handoffs", data={}, allow_redirects=False, timeout=10)
+        .status_code
+        for i in range(count)
+    ]
 
 
 def process_settings(database_url, **extra):

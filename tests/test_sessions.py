@@ -1,4 +1,5 @@
 """Sessions end on the server: a cookie saved before logging out opens nothing afterwards."""
+
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -59,8 +60,11 @@ def test_the_remember_me_token_is_rotated_when_used_and_the_old_one_expires(app,
     grace = db.session.scalars(select(UserSession.expires_at).where(UserSession.user_id == user.id)).all()
     assert min(grace) <= utcnow() + timedelta(seconds=31), "the old token only lives a few seconds more"
     # After the grace period the old cookie opens nothing; the new one still does.
-    db.session.execute(update(UserSession).where(UserSession.expires_at < utcnow() + timedelta(minutes=1))
-                       .values(expires_at=utcnow() - timedelta(seconds=1)))
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.expires_at < utcnow() + timedelta(minutes=1))
+        .values(expires_at=utcnow() - timedelta(seconds=1))
+    )
     db.session.commit()
     thief = app.test_client()
     thief.set_cookie("remember_token", old)

@@ -1,4 +1,5 @@
 """SLA figures against a fixture computed by hand (see the table in `fixture`)."""
+
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -33,30 +34,55 @@ def fixture(make_ticket, make_specialist, make_user):
     specialist, ticket = make_specialist(display_name="Jane Specialist"), make_ticket()
 
     def accepted(agent, acc_at, ready_before, **fields):
-        return add_handoff(ticket, specialist, agent, created_at=acc_at - timedelta(seconds=1),
-                           ready_at=seconds(acc_at, -ready_before) if ready_before is not None else None,
-                           accepted_at=acc_at, **fields)
+        return add_handoff(
+            ticket,
+            specialist,
+            agent,
+            created_at=acc_at - timedelta(seconds=1),
+            ready_at=seconds(acc_at, -ready_before) if ready_before is not None else None,
+            accepted_at=acc_at,
+            **fields,
+        )
 
     base = datetime(2024, 5, 10, 9, 0, 0)
     accepted(agent_a, base, 100, status="read", delivered_at=seconds(base, 12), read_at=seconds(base, 70))
-    accepted(agent_a, base + timedelta(minutes=10), 200, status="delivered",
-             delivered_at=seconds(base + timedelta(minutes=10), 20))
+    accepted(
+        agent_a,
+        base + timedelta(minutes=10),
+        200,
+        status="delivered",
+        delivered_at=seconds(base + timedelta(minutes=10), 20),
+    )
     t3 = base + timedelta(minutes=20)
     accepted(agent_a, t3, 1000, status="read", delivered_at=seconds(t3, 33), read_at=seconds(t3, 130))
     t4 = base + timedelta(minutes=30)
     accepted(agent_a, t4, 300, status="delivered", delivered_at=seconds(t4, 400))
     t5 = base + timedelta(minutes=40)
     accepted(agent_b, t5, 50, status="read", read_at=seconds(t5, 65))
-    add_handoff(ticket, specialist, agent_b, created_at=base + timedelta(minutes=50), status="failed",
-                ready_at=base, failed_at=base + timedelta(minutes=50), failure_code="window_closed")
+    add_handoff(
+        ticket,
+        specialist,
+        agent_b,
+        created_at=base + timedelta(minutes=50),
+        status="failed",
+        ready_at=base,
+        failed_at=base + timedelta(minutes=50),
+        failure_code="window_closed",
+    )
     t7 = NOW - timedelta(hours=1)
     accepted(agent_b, t7, 500, status="failed", failed_at=seconds(t7, 5), failure_code="delivery_failed")
     accepted(agent_b, NOW - timedelta(seconds=100), 10, status="accepted")
-    add_handoff(ticket, specialist, None, created_at=NOW - timedelta(minutes=5), status="failed",
-                failed_at=NOW - timedelta(minutes=5), failure_code="window_closed")
+    add_handoff(
+        ticket,
+        specialist,
+        None,
+        created_at=NOW - timedelta(minutes=5),
+        status="failed",
+        failed_at=NOW - timedelta(minutes=5),
+        failure_code="window_closed",
+    )
     # Outside the filtered day: must change nothing.
-    accepted(agent_a, datetime(2024, 5, 11, 9, 0), 5000, status="delivered",
-             delivered_at=datetime(2024, 5, 11, 10, 0))
+    accepted(agent_a, datetime(2024, 5, 11, 9, 0), 5000, status="delivered", delivered_at=datetime(2024, 5, 11, 10, 0))
     return agent_a, agent_b, specialist
 
 
@@ -120,8 +146,16 @@ def test_per_specialist_day_and_histogram(fixture):
     assert (row.label, row.counts.total, round(row.delivery.median)) == ("Jane Specialist", 9, 33)
     [(day, counts)] = figures.per_day
     assert (day, counts.total, counts.failed) == (DAY, 9, 3)
-    assert dict(figures.delivery_histogram) == {"< 10 s": 0, "10–30 s": 2, "30–60 s": 1, "1–2 min": 1,
-                                                "2–5 min": 0, "5–15 min": 1, "15–60 min": 0, "≥ 1 h": 0}
+    assert dict(figures.delivery_histogram) == {
+        "< 10 s": 0,
+        "10–30 s": 2,
+        "30–60 s": 1,
+        "1–2 min": 1,
+        "2–5 min": 0,
+        "5–15 min": 1,
+        "15–60 min": 0,
+        "≥ 1 h": 0,
+    }
 
 
 def test_filters_narrow_the_figures(fixture):
@@ -155,11 +189,12 @@ def test_summary_fragment_for_htmx(client, auth, fixture):
     response = client.get("/history/sla?date_from=2024-05-10&date_to=2024-05-10", headers={"HX-Request": "true"})
     body = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert body.lstrip().startswith("<section id=\"sla-summary\"") or "id=\"sla-summary\"" in body.split("\n", 3)[1]
+    assert body.lstrip().startswith('<section id="sla-summary"') or 'id="sla-summary"' in body.split("\n", 3)[1]
     assert "<html" not in body and "33 s" in body
 
 
 # --- the summary's fast paths (services/sla.py): same exact figures as the detailed report ---
+
 
 def test_summary_without_charts_has_the_same_figures(fixture):
     quick = sla_report(HistoryFilters(date_from=DAY, date_to=DAY), TARGETS, now=NOW, detailed=False)
@@ -187,8 +222,15 @@ def test_sampled_brackets_give_the_exact_ranks(fixture, monkeypatch):
 def test_a_bracket_that_misses_its_rank_falls_back_to_the_full_sort(fixture, monkeypatch):
     monkeypatch.setattr(sla, "BRACKET_FROM", 1)
     # Brackets far from the true values (above them all, and below them all).
-    monkeypatch.setattr(sla, "_sample_brackets", lambda where, totals, names: {
-        (name, kind): (1e6, 2e6) if kind == "median" else (-2.0, -1.0) for name in names for kind in ("median", "p90")})
+    monkeypatch.setattr(
+        sla,
+        "_sample_brackets",
+        lambda where, totals, names: {
+            (name, kind): (1e6, 2e6) if kind == "median" else (-2.0, -1.0)
+            for name in names
+            for kind in ("median", "p90")
+        },
+    )
     calls = spy_on_rank_reads(monkeypatch)
     figures = sla_report(HistoryFilters(date_from=DAY, date_to=DAY), TARGETS, now=NOW, detailed=False)
     assert [len(brackets) for brackets in calls] == [6, 0]  # bracketed, then the full sort
@@ -209,18 +251,34 @@ def spy_on_rank_reads(monkeypatch) -> list:
     return calls
 
 
-@pytest.mark.parametrize("delivery_seconds, median, p90", [
-    ([7], 7, 7), ([9, 3], 6, 9), ([5, 1, 3], 3, 5), ([4, 1, 3, 2], 2.5, 4),
-    (list(range(1, 21)), 10.5, 18), (list(range(1, 22)), 11, 19),
-])
-def test_median_and_p90_for_small_odd_and_even_counts(make_ticket, make_specialist, make_user, monkeypatch,
-                                                      delivery_seconds, median, p90):
+@pytest.mark.parametrize(
+    "delivery_seconds, median, p90",
+    [
+        ([7], 7, 7),
+        ([9, 3], 6, 9),
+        ([5, 1, 3], 3, 5),
+        ([4, 1, 3, 2], 2.5, 4),
+        (list(range(1, 21)), 10.5, 18),
+        (list(range(1, 22)), 11, 19),
+    ],
+)
+def test_median_and_p90_for_small_odd_and_even_counts(
+    make_ticket, make_specialist, make_user, monkeypatch, delivery_seconds, median, p90
+):
     agent, specialist, ticket = make_user(), make_specialist(), make_ticket()
     start = datetime(2024, 5, 10, 8, 0, 0)
     for i, value in enumerate(delivery_seconds):
         accepted_at = start + timedelta(minutes=i)
-        add_handoff(ticket, specialist, agent, created_at=accepted_at, status="delivered",
-                    accepted_at=accepted_at, delivered_at=seconds(accepted_at, value), commit=False)
+        add_handoff(
+            ticket,
+            specialist,
+            agent,
+            created_at=accepted_at,
+            status="delivered",
+            accepted_at=accepted_at,
+            delivered_at=seconds(accepted_at, value),
+            commit=False,
+        )
     db.session.commit()
     expected = Percentiles(len(delivery_seconds), pytest.approx(median, abs=0.01), pytest.approx(p90, abs=0.01))
     for detailed in (False, True):
@@ -237,8 +295,10 @@ def report_for_day(detailed: bool):
 def test_failures_without_a_code_are_listed_as_unspecified(make_ticket, make_specialist, make_user):
     agent, specialist, ticket = make_user(), make_specialist(), make_ticket()
     add_handoff(ticket, specialist, agent, created_at=datetime(2024, 5, 10, 8, 0), status="failed")
-    add_handoff(ticket, specialist, agent, created_at=datetime(2024, 5, 10, 8, 5), status="failed",
-                failure_code="rate_limited")
-    add_handoff(ticket, specialist, agent, created_at=datetime(2024, 5, 10, 8, 6), status="failed",
-                failure_code="rate_limited")
+    add_handoff(
+        ticket, specialist, agent, created_at=datetime(2024, 5, 10, 8, 5), status="failed", failure_code="rate_limited"
+    )
+    add_handoff(
+        ticket, specialist, agent, created_at=datetime(2024, 5, 10, 8, 6), status="failed", failure_code="rate_limited"
+    )
     assert report().failed_by_reason == [("rate_limited", 2), ("unspecified", 1)]

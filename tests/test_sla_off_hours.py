@@ -1,4 +1,5 @@
 """Leads see the cards sent to specialists who were off, on leave or at capacity: SLA and history."""
+
 import html
 from datetime import date, datetime, timedelta
 
@@ -18,8 +19,15 @@ def sent(make_ticket, make_specialist, make_user):
     ana, omar = make_specialist(display_name="Ana Souza"), make_specialist(display_name="Omar Haddad")
     agent, ticket = make_user(name="Alice Agent"), make_ticket()
     for n, reason in enumerate(["off_hours", "on_leave", "over_capacity", None]):
-        add_handoff(ticket, ana, agent, created_at=BASE + timedelta(minutes=n), status="accepted",
-                    accepted_at=BASE + timedelta(minutes=n), unavailable_reason=reason)
+        add_handoff(
+            ticket,
+            ana,
+            agent,
+            created_at=BASE + timedelta(minutes=n),
+            status="accepted",
+            accepted_at=BASE + timedelta(minutes=n),
+            unavailable_reason=reason,
+        )
     add_handoff(ticket, omar, agent, created_at=BASE, status="accepted", accepted_at=BASE)
     return ana, omar
 
@@ -39,7 +47,7 @@ def test_the_sla_page_has_the_columns(client, auth, sent):
     body = html.unescape(client.get("/history/sla?date_from=2024-05-10&date_to=2024-05-10").get_data(as_text=True))
     assert "Off hours</abbr>" in body and "Over capacity</abbr>" in body
     assert "<tr><td>Ana Souza</td><td>4</td>" in body
-    ana_row = body[body.index("<tr><td>Ana Souza</td>"):].split("</tr>")[0]
+    ana_row = body[body.index("<tr><td>Ana Souza</td>") :].split("</tr>")[0]
     assert ana_row.endswith("<td>2</td><td>1</td>")
     assert "Sent while the specialist was off or on leave</th><td>2</td>" in body
 
@@ -48,7 +56,8 @@ def test_history_by_specialist_shows_the_reason_per_handoff(client, auth, sent):
     ana, _ = sent
     auth.login("lead")
     body = client.get(f"/history/?date_from=2024-05-10&date_to=2024-05-10&specialist_id={ana.id}").get_data(
-        as_text=True)
+        as_text=True
+    )
     assert "Off hours / capacity" in body
     assert body.count("<small>off hours</small>") == 1 and body.count("<small>on leave</small>") == 1
     assert body.count("<small>over capacity</small>") == 1

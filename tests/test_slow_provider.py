@@ -1,4 +1,5 @@
 """While 1MSG answers slowly, other agents' pages and status polling stay fast (measured)."""
+
 import threading
 import time
 import uuid
@@ -31,36 +32,51 @@ def percentile(values, fraction):
 
 
 @pytest.mark.slow
-def test_pages_and_polls_stay_fast_while_a_send_waits_for_1msg(make_app, slow_emulator, make_ticket,
-                                                               make_specialist, make_user):
+def test_pages_and_polls_stay_fast_while_a_send_waits_for_1msg(
+    make_app, slow_emulator, make_ticket, make_specialist, make_user
+):
     app = make_app(**{**emulator_settings(slow_emulator), "ONEMSG_READ_TIMEOUT": 10.0})
     with app.app_context():
         slow_ticket = make_ticket(customer_phone="+14155550004")
         slow_emulator.open_window("14155550004")
         status.record_inbound(f"in-{uuid.uuid4().hex}", slow_ticket.customer_phone, utcnow())
         specialist, other = make_specialist(), make_ticket()
-        watched = Handoff(ticket_id=other.id, specialist_id=specialist.id, idempotency_key="watched-1",
-                          customer_phone=other.customer_phone, card_snapshot={}, message_id="wamid.WATCH",
-                          status="accepted", status_rank=2)
+        watched = Handoff(
+            ticket_id=other.id,
+            specialist_id=specialist.id,
+            idempotency_key="watched-1",
+            customer_phone=other.customer_phone,
+            card_snapshot={},
+            message_id="wamid.WATCH",
+            status="accepted",
+            status_rank=2,
+        )
         db.session.add(watched)
         db.session.commit()
         server = LiveServer(app)
         try:
             sender, watcher = server.session_for(make_user()), server.session_for(make_user())
-            urls = [f"{server.url}/tickets/", f"{server.url}/handoffs/{watched.id}/status",
-                    f"{server.url}/tickets/{other.id}", f"{server.url}/channel/status"]
+            urls = [
+                f"{server.url}/tickets/",
+                f"{server.url}/handoffs/{watched.id}/status",
+                f"{server.url}/tickets/{other.id}",
+                f"{server.url}/channel/status",
+            ]
             form = {"specialist_id": specialist.id, "idempotency_key": uuid.uuid4().hex, "include_intro": "no"}
             send_url = f"{server.url}/tickets/{slow_ticket.id}/handoffs"
             db.session.commit()
+
             def send_reached_1msg():
                 return [r for r in slow_emulator.requests() if r["path"].endswith("/sendContact")]
-            latencies, send_took = measure_while_sending(sender, watcher, send_url, form, urls,
-                                                         send_reached_1msg)
+
+            latencies, send_took = measure_while_sending(sender, watcher, send_url, form, urls, send_reached_1msg)
         finally:
             server.stop()
     p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
-    print(f"\nslow 1MSG: send took {send_took:.1f} s; {len(latencies)} other requests meanwhile: "
-          f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms")
+    print(
+        f"\nslow 1MSG: send took {send_took:.1f} s; {len(latencies)} other requests meanwhile: "
+        f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
+    )
     # Behaviour, not a speed figure (bench/ measures those): other agents keep being served while
     # the send waits, each request in a small fraction of the wait, even on a loaded CI machine.
     assert send_took >= SLOW_SECONDS - 0.5, "the send really waited for 1MSG"

@@ -1,4 +1,5 @@
 """Static files: fingerprinted names, a year-long immutable cache, gzip, and a light first view."""
+
 import gzip
 import re
 from pathlib import Path

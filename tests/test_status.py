@@ -1,4 +1,5 @@
 """Status never goes backwards, whatever order and duplicates 1MSG sends; the live fragment."""
+
 import itertools
 import random
 
@@ -18,10 +19,17 @@ def new_handoff(make_ticket, make_specialist):
 
     def factory(message_id=None, **fields):
         n = next(counter)
-        row = Handoff(ticket_id=ticket.id, specialist_id=specialist.id, idempotency_key=f"k-{n}-{random.random()}",
-                      customer_phone=ticket.customer_phone, card_snapshot={"name": {"formatted_name": "Spec"}},
-                      message_id=message_id or f"wamid.{n}.{random.random()}", status="accepted", status_rank=2,
-                      **fields)
+        row = Handoff(
+            ticket_id=ticket.id,
+            specialist_id=specialist.id,
+            idempotency_key=f"k-{n}-{random.random()}",
+            customer_phone=ticket.customer_phone,
+            card_snapshot={"name": {"formatted_name": "Spec"}},
+            message_id=message_id or f"wamid.{n}.{random.random()}",
+            status="accepted",
+            status_rank=2,
+            **fields,
+        )
         db.session.add(row)
         db.session.commit()
         return row

@@ -1,4 +1,5 @@
 """Today's load per specialist (their own day) and the suggestion's ranking on a fixture with a known answer."""
+
 from datetime import date, datetime
 
 from models import Absence, db
@@ -36,13 +37,24 @@ def test_ranking_on_a_fixture_with_a_known_answer(make_specialist, make_ticket):
     ana = make_specialist(display_name="Ana Tax", tags="tax, invoice", languages="pt", daily_capacity=8, **LISBON)
     bruno = make_specialist(display_name="Bruno Busy", tags="tax", languages="pt", daily_capacity=2, **LISBON)
     carla = make_specialist(display_name="Carla Away", tags="tax, invoice", languages="pt, en", **LISBON)
-    dieter = make_specialist(display_name="Dieter Tax", tags="tax, invoice", languages="de",
-                             time_zone="Europe/Berlin", working_hours="Mon-Fri 09:00-17:00")
-    eve = make_specialist(display_name="Eve Night", tags="tax", languages="pt-PT",
-                          time_zone="America/Los_Angeles", working_hours="Mon-Fri 09:00-17:00")
+    dieter = make_specialist(
+        display_name="Dieter Tax",
+        tags="tax, invoice",
+        languages="de",
+        time_zone="Europe/Berlin",
+        working_hours="Mon-Fri 09:00-17:00",
+    )
+    eve = make_specialist(
+        display_name="Eve Night",
+        tags="tax",
+        languages="pt-PT",
+        time_zone="America/Los_Angeles",
+        working_hours="Mon-Fri 09:00-17:00",
+    )
     fran = make_specialist(display_name="Fran Generalist", tags="routers", languages="pt", **LISBON)
-    db.session.add(Absence(specialist_id=carla.id, starts_on=date(2026, 11, 30), ends_on=date(2026, 12, 3),
-                           stand_in_id=ana.id))
+    db.session.add(
+        Absence(specialist_id=carla.id, starts_on=date(2026, 11, 30), ends_on=date(2026, 12, 3), stand_in_id=ana.id)
+    )
     db.session.commit()
     _handoffs(ana, ticket, 2)
     _handoffs(bruno, ticket, 2)
@@ -51,8 +63,13 @@ def test_ranking_on_a_fixture_with_a_known_answer(make_specialist, make_ticket):
     ranked = suggestions.suggest(ticket, board)
 
     assert [(s.specialist.display_name, s.score) for s in ranked] == [
-        ("Ana Tax", 13), ("Carla Away", 10), ("Dieter Tax", 9), ("Eve Night", 7), ("Fran Generalist", 7),
-        ("Bruno Busy", 6)]
+        ("Ana Tax", 13),
+        ("Carla Away", 10),
+        ("Dieter Tax", 9),
+        ("Eve Night", 7),
+        ("Fran Generalist", 7),
+        ("Bruno Busy", 6),
+    ]
     reasons = {s.specialist.display_name: s.reason for s in ranked}
     assert reasons["Ana Tax"] == "speaks pt, tax, invoice, available, 2 of 8 today"
     assert reasons["Carla Away"] == "speaks pt, tax, invoice, on leave until 3 Dec, stand-in: Ana Tax, 0 today"
@@ -67,8 +84,11 @@ def test_skills_match_whole_words_and_no_language_means_no_language_points(make_
     specialist = make_specialist(tags="tax, syntax highlighting, forms", languages="pt")
     assert suggestions.matching_skills(specialist, ticket.subject) == ["tax", "forms"]
     router = make_specialist(tags="routers, account recovery, invoice")
-    assert suggestions.matching_skills(router, "Router keeps dropping; recovery of my account; invoices") == \
-        ["routers", "account recovery", "invoice"]
+    assert suggestions.matching_skills(router, "Router keeps dropping; recovery of my account; invoices") == [
+        "routers",
+        "account recovery",
+        "invoice",
+    ]
     [only] = suggestions.suggest(ticket, specialist_board.board([specialist], NOW))
     assert only.reason == "tax, forms, time zone not set, 0 today" and only.score == 3 * 2 + 1
 
@@ -78,7 +98,6 @@ def test_no_suggestion_when_nobody_matches_anything(make_specialist, make_ticket
     make_specialist(tags="tax", languages="pt")
     board = specialist_board.board(directory.search(), NOW)
     assert suggestions.best(ticket, board) is None and suggestions.best(ticket, {}) is None
-
 
 
 def test_a_tie_goes_to_the_lighter_day_also_without_a_capacity(make_specialist, make_ticket):

@@ -1,4 +1,5 @@
 """Templates as 1MSG lists them: string components, (name, language), namespace, vanished ones (real HTTP)."""
+
 import uuid
 
 import pytest
@@ -25,46 +26,61 @@ def test_settings_page_reads_string_components(client, auth, app, emulator):
     page = client.get("/admin/settings")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
-    assert "Hallo {{1}}, unser Spezialist {{2}}" in text      # de: components as a string
+    assert "Hallo {{1}}, unser Spezialist {{2}}" in text  # de: components as a string
     assert "specialist_intro|de" in text and "specialist_intro|en_US" in text
     assert "spring_promo" not in text, "a rejected template is not offered"
 
 
 def test_the_parameter_selects_follow_the_chosen_template(client, auth, app, emulator):
     auth.login("admin")
-    fragment = client.get("/admin/settings/template-params?template=handoff_followup|en_US",
-                          headers={"HX-Request": "true"}).get_data(as_text=True)
+    fragment = client.get(
+        "/admin/settings/template-params?template=handoff_followup|en_US", headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
     for label in ("Header {{1}}", "Body {{1}}", "Body {{2}}", "Button 1 {{1}}"):
         assert f"What fills {label}" in fragment
 
 
-def test_a_template_with_header_and_button_placeholders_is_sent_whole(app, emulator, make_ticket,
-                                                                     make_specialist):
-    choose({"name": "handoff_followup", "language": "en_US", "namespace": NAMESPACE,
-            "params": ["ticket_ref", "customer_name", "specialist_name", "ticket_ref"]})
+def test_a_template_with_header_and_button_placeholders_is_sent_whole(app, emulator, make_ticket, make_specialist):
+    choose(
+        {
+            "name": "handoff_followup",
+            "language": "en_US",
+            "namespace": NAMESPACE,
+            "params": ["ticket_ref", "customer_name", "specialist_name", "ticket_ref"],
+        }
+    )
     ticket = make_ticket(customer_name="Ana Ruiz")
-    handoff = handoffs.send_template(ticket, make_specialist(display_name="Jane Doe"), None,
-                                     uuid.uuid4().hex).handoff
+    handoff = handoffs.send_template(ticket, make_specialist(display_name="Jane Doe"), None, uuid.uuid4().hex).handoff
     assert handoff.status == "accepted", handoff.failure_reason
     [call] = template_sends(emulator)
     assert call["json"]["params"] == [
         {"type": "header", "parameters": [{"type": "text", "text": ticket.external_ref}]},
-        {"type": "body", "parameters": [{"type": "text", "text": "Ana Ruiz"},
-                                        {"type": "text", "text": "Jane Doe"}]},
-        {"type": "button", "sub_type": "url", "index": 0,
-         "parameters": [{"type": "text", "text": ticket.external_ref}]}]
+        {"type": "body", "parameters": [{"type": "text", "text": "Ana Ruiz"}, {"type": "text", "text": "Jane Doe"}]},
+        {
+            "type": "button",
+            "sub_type": "url",
+            "index": 0,
+            "parameters": [{"type": "text", "text": ticket.external_ref}],
+        },
+    ]
 
 
 def test_the_preview_is_the_text_the_customer_reads(app, emulator, make_ticket, make_specialist):
-    choose({"name": "specialist_intro", "language": "de", "namespace": NAMESPACE,
-            "params": ["customer_name", "specialist_name", "specialist_phone"]})
+    choose(
+        {
+            "name": "specialist_intro",
+            "language": "de",
+            "namespace": NAMESPACE,
+            "params": ["customer_name", "specialist_name", "specialist_phone"],
+        }
+    )
     ticket, specialist = make_ticket(customer_name="Ana"), make_specialist(display_name="Jane")
     assert templates.preview(templates.reopen_choice(), ticket, specialist) == (
-        f"Hallo Ana, unser Spezialist Jane hilft Ihnen: {specialist.phone}.")
+        f"Hallo Ana, unser Spezialist Jane hilft Ihnen: {specialist.phone}."
+    )
 
 
-def test_the_demo_seed_picks_a_template_the_emulator_lists_and_accepts(app, emulator, make_ticket,
-                                                                      make_specialist):
+def test_the_demo_seed_picks_a_template_the_emulator_lists_and_accepts(app, emulator, make_ticket, make_specialist):
     seed_demo()
     assert templates.reopen_choice() == DEMO_REOPEN_TEMPLATE
     assert templates.chosen_template(DEMO_REOPEN_TEMPLATE)[0] is not None
@@ -72,15 +88,21 @@ def test_the_demo_seed_picks_a_template_the_emulator_lists_and_accepts(app, emul
     assert handoff.status == "accepted", handoff.failure_reason
 
 
-@pytest.mark.parametrize("vanished", [
-    {"name": "gone_template", "language": "en_US", "namespace": NAMESPACE, "params": []},
-    # What the app used to store: the language an admin typed, no namespace.
-    {"name": "specialist_intro", "language": "en", "params": ["customer_name", "specialist_name",
-                                                               "specialist_phone"]},
-])
-def test_a_vanished_template_is_reported_in_settings_and_at_send_time(client, auth, app, emulator,
-                                                                      make_ticket, make_specialist,
-                                                                      vanished):
+@pytest.mark.parametrize(
+    "vanished",
+    [
+        {"name": "gone_template", "language": "en_US", "namespace": NAMESPACE, "params": []},
+        # What the app used to store: the language an admin typed, no namespace.
+        {
+            "name": "specialist_intro",
+            "language": "en",
+            "params": ["customer_name", "specialist_name", "specialist_phone"],
+        },
+    ],
+)
+def test_a_vanished_template_is_reported_in_settings_and_at_send_time(
+    client, auth, app, emulator, make_ticket, make_specialist, vanished
+):
     choose(vanished)
     auth.login("admin")
     page = client.get("/admin/settings")
@@ -93,8 +115,7 @@ def test_a_vanished_template_is_reported_in_settings_and_at_send_time(client, au
     assert template_sends(emulator) == [], "nothing 1MSG would refuse is sent"
 
 
-def test_a_template_1msg_says_is_not_defined_is_explained(client, auth, app, emulator, make_ticket,
-                                                         make_specialist):
+def test_a_template_1msg_says_is_not_defined_is_explained(client, auth, app, emulator, make_ticket, make_specialist):
     """The list still had it (cached) but 1MSG no longer does: the failure says what to do."""
     choose({"name": "reopen_chat", "language": "en_US", "namespace": "stale_namespace", "params": []})
     templates.listing()  # cache the list, then make the cached namespace stale
@@ -110,13 +131,17 @@ def test_a_template_1msg_says_is_not_defined_is_explained(client, auth, app, emu
     assert page.status_code == 200 and b"Settings" in page.data and agent
 
 
-def test_reopen_from_the_ticket_page_never_answers_500_for_a_vanished_template(client, auth, app, emulator,
-                                                                             make_ticket, make_specialist):
+def test_reopen_from_the_ticket_page_never_answers_500_for_a_vanished_template(
+    client, auth, app, emulator, make_ticket, make_specialist
+):
     choose({"name": "gone_template", "language": "en_US", "namespace": NAMESPACE, "params": []})
     auth.login("agent")
     ticket, specialist = make_ticket(), make_specialist()
-    response = client.post(f"/tickets/{ticket.id}/reopen", data={
-        "specialist_id": specialist.id, "idempotency_key": uuid.uuid4().hex}, follow_redirects=True)
+    response = client.post(
+        f"/tickets/{ticket.id}/reopen",
+        data={"specialist_id": specialist.id, "idempotency_key": uuid.uuid4().hex},
+        follow_redirects=True,
+    )
     assert response.status_code == 200
     assert b"no longer among the channel" in response.data
     [handoff] = db.session.scalars(select(Handoff).where(Handoff.ticket_id == ticket.id)).all()

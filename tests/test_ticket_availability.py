@@ -1,5 +1,6 @@
 """The ticket page without a browser: availability per picker row, the suggestion and its reason,
 on the page, in the type-ahead fragment and in the reloaded send panel."""
+
 from bs4 import BeautifulSoup
 
 from tests.test_unavailable_send import ALWAYS, off_now
@@ -20,8 +21,10 @@ def test_rows_show_availability_and_the_suggestion_names_its_reason(client, auth
     suggestion = page.select_one("#suggestion").get_text(" ", strip=True)
     assert "Suggested: Ana Tax" in suggestion and "(speaks pt, tax, available, 0 of 8 today)" in suggestion
     assert "Customer's language: pt-BR" in suggestion
-    assert page.select_one(f"#availability-{ana.id}").get_text(" ", strip=True) == \
-        "Suggested · available now · 0 of 8 today · speaks pt"
+    assert (
+        page.select_one(f"#availability-{ana.id}").get_text(" ", strip=True)
+        == "Suggested · available now · 0 of 8 today · speaks pt"
+    )
     assert page.select_one(f"#availability-{bea.id}").get_text(" ", strip=True).startswith("back ")
     radio = page.select_one(f"input#specialist-{bea.id}")
     assert radio["aria-describedby"] == f"availability-{bea.id}" and not radio.has_attr("checked")

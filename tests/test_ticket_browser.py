@@ -1,5 +1,6 @@
 """The ticket page in Chromium at 1366x900 and 390x844: the picker, sending in place, Back after a
 confirmation, the page without JavaScript, the conversation, presence and collisions, live regions."""
+
 import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -68,7 +69,8 @@ def test_the_picker_filters_as_the_agent_types_works_by_keyboard_and_preselects_
     # Sending without a choice sends nothing and says so where the choice is made.
     page.get_by_role("button", name="Send card").click()
     expect(page.locator("#specialist-error")).to_have_text(
-        "Pick a specialist first: nobody was chosen, so nothing was sent.")
+        "Pick a specialist first: nobody was chosen, so nothing was sent."
+    )
     expect(page.locator("#specialist-options input[name=specialist_id]").first).to_be_focused()
     assert handoffs_sent() == []
     # Type-ahead: by tag, the list narrows in place and the count is announced.
@@ -93,14 +95,20 @@ def test_the_picker_filters_as_the_agent_types_works_by_keyboard_and_preselects_
     assert horizontal_overflow(page) == 0
 
 
-def test_send_in_place_shows_busy_then_moves_focus_to_the_new_attempt_and_a_double_click_sends_once(
-        browser_page, app):
+def test_send_in_place_shows_busy_then_moves_focus_to_the_new_attempt_and_a_double_click_sends_once(browser_page, app):
     page = browser_page
     # 1MSG answers this customer slowly (emulator fault 0004): long enough to see the busy state.
     app.config["ONEMSG_READ_TIMEOUT"] = 5
     app.extensions.pop("onemsg_client", None)
-    db.session.add(Ticket(external_ref="HD-0004", subject="Slow answer", customer_name="Slow Customer",
-                          customer_phone="+14155550004", status="ready"))
+    db.session.add(
+        Ticket(
+            external_ref="HD-0004",
+            subject="Slow answer",
+            customer_name="Slow Customer",
+            customer_phone="+14155550004",
+            status="ready",
+        )
+    )
     db.session.commit()
     log_in(page, "agent")
     number = open_ticket(page, "HD-0004")
@@ -207,8 +215,9 @@ def test_the_conversation_and_the_live_regions_follow_the_customer_and_the_card(
     radio(page, "Omar Haddad").check()
     page.get_by_role("button", name="Send card").click()
     # Each status change is said once in the timeline's live region; states carry words, not colour only.
-    expect(page.locator("#handoff-news")).to_contain_text(re.compile(r"Omar Haddad's card: (sent|delivered|read) at"),
-                                                          timeout=15000)
+    expect(page.locator("#handoff-news")).to_contain_text(
+        re.compile(r"Omar Haddad's card: (sent|delivered|read) at"), timeout=15000
+    )
     status = page.locator("#handoffs .handoff-status").first
     expect(status).to_have_attribute("data-status", "read", timeout=15000)
     expect(status.locator(".badge")).to_have_text("Read")
@@ -222,8 +231,9 @@ def test_who_else_is_here_and_a_card_from_elsewhere_show_within_one_poll(browser
     log_in(page, "agent")
     number = open_ticket(page, "HD-1001")
     make_customer_write(page)
-    lead_context = browser.new_context(base_url=live_server.url, viewport=VIEWPORTS[viewport],
-                                       timezone_id="Europe/Berlin")
+    lead_context = browser.new_context(
+        base_url=live_server.url, viewport=VIEWPORTS[viewport], timezone_id="Europe/Berlin"
+    )
     try:
         lead = lead_context.new_page()
         log_in(lead, "lead")
@@ -234,8 +244,9 @@ def test_who_else_is_here_and_a_card_from_elsewhere_show_within_one_poll(browser
         radio(lead, "Jane Specialist").check()
         lead.get_by_role("button", name="Send card").click()
         expect(lead.locator("#handoffs .send-result")).to_contain_text("Card accepted by 1MSG")
-        expect(activity).to_contain_text(re.compile(r"Jane Specialist's card for this ticket went \d+ s ago"),
-                                         timeout=8000)
+        expect(activity).to_contain_text(
+            re.compile(r"Jane Specialist's card for this ticket went \d+ s ago"), timeout=8000
+        )
         expect(activity).to_contain_text("sent by Lee Lead")
         # The sender's own page does not warn about its own card.
         expect(lead.locator("#ticket-activity")).not_to_contain_text("went")

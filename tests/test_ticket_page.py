@@ -1,5 +1,6 @@
 """The ticket page without a browser: the picker, sending in place (htmx) and without JavaScript,
 the conversation, live regions, presence and collisions."""
+
 from datetime import timedelta
 
 from bs4 import BeautifulSoup
@@ -34,7 +35,8 @@ def test_nobody_is_preselected_and_the_agents_recent_choices_come_first(client, 
 
 
 def test_type_ahead_matches_department_organisation_and_tags_and_keeps_the_choice(
-        client, auth, make_ticket, make_specialist):
+    client, auth, make_ticket, make_specialist
+):
     auth.login("agent")
     ticket = make_ticket()
     acme = make_specialist(display_name="Ana Acme", organisation="Acme Ltd", tags="")
@@ -58,14 +60,14 @@ def test_sending_without_a_choice_says_so_and_sends_nothing(client, auth, make_t
     auth.login("agent")
     ticket = make_ticket()
     make_specialist()
-    response = client.post(f"/tickets/{ticket.id}/handoffs", data={"idempotency_key": "k" * 16},
-                           follow_redirects=True)
+    response = client.post(f"/tickets/{ticket.id}/handoffs", data={"idempotency_key": "k" * 16}, follow_redirects=True)
     assert "Pick a specialist first: nobody was chosen, so nothing was sent." in response.get_data(as_text=True)
     assert db.session.query(Handoff).count() == 0
 
 
 def test_a_send_by_htmx_answers_in_place_and_a_second_click_sends_nothing(
-        client, auth, emulated_app, emulator, make_ticket, make_specialist):
+    client, auth, emulated_app, emulator, make_ticket, make_specialist
+):
     auth.login("agent")
     ticket, specialist = make_ticket(customer_phone="+14155552691"), make_specialist(display_name="Ivy Inplace")
     open_window_everywhere(emulator, ticket.customer_phone)
@@ -88,7 +90,8 @@ def test_a_send_by_htmx_answers_in_place_and_a_second_click_sends_nothing(
 
 
 def test_htmx_errors_land_in_the_panel_and_questions_get_their_own_page(
-        client, auth, emulated_app, emulator, make_ticket, make_specialist):
+    client, auth, emulated_app, emulator, make_ticket, make_specialist
+):
     auth.login("agent")
     ticket, specialist = make_ticket(customer_phone="+14155552692"), make_specialist()
     open_window_everywhere(emulator, ticket.customer_phone)
@@ -131,15 +134,23 @@ def test_the_conversation_shows_the_customers_messages_and_the_poll_brings_new_o
     assert answer.headers["HX-Trigger"] == "window-changed"
     assert news.select_one("#window-news[hx-swap-oob=innerHTML]").get_text().startswith("The window opened")
     assert [m.p.get_text() for m in news.select("#conversation[hx-swap-oob=true] .message")] == [
-        "Is anyone there?", "Hello, I need the specialist"]
+        "Is anyone there?",
+        "Hello, I need the specialist",
+    ]
 
 
 def test_a_status_change_is_said_in_the_timelines_live_region(client, auth, make_ticket, make_specialist):
     from models import utcnow
 
     agent = auth.login("agent")
-    handoff = add_handoff(make_ticket(), make_specialist(display_name="Lia Live"), agent, created_at=utcnow(),
-                          status="accepted", accepted_at=utcnow())
+    handoff = add_handoff(
+        make_ticket(),
+        make_specialist(display_name="Lia Live"),
+        agent,
+        created_at=utcnow(),
+        status="accepted",
+        accepted_at=utcnow(),
+    )
     url = f"/handoffs/{handoff.id}/status"
     same = soup(client.get(url, query_string={"was": "accepted"}, headers=HX))
     assert same.select_one("#handoff-news") is None
@@ -151,8 +162,9 @@ def test_a_status_change_is_said_in_the_timelines_live_region(client, auth, make
     assert "was=delivered" in changed.select_one(".handoff-status")["hx-get"]
 
 
-def test_presence_and_a_card_sent_elsewhere_come_with_the_next_poll(client, auth, make_user, make_ticket,
-                                                                    make_specialist):
+def test_presence_and_a_card_sent_elsewhere_come_with_the_next_poll(
+    client, auth, make_user, make_ticket, make_specialist
+):
     from models import utcnow
     from services import presence
 
@@ -201,14 +213,23 @@ def handoffs_key(user, tab: str) -> str:
     return handoffs.user_key(user, f"{tab}.0123456789abcdef")
 
 
-def test_a_retry_that_needs_a_question_asks_it_on_a_get_page_too(client, auth, emulated_app, emulator, make_ticket,
-                                                                 make_specialist):
+def test_a_retry_that_needs_a_question_asks_it_on_a_get_page_too(
+    client, auth, emulated_app, emulator, make_ticket, make_specialist
+):
     from models import utcnow
 
     agent = auth.login("agent")
     ticket, first, second = make_ticket(), make_specialist(display_name="Fay First"), make_specialist()
-    failed = add_handoff(ticket, second, agent, created_at=utcnow(), status="failed", failed_at=utcnow(),
-                         failure_code="rate_limited", failure_reason="Too many")
+    failed = add_handoff(
+        ticket,
+        second,
+        agent,
+        created_at=utcnow(),
+        status="failed",
+        failed_at=utcnow(),
+        failure_code="rate_limited",
+        failure_reason="Too many",
+    )
     add_handoff(ticket, first, agent, created_at=utcnow(), status="accepted", accepted_at=utcnow())
     asked = client.post(f"/handoffs/{failed.id}/retry", data={})
     assert asked.status_code == 303 and "action=retry" in asked.location and f"handoff_id={failed.id}" in asked.location

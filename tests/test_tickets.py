@@ -1,4 +1,5 @@
 """Tickets: create and edit by form, ready for escalation, the queue order and windows."""
+
 import socket
 
 from sqlalchemy import select
@@ -7,8 +8,14 @@ from models import AuditEntry, Ticket, db, utcnow
 from onemsg.client import OneMsgClient
 from services import status
 
-VALID = {"external_ref": "HD-77", "subject": "Refund", "customer_name": "Ana", "customer_phone": "+44 7700 900123",
-         "status": "open", "assignee_id": "0"}
+VALID = {
+    "external_ref": "HD-77",
+    "subject": "Refund",
+    "customer_name": "Ana",
+    "customer_phone": "+44 7700 900123",
+    "status": "open",
+    "assignee_id": "0",
+}
 
 
 def test_agent_creates_a_ticket(client, auth):
@@ -62,8 +69,7 @@ def test_edit_ticket(client, auth, make_ticket):
 def test_simulating_a_customer_message_asks_the_emulator(client, auth, make_ticket, emulator):
     auth.login("agent")
     ticket = make_ticket()
-    page = client.post(f"/tickets/{ticket.id}/simulate-inbound", data={"body": "Still there?"},
-                       follow_redirects=True)
+    page = client.post(f"/tickets/{ticket.id}/simulate-inbound", data={"body": "Still there?"}, follow_redirects=True)
     assert "The emulated customer sent a message" in page.get_data(as_text=True)
     chat = OneMsgClient(emulator.base_url, emulator.channel_id, emulator.token).messages(ticket.customer_phone)
     assert [m["body"] for m in chat] == ["Still there?"]
@@ -76,6 +82,5 @@ def test_an_emulator_that_is_not_running_is_a_flashed_error(app, client, auth, m
     app.config.update(ONEMSG_API_URL=f"http://127.0.0.1:{closed}", ONEMSG_EMULATED=True)
     auth.login("agent")
     ticket = make_ticket()
-    page = client.post(f"/tickets/{ticket.id}/simulate-inbound", data={"body": "Still there?"},
-                       follow_redirects=True)
+    page = client.post(f"/tickets/{ticket.id}/simulate-inbound", data={"body": "Still there?"}, follow_redirects=True)
     assert "The emulator did not take the message (the emulator could not be reached" in page.get_data(as_text=True)

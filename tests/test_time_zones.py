@@ -1,4 +1,5 @@
 """Each user's time zone: the profile's, else the browser's, else UTC; one filter shows every time."""
+
 from datetime import datetime
 
 import pytest
@@ -66,10 +67,23 @@ def test_the_ticket_page_shows_times_in_the_viewers_zone(client, auth, make_tick
     agent = auth.login("agent")
     client.set_cookie("tz", "Asia/Tokyo")
     ticket, specialist = make_ticket(), make_specialist()
-    db.session.add(InboundMessage(onemsg_id="in-tz-1", customer_phone=ticket.customer_phone, body="Hello?",
-                                  sent_at=datetime(2026, 7, 1, 9, 30, 0)))
-    add_handoff(ticket, specialist, agent, created_at=datetime(2026, 7, 1, 10, 0, 0), status="failed",
-                failed_at=datetime(2026, 7, 1, 10, 0, 5), failure_reason="test")
+    db.session.add(
+        InboundMessage(
+            onemsg_id="in-tz-1",
+            customer_phone=ticket.customer_phone,
+            body="Hello?",
+            sent_at=datetime(2026, 7, 1, 9, 30, 0),
+        )
+    )
+    add_handoff(
+        ticket,
+        specialist,
+        agent,
+        created_at=datetime(2026, 7, 1, 10, 0, 0),
+        status="failed",
+        failed_at=datetime(2026, 7, 1, 10, 0, 5),
+        failure_reason="test",
+    )
     page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
     assert "times shown in Asia/Tokyo" in page and "UTC" not in page.replace('Z"', '"')
     # The window closed 24 h after the message (09:30 UTC = 18:30 in Tokyo); the timeline's steps too.

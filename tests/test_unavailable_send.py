@@ -1,6 +1,7 @@
 """A card for a specialist who is off work, on leave or at capacity goes only after a confirmation
 naming that reason, by every path (service, form, API, retry, template); the worker's follow-up
 card records it without asking. The introduction's {next_available} names their next start."""
+
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -32,8 +33,9 @@ def off_duty(make_specialist):
 
 
 def _audit_of(handoff: Handoff) -> AuditEntry:
-    return db.session.scalar(select(AuditEntry).where(AuditEntry.subject_type == "handoff",
-                                                      AuditEntry.subject_id == str(handoff.id)))
+    return db.session.scalar(
+        select(AuditEntry).where(AuditEntry.subject_type == "handoff", AuditEntry.subject_id == str(handoff.id))
+    )
 
 
 def test_off_hours_needs_the_reason_confirmed_and_is_recorded(emulated_app, emulator, make_ticket, off_duty):
@@ -68,8 +70,14 @@ def test_on_leave_names_the_stand_in(emulated_app, emulator, make_ticket, make_s
     stand_in = make_specialist(display_name="Omar Haddad")
     away = make_specialist(display_name="Ana Away", **ALWAYS)
     today = utcnow().date()
-    db.session.add(Absence(specialist_id=away.id, starts_on=today - timedelta(days=1),
-                           ends_on=today + timedelta(days=2), stand_in_id=stand_in.id))
+    db.session.add(
+        Absence(
+            specialist_id=away.id,
+            starts_on=today - timedelta(days=1),
+            ends_on=today + timedelta(days=2),
+            stand_in_id=stand_in.id,
+        )
+    )
     db.session.commit()
     ticket = make_ticket(customer_phone="+14155554103")
     open_window(emulator, ticket.customer_phone)
@@ -101,8 +109,7 @@ def test_at_capacity_asks_too(emulated_app, emulator, make_ticket, make_speciali
     assert send(second, busy, confirmed_unavailable="over_capacity").handoff.unavailable_reason == "over_capacity"
 
 
-def test_the_form_asks_then_sends_with_the_named_reason(client, auth, emulated_app, emulator, make_ticket,
-                                                        off_duty):
+def test_the_form_asks_then_sends_with_the_named_reason(client, auth, emulated_app, emulator, make_ticket, off_duty):
     ticket = make_ticket(customer_phone="+14155554106")
     open_window(emulator, ticket.customer_phone)
     auth.login("agent")
@@ -117,22 +124,25 @@ def test_the_form_asks_then_sends_with_the_named_reason(client, auth, emulated_a
 
 
 def test_the_question_for_a_specialist_at_capacity_does_not_say_they_cannot_answer(
-        client, auth, emulated_app, emulator, make_ticket, make_specialist):
+    client, auth, emulated_app, emulator, make_ticket, make_specialist
+):
     busy = make_specialist(display_name="Bea Busy", daily_capacity=1, **ALWAYS)
     first, second = make_ticket(customer_phone="+14155554114"), make_ticket(customer_phone="+14155554115")
     for ticket in (first, second):
         open_window(emulator, ticket.customer_phone)
     send(first, busy)
     auth.login("agent")
-    asked = client.post(f"/tickets/{second.id}/handoffs", follow_redirects=True, data={
-        "specialist_id": busy.id, "idempotency_key": uuid.uuid4().hex, "include_intro": "no"})
+    asked = client.post(
+        f"/tickets/{second.id}/handoffs",
+        follow_redirects=True,
+        data={"specialist_id": busy.id, "idempotency_key": uuid.uuid4().hex, "include_intro": "no"},
+    )
     page = asked.get_data(as_text=True)
     assert "although they are at today&#39;s capacity?</h1>" in page and "cannot answer now" not in page
     assert "Bea Busy is at today&#39;s capacity (available now; 1 of 1 today)" in page
 
 
-def test_the_api_answers_409_with_the_reason_then_sends_with_it(client, emulated_app, emulator, make_ticket,
-                                                                off_duty):
+def test_the_api_answers_409_with_the_reason_then_sends_with_it(client, emulated_app, emulator, make_ticket, off_duty):
     ticket = make_ticket(customer_phone="+14155554107")
     open_window(emulator, ticket.customer_phone)
     secret = api_keys.create("Helpdesk", "agent").secret
@@ -142,11 +152,17 @@ def test_the_api_answers_409_with_the_reason_then_sends_with_it(client, emulated
     refused = client.post("/api/v1/handoffs", json=body, headers={**headers, "Idempotency-Key": "olga-card-1"})
     assert refused.status_code == 409 and refused.json["error"]["code"] == "specialist_unavailable"
     assert refused.json["reason"] == "off_hours" and refused.json["availability"].startswith("back ")
-    wrong = client.post("/api/v1/handoffs", json={**body, "confirm_unavailable": "yes"},
-                        headers={**headers, "Idempotency-Key": "olga-card-2"})
+    wrong = client.post(
+        "/api/v1/handoffs",
+        json={**body, "confirm_unavailable": "yes"},
+        headers={**headers, "Idempotency-Key": "olga-card-2"},
+    )
     assert wrong.status_code == 422 and "confirm_unavailable" in wrong.json["error"]["fields"]
-    sent = client.post("/api/v1/handoffs", json={**body, "confirm_unavailable": "off_hours"},
-                       headers={**headers, "Idempotency-Key": "olga-card-3"})
+    sent = client.post(
+        "/api/v1/handoffs",
+        json={**body, "confirm_unavailable": "off_hours"},
+        headers={**headers, "Idempotency-Key": "olga-card-3"},
+    )
     assert sent.status_code == 201 and cards_sent(emulator) == ["Olga Offduty"]
 
 
@@ -161,12 +177,14 @@ def test_a_retry_asks_again(emulated_app, emulator, make_ticket, off_duty):
 
 
 def test_a_template_whose_card_follows_asks_and_the_worker_records_without_asking(
-        emulated_app, emulator, reopen_template, make_ticket, off_duty):  # noqa: F811
+    emulated_app, emulator, reopen_template, make_ticket, off_duty
+):  # noqa: F811
     ticket = make_ticket(customer_phone="+14155554109")
     with pytest.raises(handoffs.SpecialistUnavailableNeedsConfirmation):
         handoffs.send_template(ticket, off_duty, None, uuid.uuid4().hex, card_on_reply=True)
-    template = handoffs.send_template(ticket, off_duty, None, uuid.uuid4().hex, card_on_reply=True,
-                                      confirmed_unavailable="off_hours").handoff
+    template = handoffs.send_template(
+        ticket, off_duty, None, uuid.uuid4().hex, card_on_reply=True, confirmed_unavailable="off_hours"
+    ).handoff
     assert template.status == "accepted" and template.unavailable_reason == "off_hours"
     open_window(emulator, ticket.customer_phone)
     assert handoffs.send_cards_after_replies() == 1
@@ -175,7 +193,8 @@ def test_a_template_whose_card_follows_asks_and_the_worker_records_without_askin
 
 
 def test_an_agent_sending_the_pending_follow_up_by_hand_is_asked(
-        emulated_app, emulator, reopen_template, make_ticket, make_specialist):  # noqa: F811
+    emulated_app, emulator, reopen_template, make_ticket, make_specialist
+):  # noqa: F811
     # At work when the template went (no question then); on leave when the agent sends the card.
     ana = make_specialist(display_name="Ana Away", **ALWAYS)
     ticket = make_ticket(customer_phone="+14155554112")
@@ -192,8 +211,9 @@ def test_an_agent_sending_the_pending_follow_up_by_hand_is_asked(
     assert handoffs.send_cards_after_replies() == 0 and cards_sent(emulator) == ["Ana Away"]
 
 
-def test_the_introduction_names_when_they_are_next_available(emulated_app, emulator, make_ticket, off_duty,
-                                                           make_specialist):
+def test_the_introduction_names_when_they_are_next_available(
+    emulated_app, emulator, make_ticket, off_duty, make_specialist
+):
     ticket = make_ticket(customer_phone="+14155554110")
     open_window(emulator, ticket.customer_phone)
     intro = "Olga can answer you {next_available}."
@@ -207,21 +227,22 @@ def test_the_introduction_names_when_they_are_next_available(emulated_app, emula
     assert send(other, ready, intro_text=intro).handoff.intro_text == "Olga can answer you now."
 
 
-def test_the_introduction_of_a_long_leave_names_its_end_not_soon(emulated_app, emulator, make_ticket,
-                                                                 make_specialist):
+def test_the_introduction_of_a_long_leave_names_its_end_not_soon(emulated_app, emulator, make_ticket, make_specialist):
     away = make_specialist(display_name="Ana Away", **ALWAYS)
     last_day = utcnow().date() + timedelta(days=120)  # past the 60 days searched for a next start
     db.session.add(Absence(specialist_id=away.id, starts_on=utcnow().date(), ends_on=last_day))
     db.session.commit()
     ticket = make_ticket(customer_phone="+14155554113")
     open_window(emulator, ticket.customer_phone)
-    handoff = send(ticket, away, intro_text="Ana can answer you {next_available}.",
-                   confirmed_unavailable="on_leave").handoff
+    handoff = send(
+        ticket, away, intro_text="Ana can answer you {next_available}.", confirmed_unavailable="on_leave"
+    ).handoff
     assert handoff.intro_text == f"Ana can answer you after {last_day.day} {last_day:%B %Y}."
 
 
 def test_two_agents_filling_the_last_place_of_the_day_at_once_one_is_asked(
-        live_server, emulated_app, emulator, make_ticket, make_user, make_specialist):
+    live_server, emulated_app, emulator, make_ticket, make_user, make_specialist
+):
     """Two customers, one specialist with one place left: the count is read with the specialist
     locked, so the second send sees the first and asks (PostgreSQL locked only each customer)."""
     busy = make_specialist(display_name="Bea Busy", daily_capacity=1, **ALWAYS)
@@ -240,8 +261,11 @@ def test_two_agents_filling_the_last_place_of_the_day_at_once_one_is_asked(
             time.sleep(0.5)
 
     def post(n):
-        answer = sessions[n].post(f"{live_server.url}/tickets/{ids[n]}/handoffs", timeout=15, data={
-            "specialist_id": busy_id, "idempotency_key": uuid.uuid4().hex, "include_intro": "no"})
+        answer = sessions[n].post(
+            f"{live_server.url}/tickets/{ids[n]}/handoffs",
+            timeout=15,
+            data={"specialist_id": busy_id, "idempotency_key": uuid.uuid4().hex, "include_intro": "no"},
+        )
         return urlsplit(answer.url).path.rsplit("/", 1)[-1]
 
     sqlalchemy.event.listen(db.engine, "before_cursor_execute", slow_first_insert)

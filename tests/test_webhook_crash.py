@@ -5,6 +5,7 @@ transaction (PostgreSQL: status_events locked, so the applier's insert waits) an
 killed. The applier's transaction dies with it; the body is still pending, and one pass of
 `flask handoffs worker --once` (a real process) applies it.
 """
+
 import json
 import os
 import subprocess
@@ -26,30 +27,54 @@ SECRET = "dev-webhook-secret-0123456789abcdef0123"
 
 def _applier_waiting(url: str) -> bool:
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                            "AND wait_event_type = 'Lock' AND query ILIKE '%%status_events%%'").fetchone()[0] > 0
+        return (
+            conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query ILIKE '%%status_events%%'"
+            ).fetchone()[0]
+            > 0
+        )
 
 
-def test_a_body_stored_by_a_killed_process_is_applied_by_the_worker(database_url, make_app, make_ticket,
-                                                                     make_specialist):
+def test_a_body_stored_by_a_killed_process_is_applied_by_the_worker(
+    database_url, make_app, make_ticket, make_specialist
+):
     if not database_url.startswith("postgresql"):
-        pytest.skip("not checked on SQLite: stopping the applier after the store needs a lock that the "
-                    "request's own insert does not take (SQLite has one lock for every writer)")
+        pytest.skip(
+            "not checked on SQLite: stopping the applier after the store needs a lock that the "
+            "request's own insert does not take (SQLite has one lock for every writer)"
+        )
     make_app()  # the tables this test fills are emptied after it
     ticket, specialist = make_ticket(), make_specialist()
-    db.session.add(Handoff(ticket_id=ticket.id, specialist_id=specialist.id, idempotency_key="k-crash",
-                           customer_phone=ticket.customer_phone, card_snapshot={}, message_id="wamid.CRASH",
-                           status="accepted", status_rank=2))
+    db.session.add(
+        Handoff(
+            ticket_id=ticket.id,
+            specialist_id=specialist.id,
+            idempotency_key="k-crash",
+            customer_phone=ticket.customer_phone,
+            card_snapshot={},
+            message_id="wamid.CRASH",
+            status="accepted",
+            status_rank=2,
+        )
+    )
     db.session.commit()
     plain_url = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
-    server = subprocess.Popen([sys.executable, "-c", SERVE, json.dumps({"SQLALCHEMY_DATABASE_URI": database_url})],
-                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVE, json.dumps({"SQLALCHEMY_DATABASE_URI": database_url})],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         base_url = f"http://127.0.0.1:{int(server.stdout.readline())}"
         with psycopg.connect(plain_url) as lock:
             lock.execute("LOCK TABLE status_events IN ACCESS EXCLUSIVE MODE")
-            answer = requests.post(f"{base_url}/webhooks/1msg/{SECRET}", timeout=10,
-                                   json={"ack": [{"id": "wamid.CRASH", "status": "delivered"}]})
+            answer = requests.post(
+                f"{base_url}/webhooks/1msg/{SECRET}",
+                timeout=10,
+                json={"ack": [{"id": "wamid.CRASH", "status": "delivered"}]},
+            )
             assert answer.status_code == 200, "the body is stored and answered while status_events is locked"
             deadline = time.monotonic() + 10
             while not _applier_waiting(plain_url):
@@ -64,8 +89,14 @@ def test_a_body_stored_by_a_killed_process_is_applied_by_the_worker(database_url
         db.session.commit()
 
         env = {**os.environ, "DATABASE_URL": database_url, "APP_ENV": "development", "ONEMSG_API_URL": ""}
-        worker = subprocess.run([str(Path(sys.executable).parent / "flask"), "--app", "app", "handoffs", "worker",
-                                 "--once"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        worker = subprocess.run(
+            [str(Path(sys.executable).parent / "flask"), "--app", "app", "handoffs", "worker", "--once"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert worker.returncode == 0, worker.stderr[-2000:]
         db.session.expire_all()
         assert db.session.scalar(select(Handoff.status).where(Handoff.message_id == "wamid.CRASH")) == "delivered"

@@ -4,6 +4,7 @@ The ack often reaches our webhook while the send's transaction (which records th
 id) is still open, so neither side sees the other's uncommitted row. Whatever the order of
 the two commits, every handoff must end at its last status, with no worker sweeping up.
 """
+
 import itertools
 import random
 import threading
@@ -26,8 +27,10 @@ HANDOFFS = 200
 SENDERS = {"postgresql": 8, "sqlite": 4}
 MAX_ACK_DELAY = 0.030
 CHANNEL, TOKEN = "371267301", "race-token-0c1d"
-ENDINGS = {"read": [("sent", None), ("delivered", None), ("read", None)],
-           "failed": [("sent", None), ("failed", "Message undeliverable")]}
+ENDINGS = {
+    "read": [("sent", None), ("delivered", None), ("read", None)],
+    "failed": [("sent", None), ("failed", "Message undeliverable")],
+}
 
 
 class FastOneMsg:
@@ -46,8 +49,9 @@ class FastOneMsg:
         def send(method: str):
             message_id = f"wamid.RACE{uuid.uuid4().hex}{next(self._ids)}"
             phone = (request.get_json(silent=True) or {}).get("phone", "")
-            response = app.response_class(f'{{"sent": true, "id": "{message_id}", "message": "ok"}}',
-                                          mimetype="application/json")
+            response = app.response_class(
+                f'{{"sent": true, "id": "{message_id}", "message": "ok"}}', mimetype="application/json"
+            )
             # The acks leave once the answer has been written, as a fast channel's do.
             response.call_on_close(lambda: self._schedule(message_id, phone))
             return response
@@ -76,10 +80,19 @@ class FastOneMsg:
 
 
 def _customers(count: int) -> tuple[list[int], int]:
-    specialist = Specialist(display_name="Race Specialist", first_name="Race", last_name="Specialist",
-                            phone="+12025550199", tags="billing")
-    tickets = [Ticket(external_ref=f"RACE-{n}", subject="Race", customer_name=f"Customer {n}",
-                      customer_phone=f"+1415777{n:04d}", status="ready") for n in range(count)]
+    specialist = Specialist(
+        display_name="Race Specialist", first_name="Race", last_name="Specialist", phone="+12025550199", tags="billing"
+    )
+    tickets = [
+        Ticket(
+            external_ref=f"RACE-{n}",
+            subject="Race",
+            customer_name=f"Customer {n}",
+            customer_phone=f"+1415777{n:04d}",
+            status="ready",
+        )
+        for n in range(count)
+    ]
     db.session.add_all([specialist, *tickets])
     db.session.commit()
     ids = [(ticket.id, ticket.customer_phone) for ticket in tickets]
@@ -100,8 +113,13 @@ def _send(app, ticket_id: int, specialist_id: int) -> None:
 @pytest.mark.parametrize("ending", ["read", "failed"])
 def test_every_handoff_ends_at_its_last_ack_whatever_the_commit_order(make_app, ending):
     onemsg = FastOneMsg(ENDINGS[ending], seed=15)
-    app = make_app(ONEMSG_API_URL=onemsg.base_url, ONEMSG_CHANNEL_ID=CHANNEL, ONEMSG_TOKEN=TOKEN,
-                   ONEMSG_READ_TIMEOUT=5.0, ONEMSG_CONNECT_TIMEOUT=2.0)
+    app = make_app(
+        ONEMSG_API_URL=onemsg.base_url,
+        ONEMSG_CHANNEL_ID=CHANNEL,
+        ONEMSG_TOKEN=TOKEN,
+        ONEMSG_READ_TIMEOUT=5.0,
+        ONEMSG_CONNECT_TIMEOUT=2.0,
+    )
     server = LiveServer(app)
     onemsg.webhook_url = server.webhook_url(app)
     try:
@@ -113,8 +131,9 @@ def test_every_handoff_ends_at_its_last_ack_whatever_the_commit_order(make_app, 
             assert wait_until(lambda: len(onemsg.posted) + len(onemsg.failures) >= acks, timeout=60)
             assert onemsg.failures == [] and set(onemsg.posted) == {200}
             # No worker runs: the send and the applier alone must have applied every ack.
-            settled = wait_until(lambda: _count(Handoff.status == ending) == HANDOFFS and _nothing_pending(),
-                                 timeout=30)
+            settled = wait_until(
+                lambda: _count(Handoff.status == ending) == HANDOFFS and _nothing_pending(), timeout=30
+            )
             states = db.session.execute(select(Handoff.status, func.count()).group_by(Handoff.status)).all()
             assert settled, f"not every handoff ended {ending!r}, or events wait: {states}"
             assert _count(Handoff.message_id.is_(None)) == 0
@@ -123,8 +142,10 @@ def test_every_handoff_ends_at_its_last_ack_whatever_the_commit_order(make_app, 
                 assert _count(Handoff.failure_reason == "Message undeliverable") == HANDOFFS
             else:
                 assert _count(Handoff.delivered_at.is_not(None) & Handoff.sent_at.is_not(None)) == HANDOFFS
-                assert db.session.scalar(select(func.count()).select_from(Ticket)
-                                         .where(Ticket.status == "handed_off")) == HANDOFFS
+                assert (
+                    db.session.scalar(select(func.count()).select_from(Ticket).where(Ticket.status == "handed_off"))
+                    == HANDOFFS
+                )
     finally:
         server.stop()
         onemsg.close()

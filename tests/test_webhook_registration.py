@@ -1,4 +1,5 @@
 """Registering our webhook keeps every other URL, whatever form 1MSG lists them in (real HTTP)."""
+
 import pytest
 import requests
 
@@ -12,17 +13,18 @@ CRM = "https://crm.example/1msg"
 def listed(emulator) -> list[str]:
     """The channel's URLs as the emulator holds them (asked in the array form)."""
     emulator.webhook_form("array")
-    answer = requests.get(emulator.url("webhook"), headers={"Authorization": f"Bearer {emulator.token}"},
-                          timeout=5)
+    answer = requests.get(emulator.url("webhook"), headers={"Authorization": f"Bearer {emulator.token}"}, timeout=5)
     return answer.json()["webhookUrl"]
 
 
 @pytest.fixture
 def connect(make_app, emulator):
     """Run `flask onemsg connect` for an app at BASE; returns (app, result)."""
+
     def run(**overrides):
         app = make_app(**{**emulator_settings(emulator), "PUBLIC_BASE_URL": BASE, **overrides})
         return app, app.test_cli_runner().invoke(args=["onemsg", "connect"])
+
     return run
 
 
@@ -95,6 +97,5 @@ def test_a_rotated_away_secrets_url_is_removed(connect, emulator):
 
 def test_connect_switches_status_notifications_on(connect, emulator):
     connect()
-    answer = requests.get(emulator.url("settings"), headers={"Authorization": f"Bearer {emulator.token}"},
-                          timeout=5)
+    answer = requests.get(emulator.url("settings"), headers={"Authorization": f"Bearer {emulator.token}"}, timeout=5)
     assert answer.json()["ackNotificationsOn"] is True

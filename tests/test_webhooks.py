@@ -1,4 +1,5 @@
 """The 1MSG webhook receiver: secret, store-first, every documented shape, bad input."""
+
 import json
 from pathlib import Path
 
@@ -38,9 +39,16 @@ def post(client):
 @pytest.fixture
 def handoff(make_ticket, make_specialist):
     ticket, specialist = make_ticket(customer_phone="+14155552671"), make_specialist()
-    row = Handoff(ticket_id=ticket.id, specialist_id=specialist.id, idempotency_key="k-webhook",
-                  customer_phone=ticket.customer_phone, card_snapshot={"name": {"formatted_name": "X"}},
-                  message_id="wamid.AAA", status="accepted", status_rank=2)
+    row = Handoff(
+        ticket_id=ticket.id,
+        specialist_id=specialist.id,
+        idempotency_key="k-webhook",
+        customer_phone=ticket.customer_phone,
+        card_snapshot={"name": {"formatted_name": "X"}},
+        message_id="wamid.AAA",
+        status="accepted",
+        status_rank=2,
+    )
     db.session.add(row)
     db.session.commit()
     return row
@@ -102,13 +110,40 @@ def test_duplicates_change_nothing(post, handoff):
     assert count(StatusEvent) == 1 and count(WebhookEvent) == 3
 
 
-@pytest.mark.parametrize("body, expected", [
-    (ack("viewed"), "read"), (ack("played"), "read"), (ack("undelivered"), "failed"),
-    ({"instanceId": "1", "hooks": [{"id": "wamid.AAA", "status": "read", "timestamp": "1764080000"}]}, "read"),
-    ({"object": "whatsapp_business_account", "entry": [{"changes": [{"value": {"statuses": [
-        {"id": "wamid.AAA", "status": "failed", "timestamp": "1764079300", "recipient_id": "14155552671",
-         "errors": [{"code": 131047, "title": "Re-engagement message"}]}]}}]}]}, "failed"),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        (ack("viewed"), "read"),
+        (ack("played"), "read"),
+        (ack("undelivered"), "failed"),
+        ({"instanceId": "1", "hooks": [{"id": "wamid.AAA", "status": "read", "timestamp": "1764080000"}]}, "read"),
+        (
+            {
+                "object": "whatsapp_business_account",
+                "entry": [
+                    {
+                        "changes": [
+                            {
+                                "value": {
+                                    "statuses": [
+                                        {
+                                            "id": "wamid.AAA",
+                                            "status": "failed",
+                                            "timestamp": "1764079300",
+                                            "recipient_id": "14155552671",
+                                            "errors": [{"code": 131047, "title": "Re-engagement message"}],
+                                        }
+                                    ]
+                                }
+                            }
+                        ]
+                    }
+                ],
+            },
+            "failed",
+        ),
+    ],
+)
 def test_every_documented_variant(post, handoff, body, expected):
     assert post(body).status_code == 200
     db.session.refresh(handoff)
@@ -116,9 +151,28 @@ def test_every_documented_variant(post, handoff, body, expected):
 
 
 def test_raw_meta_failure_keeps_code_and_text(post, handoff):
-    post({"entry": [{"changes": [{"value": {"statuses": [
-        {"id": "wamid.AAA", "status": "failed", "timestamp": "1764079300",
-         "errors": [{"code": 131047, "title": "Re-engagement message"}]}]}}]}]})
+    post(
+        {
+            "entry": [
+                {
+                    "changes": [
+                        {
+                            "value": {
+                                "statuses": [
+                                    {
+                                        "id": "wamid.AAA",
+                                        "status": "failed",
+                                        "timestamp": "1764079300",
+                                        "errors": [{"code": 131047, "title": "Re-engagement message"}],
+                                    }
+                                ]
+                            }
+                        }
+                    ]
+                }
+            ]
+        }
+    )
     db.session.refresh(handoff)
     assert handoff.failure_meta_code == 131047
     assert "Re-engagement message" in handoff.failure_reason
@@ -148,11 +202,14 @@ def test_status_for_an_unknown_message_is_kept_and_applied_later(post, handoff):
     assert handoff.status == "delivered"
 
 
-@pytest.mark.parametrize("body, reason", [
-    (b"not json at all", "not JSON"),
-    (b"{\"ack\": [", "not JSON"),
-    (b"[" * 100_000 + b"]" * 100_000, "nested"),
-])
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"not json at all", "not JSON"),
+        (b'{"ack": [', "not JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested"),
+    ],
+)
 def test_bodies_that_are_not_json_are_400_with_a_reason_and_stored(post, body, reason):
     response = post(data=body, content_type="application/json")
     assert response.status_code == 400
@@ -162,11 +219,14 @@ def test_bodies_that_are_not_json_are_400_with_a_reason_and_stored(post, body, r
     assert stored.body == body.decode() and stored.parse_error and stored.applied_at is not None
 
 
-@pytest.mark.parametrize("body, reason", [
-    (b"[1, 2, 3]", "not a JSON object"),
-    (b'{"ack": [{"status": "sent"}]}', "ack[0].id is missing"),
-    (b'{"ack": "sent"}', "ack is text"),
-])
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"[1, 2, 3]", "not a JSON object"),
+        (b'{"ack": [{"status": "sent"}]}', "ack[0].id is missing"),
+        (b'{"ack": "sent"}', "ack is text"),
+    ],
+)
 def test_json_we_cannot_read_is_stored_marked_and_answered_200(post, body, reason):
     """Redelivering it would not make it readable: 1MSG is told it arrived, an admin sees why."""
     response = post(data=body, content_type="application/json")
@@ -176,10 +236,17 @@ def test_json_we_cannot_read_is_stored_marked_and_answered_200(post, body, reaso
 
 
 def test_one_bad_event_does_not_cost_the_others(post, handoff):
-    body = {"ack": [{"status": "sent"}, {"id": "wamid.AAA", "status": "read"}, {"id": "x", "status": "read",
-                                                                                "timestamp": "soon"}],
-            "messages": [{"id": "m-1", "fromMe": False, "time": 1764079100, "chatId": "14155550000@c.us"},
-                         {"id": "m-2", "time": 1764079100}]}
+    body = {
+        "ack": [
+            {"status": "sent"},
+            {"id": "wamid.AAA", "status": "read"},
+            {"id": "x", "status": "read", "timestamp": "soon"},
+        ],
+        "messages": [
+            {"id": "m-1", "fromMe": False, "time": 1764079100, "chatId": "14155550000@c.us"},
+            {"id": "m-2", "time": 1764079100},
+        ],
+    }
     assert post(body).status_code == 200
     db.session.refresh(handoff)
     assert handoff.status == "read"
@@ -213,8 +280,20 @@ def test_inbound_message_opens_the_window_and_echo_does_not(post):
     import time
 
     now = int(time.time())
-    post({"messages": [{"id": "m-in", "fromMe": False, "time": now, "body": "hi",
-                                         "chatId": "14155550000@c.us", "senderName": "Ana"}]})
+    post(
+        {
+            "messages": [
+                {
+                    "id": "m-in",
+                    "fromMe": False,
+                    "time": now,
+                    "body": "hi",
+                    "chatId": "14155550000@c.us",
+                    "senderName": "Ana",
+                }
+            ]
+        }
+    )
     state = window.session_window("+14155550000", lookup=False)
     assert state.is_open and 23 * 3600 < state.seconds_left <= 24 * 3600
 

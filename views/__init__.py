@@ -1,4 +1,5 @@
 """One blueprint per user task."""
+
 from views.admin import bp as admin_bp
 from views.api import bp as api_bp
 from views.api_keys import bp as api_keys_bp
@@ -14,6 +15,19 @@ from views.tickets import bp as tickets_bp
 from views.webhook_log import bp as webhook_log_bp
 from views.webhooks import bp as webhooks_bp
 
-BLUEPRINTS = [auth_bp, health_bp, home_bp, channel_bp, tickets_bp, directory_bp, handoffs_bp,
-              webhooks_bp, admin_bp, history_bp, api_bp, api_keys_bp, outbox_bp,
-              webhook_log_bp]
+BLUEPRINTS = [
+    auth_bp,
+    health_bp,
+    home_bp,
+    channel_bp,
+    tickets_bp,
+    directory_bp,
+    handoffs_bp,
+    webhooks_bp,
+    admin_bp,
+    history_bp,
+    api_bp,
+    api_keys_bp,
+    outbox_bp,
+    webhook_log_bp,
+]

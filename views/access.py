@@ -1,4 +1,5 @@
 """Deny by default: every view declares who may use it, or nobody can."""
+
 from flask import abort, current_app, request
 from flask_login import current_user
 
@@ -59,4 +60,3 @@ def enforce_access():
     if not current_user.has_role(rule):
         abort(403)
     return None
-

@@ -1,4 +1,5 @@
 """Admins manage users and roles."""
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -28,8 +29,13 @@ def user_new():
     form = NewUserForm()
     if form.validate_on_submit():
         try:
-            user = users.create_user(form.email.data, form.name.data, form.role.data,
-                                     form.password.data, actor=current_user._get_current_object())
+            user = users.create_user(
+                form.email.data,
+                form.name.data,
+                form.role.data,
+                form.password.data,
+                actor=current_user._get_current_object(),
+            )
         except users.UserError as exc:
             (form.password if isinstance(exc, users.PasswordError) else form.email).errors.append(str(exc))
         else:
@@ -51,8 +57,9 @@ def user_edit(user_id: int):
         if _save_user(user, form):
             flash(f"Saved {user.email}.", "success")
             return redirect(url_for("admin.user_list"))
-    return render_template("admin/user_form.html", form=form, user=user,
-                           live_sessions=sessions.count_live(user)), 400 if form.errors else 200
+    return render_template(
+        "admin/user_form.html", form=form, user=user, live_sessions=sessions.count_live(user)
+    ), 400 if form.errors else 200
 
 
 @bp.route("/users/<int:user_id>/logout-everywhere", methods=["POST"])
@@ -82,15 +89,18 @@ def _save_user(user: User, form: EditUserForm) -> bool:
 
 def _confirm_deactivation(user: User):
     """Ask before locking someone out; the edit's other fields ride along unchanged."""
-    fields = [(name, value) for name, value in request.form.items(multi=True)
-              if name not in ("csrf_token", "confirm")]
+    fields = [(name, value) for name, value in request.form.items(multi=True) if name not in ("csrf_token", "confirm")]
     page = render_template(
-        "confirm.html", title=f"Deactivate {user.name}?",
+        "confirm.html",
+        title=f"Deactivate {user.name}?",
         message=f"{user.email} is logged out everywhere at once and cannot log in until an admin "
-                "activates the account again. Their handoffs and history stay.",
-        action=url_for("admin.user_edit", user_id=user.id), fields=fields,
-        cancel_url=url_for("admin.user_edit", user_id=user.id), cancel_label="Keep the account active",
-        confirm_label=f"Deactivate {user.name}")
+        "activates the account again. Their handoffs and history stay.",
+        action=url_for("admin.user_edit", user_id=user.id),
+        fields=fields,
+        cancel_url=url_for("admin.user_edit", user_id=user.id),
+        cancel_label="Keep the account active",
+        confirm_label=f"Deactivate {user.name}",
+    )
     # The carried fields may hold a new password: no cache may keep the page.
     return page, 200, {"Cache-Control": "no-store"}
 
@@ -102,7 +112,8 @@ def settings_page():
     form = SettingsForm()
     available, answered = templates.listing(refresh=request.method == "GET")
     form.template.choices = [("", "(none: agents cannot reopen chats)")] + [
-        (t["key"], f"{t['name']} ({t['language']}): {templates.body_text(t)[:80]}") for t in available]
+        (t["key"], f"{t['name']} ({t['language']}): {templates.body_text(t)[:80]}") for t in available
+    ]
     choice = templates.reopen_choice()
     if request.method == "GET":
         _fill_settings_form(form, choice, available)
@@ -117,8 +128,14 @@ def settings_page():
     if request.method == "POST":
         form.show_params(templates.slot_labels(picked) if picked else [], form.param_values())
     missing = choice is not None and answered and templates.find(available, templates.choice_key(choice)) is None
-    page = render_template("admin/settings.html", form=form, templates=available, answered=answered,
-                           body_text=templates.body_text, missing=templates.missing_text(choice) if missing else None)
+    page = render_template(
+        "admin/settings.html",
+        form=form,
+        templates=available,
+        answered=answered,
+        body_text=templates.body_text,
+        missing=templates.missing_text(choice) if missing else None,
+    )
     return page, 400 if form.errors else 200
 
 
@@ -148,16 +165,25 @@ def _template_problem(form: SettingsForm, available: list[dict]) -> str | None:
     labels = templates.slot_labels(template)
     values = form.param_values()
     if len(values) != len(labels) or not all(values):
-        return (f"This template takes {len(labels)} parameter(s) ({', '.join(labels) or 'none'}): "
-                "choose what fills each of them, then save.")
+        return (
+            f"This template takes {len(labels)} parameter(s) ({', '.join(labels) or 'none'}): "
+            "choose what fills each of them, then save."
+        )
     return None
 
 
 def _save_settings(form: SettingsForm, template: dict | None) -> None:
     actor = current_user._get_current_object()
     app_settings.put("intro_text", form.intro_text.data.strip(), actor)
-    choice = ({"name": template["name"], "language": template["language"],
-               "namespace": template.get("namespace"), "params": form.param_values()}
-              if template else None)
+    choice = (
+        {
+            "name": template["name"],
+            "language": template["language"],
+            "namespace": template.get("namespace"),
+            "params": form.param_values(),
+        }
+        if template
+        else None
+    )
     app_settings.put("reopen_template", choice, actor)
     db.session.commit()

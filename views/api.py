@@ -1,4 +1,5 @@
 """The helpdesk's JSON API under /api/v1, authenticated by API key (Authorization: Bearer)."""
+
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -54,8 +55,11 @@ def authenticate():
     if api_key is None:
         raise ApiError(401, "unauthorized", "This API key is unknown or has been revoked.")
     if getattr(view, "api_write", False) and api_key.role != "agent":
-        raise ApiError(403, "forbidden", f"This key's role ({api_key.role}) may only read; "
-                                         "creating tickets and handoffs needs an agent key.")
+        raise ApiError(
+            403,
+            "forbidden",
+            f"This key's role ({api_key.role}) may only read; creating tickets and handoffs needs an agent key.",
+        )
     g.api_key = api_key
 
 
@@ -117,8 +121,12 @@ def list_specialists():
     now = utcnow()
     board = specialist_board.board(directory.search(limit=1000), now)
     absences = specialist_board.absences_not_over(board, now)
-    return jsonify(items=[api_io.specialist_json(entry, absences.get(entry.specialist.id, []))
-                          for entry in specialist_board.filtered(board, **filters)])
+    return jsonify(
+        items=[
+            api_io.specialist_json(entry, absences.get(entry.specialist.id, []))
+            for entry in specialist_board.filtered(board, **filters)
+        ]
+    )
 
 
 def _api_send_limit() -> str:
@@ -144,19 +152,33 @@ def create_handoff():
         raise api_io.invalid(errors)
     try:
         # Keys are per API key: two helpdesks choosing the same key never collide.
-        outcome = handoffs.send_card(ticket, specialist, None, f"api:{g.api_key.id}:{key}",
-                                     intro_text=intro, actor_label=_label(), confirmed_over=confirmed,
-                                     confirmed_unavailable=unavailable)
+        outcome = handoffs.send_card(
+            ticket,
+            specialist,
+            None,
+            f"api:{g.api_key.id}:{key}",
+            intro_text=intro,
+            actor_label=_label(),
+            confirmed_over=confirmed,
+            confirmed_unavailable=unavailable,
+        )
     except handoffs.HandoffConflict as exc:
         raise ApiError(422, "idempotency_key_reused", str(exc)) from None
     except handoffs.SecondCardNeedsConfirmation as exc:
-        raise ApiError(409, "second_card_needs_confirmation",
-                       f"{exc} Send the request again with confirm_after_handoff_id {exc.earlier.id}.",
-                       handoff=api_io.handoff_json(exc.earlier)) from None
+        raise ApiError(
+            409,
+            "second_card_needs_confirmation",
+            f"{exc} Send the request again with confirm_after_handoff_id {exc.earlier.id}.",
+            handoff=api_io.handoff_json(exc.earlier),
+        ) from None
     except handoffs.SpecialistUnavailableNeedsConfirmation as exc:
-        raise ApiError(409, "specialist_unavailable",
-                       f"{exc} Send the request again with confirm_unavailable {exc.reason!r}.",
-                       reason=exc.reason, availability=exc.text) from None
+        raise ApiError(
+            409,
+            "specialist_unavailable",
+            f"{exc} Send the request again with confirm_unavailable {exc.reason!r}.",
+            reason=exc.reason,
+            availability=exc.text,
+        ) from None
     except handoffs.CustomerCapReached as exc:
         raise ApiError(429, "customer_cap_reached", str(exc), retry_after=exc.retry_after) from None
     return _handoff_answer(outcome)
@@ -165,8 +187,7 @@ def create_handoff():
 def _handoff_answer(outcome: handoffs.SendOutcome):
     handoff = outcome.handoff
     if handoff.status == "failed" and handoff.failure_code in BLOCKED_CODES:
-        raise ApiError(409, handoff.failure_code, handoff.failure_reason,
-                       handoff=api_io.handoff_json(handoff))
+        raise ApiError(409, handoff.failure_code, handoff.failure_reason, handoff=api_io.handoff_json(handoff))
     response = jsonify(api_io.handoff_json(handoff))
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_handoff", handoff_id=handoff.id)
@@ -190,14 +211,20 @@ def get_handoff(handoff_id: int):
 def list_handoffs():
     """Handoffs changed since a time, optionally of one status, oldest first, by cursor."""
     filters = api_io.list_filters(request.args)
-    statement = (select(Handoff).options(selectinload(Handoff.ticket)).where(Handoff.id > filters["after"])
-                 .order_by(Handoff.id).limit(filters["limit"] + 1))
+    statement = (
+        select(Handoff)
+        .options(selectinload(Handoff.ticket))
+        .where(Handoff.id > filters["after"])
+        .order_by(Handoff.id)
+        .limit(filters["limit"] + 1)
+    )
     if filters["since"] is not None:
         statement = statement.where(Handoff.updated_at >= filters["since"])
     if filters["status"]:
         statement = statement.where(Handoff.status == filters["status"])
     rows = db.session.scalars(statement).all()
-    page = rows[:filters["limit"]]
+    page = rows[: filters["limit"]]
     more = len(rows) > filters["limit"]
-    return jsonify(items=[api_io.handoff_json(h) for h in page],
-                   next_cursor=api_io.encode_cursor(page[-1].id) if more else None)
+    return jsonify(
+        items=[api_io.handoff_json(h) for h in page], next_cursor=api_io.encode_cursor(page[-1].id) if more else None
+    )

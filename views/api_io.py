@@ -1,4 +1,5 @@
 """The JSON API's input checks, errors and output shapes (the views stay parse → call → render)."""
+
 import base64
 import binascii
 import re
@@ -144,12 +145,14 @@ def handoff_input(body: dict) -> tuple[str, int, str | None, int | None, str | N
     intro = text_field(body, "intro_text", 1000, errors, required=False)
     confirmed = body.get("confirm_after_handoff_id")
     if confirmed is not None and (type(confirmed) is not int or not 1 <= confirmed <= MAX_DB_INT):
-        errors["confirm_after_handoff_id"] = ("Give the id of the handoff named in the "
-                                              "second_card_needs_confirmation answer.")
+        errors["confirm_after_handoff_id"] = (
+            "Give the id of the handoff named in the second_card_needs_confirmation answer."
+        )
     unavailable = body.get("confirm_unavailable")
     if unavailable is not None and unavailable not in UNAVAILABLE_REASONS:
-        errors["confirm_unavailable"] = ("Give the reason named in the specialist_unavailable answer: "
-                                         f"{', '.join(UNAVAILABLE_REASONS)}.")
+        errors["confirm_unavailable"] = (
+            f"Give the reason named in the specialist_unavailable answer: {', '.join(UNAVAILABLE_REASONS)}."
+        )
     if errors:
         raise invalid(errors)
     return ref, specialist_id, intro, confirmed, unavailable
@@ -158,9 +161,12 @@ def handoff_input(body: dict) -> tuple[str, int, str | None, int | None, str | N
 def idempotency_key(headers) -> str:
     key = headers.get("Idempotency-Key") or ""
     if not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
-        raise ApiError(400, "idempotency_key_required",
-                       "Send an Idempotency-Key header of 8 to 64 visible ASCII characters (no spaces), "
-                       "e.g. a UUID, the same on every retry of this request.")
+        raise ApiError(
+            400,
+            "idempotency_key_required",
+            "Send an Idempotency-Key header of 8 to 64 visible ASCII characters (no spaces), "
+            "e.g. a UUID, the same on every retry of this request.",
+        )
     return key
 
 
@@ -180,8 +186,9 @@ def parse_since(value: str | None) -> datetime | None:
 def list_filters(args) -> dict:
     """since, status, limit and cursor of GET /handoffs, checked."""
     # A misspelt filter (stauts=read) must not quietly list everything.
-    errors: dict = {name: "Unknown parameter: use since, status, limit or cursor."
-                    for name in args if name not in LIST_PARAMETERS}
+    errors: dict = {
+        name: "Unknown parameter: use since, status, limit or cursor." for name in args if name not in LIST_PARAMETERS
+    }
     status = args.get("status")
     if status is not None and status not in HANDOFF_STATUSES:
         errors["status"] = f"One of {', '.join(HANDOFF_STATUSES)}."
@@ -214,10 +221,16 @@ def decode_cursor(cursor: str | None, errors: dict) -> int:
 
 def ticket_json(ticket: Ticket) -> dict:
     return {
-        "id": ticket.id, "external_ref": ticket.external_ref, "subject": ticket.subject,
-        "customer_name": ticket.customer_name, "customer_phone": ticket.customer_phone,
-        "status": ticket.status, "language": ticket.language, "ready_at": iso(ticket.ready_at),
-        "created_at": iso(ticket.created_at), "updated_at": iso(ticket.updated_at),
+        "id": ticket.id,
+        "external_ref": ticket.external_ref,
+        "subject": ticket.subject,
+        "customer_name": ticket.customer_name,
+        "customer_phone": ticket.customer_phone,
+        "status": ticket.status,
+        "language": ticket.language,
+        "ready_at": iso(ticket.ready_at),
+        "created_at": iso(ticket.created_at),
+        "updated_at": iso(ticket.updated_at),
     }
 
 
@@ -226,8 +239,9 @@ SPECIALIST_FILTERS = ("available", "language", "skill")
 
 def specialist_filters(args) -> dict:
     """available=now, language (BCP 47) and skill (a tag) of GET /specialists, checked."""
-    errors: dict = {name: "Unknown parameter: use available, language or skill."
-                    for name in args if name not in SPECIALIST_FILTERS}
+    errors: dict = {
+        name: "Unknown parameter: use available, language or skill." for name in args if name not in SPECIALIST_FILTERS
+    }
     # Only the first value would be read: a second one (skill=tax&skill=vat) must not be ignored quietly.
     errors.update({name: f"Give {name} once." for name in SPECIALIST_FILTERS if len(args.getlist(name)) > 1})
     available = args.get("available")
@@ -251,28 +265,48 @@ def specialist_json(now: SpecialistNow, absences: list[Absence]) -> dict:
     """A directory entry with its card fields, what admins keep about availability, and now."""
     specialist = now.specialist
     return {
-        "id": specialist.id, "display_name": specialist.display_name,
-        "first_name": specialist.first_name, "last_name": specialist.last_name,
-        "phone": specialist.phone, "phone_type": specialist.phone_type, "email": specialist.email,
-        "organisation": specialist.organisation, "department": specialist.department,
-        "title": specialist.title, "tags": specialist.tag_list,
-        "time_zone": specialist.time_zone, "working_hours": specialist.working_hours or None,
-        "languages": specialist.language_list, "daily_capacity": specialist.daily_capacity,
-        "absences": [{"starts_on": a.starts_on.isoformat(), "ends_on": a.ends_on.isoformat(),
-                      "stand_in": {"id": a.stand_in.id, "display_name": a.stand_in.display_name}
-                      if a.stand_in else None} for a in absences],
+        "id": specialist.id,
+        "display_name": specialist.display_name,
+        "first_name": specialist.first_name,
+        "last_name": specialist.last_name,
+        "phone": specialist.phone,
+        "phone_type": specialist.phone_type,
+        "email": specialist.email,
+        "organisation": specialist.organisation,
+        "department": specialist.department,
+        "title": specialist.title,
+        "tags": specialist.tag_list,
+        "time_zone": specialist.time_zone,
+        "working_hours": specialist.working_hours or None,
+        "languages": specialist.language_list,
+        "daily_capacity": specialist.daily_capacity,
+        "absences": [
+            {
+                "starts_on": a.starts_on.isoformat(),
+                "ends_on": a.ends_on.isoformat(),
+                "stand_in": {"id": a.stand_in.id, "display_name": a.stand_in.display_name} if a.stand_in else None,
+            }
+            for a in absences
+        ],
         "availability": now.json(),
     }
 
 
 def handoff_json(handoff: Handoff) -> dict:
     return {
-        "id": handoff.id, "status": handoff.status, "message_id": handoff.message_id,
+        "id": handoff.id,
+        "status": handoff.status,
+        "message_id": handoff.message_id,
         "ticket": {"id": handoff.ticket_id, "external_ref": handoff.ticket.external_ref},
         "specialist": {"id": handoff.specialist_id, "display_name": handoff.specialist_name},
-        "created_at": iso(handoff.created_at), "accepted_at": iso(handoff.accepted_at),
-        "sent_at": iso(handoff.sent_at), "delivered_at": iso(handoff.delivered_at),
-        "read_at": iso(handoff.read_at), "failed_at": iso(handoff.failed_at),
-        "stuck_at": iso(handoff.stuck_at), "failure_code": handoff.failure_code,
-        "failure_reason": handoff.failure_reason, "updated_at": iso(handoff.updated_at),
+        "created_at": iso(handoff.created_at),
+        "accepted_at": iso(handoff.accepted_at),
+        "sent_at": iso(handoff.sent_at),
+        "delivered_at": iso(handoff.delivered_at),
+        "read_at": iso(handoff.read_at),
+        "failed_at": iso(handoff.failed_at),
+        "stuck_at": iso(handoff.stuck_at),
+        "failure_code": handoff.failure_code,
+        "failure_reason": handoff.failure_reason,
+        "updated_at": iso(handoff.updated_at),
     }

@@ -1,4 +1,5 @@
 """Admins create, list and revoke the helpdesk's API keys."""
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
@@ -17,8 +18,9 @@ NEW_KEY_SESSION = "new_api_key"
 
 
 def _page(form: NewApiKeyForm, new_key: dict | None = None, duplicates=()):
-    return render_template("api_keys/index.html", keys=api_keys.all_keys(), form=form, new_key=new_key,
-                           duplicates=duplicates)
+    return render_template(
+        "api_keys/index.html", keys=api_keys.all_keys(), form=form, new_key=new_key, duplicates=duplicates
+    )
 
 
 @bp.route("/")
@@ -59,11 +61,16 @@ def revoke(key_id: int):
     api_key = db.session.get(ApiKey, key_id) or abort(404)
     if api_key.active and request.form.get("confirm") != "yes":
         return render_template(
-            "confirm.html", title=f"Revoke the key {api_key.name}?",
+            "confirm.html",
+            title=f"Revoke the key {api_key.name}?",
             message=f"Whatever uses it (the {api_key.role} key starting shk_{api_key.prefix}) stops working "
-                    "at its next request. This cannot be undone: a new key would have to be set up.",
-            action=url_for("api_keys.revoke", key_id=key_id), fields=[],
-            cancel_url=url_for("api_keys.index"), cancel_label="Keep the key", confirm_label="Revoke the key")
+            "at its next request. This cannot be undone: a new key would have to be set up.",
+            action=url_for("api_keys.revoke", key_id=key_id),
+            fields=[],
+            cancel_url=url_for("api_keys.index"),
+            cancel_label="Keep the key",
+            confirm_label="Revoke the key",
+        )
     if api_keys.revoke(api_key, actor=current_user._get_current_object()):
         db.session.commit()
         flash(f"Revoked the key {api_key.name}.", "success")

@@ -5,6 +5,7 @@ each version for good and never asks again on navigation. The files are few and 
 and JS, htmx and Pico copied in by scripts/setup), so they are hashed and gzipped once, when the
 app starts, and served from memory. A name without its hash is still served, the usual way.
 """
+
 import gzip
 import hashlib
 import mimetypes
@@ -51,9 +52,12 @@ def scan(folder: Path) -> tuple[dict[str, Asset], dict[str, str]]:
         digest = hashlib.sha256(body).hexdigest()[:16]
         hashed = fingerprinted(name, digest)
         hashed_names[name] = hashed
-        assets[hashed] = Asset(body=body, gzipped=_compressed(path.suffix, body),
-                               mimetype=mimetypes.guess_type(name)[0] or "application/octet-stream",
-                               etag=digest)
+        assets[hashed] = Asset(
+            body=body,
+            gzipped=_compressed(path.suffix, body),
+            mimetype=mimetypes.guess_type(name)[0] or "application/octet-stream",
+            etag=digest,
+        )
     return assets, hashed_names
 
 

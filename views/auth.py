@@ -1,4 +1,5 @@
 """Logging in and out, and changing one's own password."""
+
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, request, session, url_for
@@ -49,8 +50,11 @@ def login():
 
 
 def _too_many_attempts(form, wait: int):
-    flash(f"Too many failed attempts. Try again in {wait} second(s). "
-          "On a computer you have logged in from before, your own login is not held up.", "error")
+    flash(
+        f"Too many failed attempts. Try again in {wait} second(s). "
+        "On a computer you have logged in from before, your own login is not held up.",
+        "error",
+    )
     response = make_response(render_template("auth/login.html", form=form), 429)
     response.headers["Retry-After"] = str(wait)
     return response
@@ -58,9 +62,14 @@ def _too_many_attempts(form, wait: int):
 
 def _remember_device(response, cookie: str | None, email: str) -> None:
     config = current_app.config
-    response.set_cookie(login_throttle.DEVICE_COOKIE, login_throttle.device_cookie_after_login(cookie, email),
-                        max_age=login_throttle.DEVICE_COOKIE_DAYS * 86400, httponly=True,
-                        secure=config["SESSION_COOKIE_SECURE"], samesite="Lax")
+    response.set_cookie(
+        login_throttle.DEVICE_COOKIE,
+        login_throttle.device_cookie_after_login(cookie, email),
+        max_age=login_throttle.DEVICE_COOKIE_DAYS * 86400,
+        httponly=True,
+        secure=config["SESSION_COOKIE_SECURE"],
+        samesite="Lax",
+    )
 
 
 def _start_session(user, *, remember: bool) -> None:

@@ -1,4 +1,5 @@
 """The 1MSG channel's health, shown in every page's header."""
+
 from flask import Blueprint, render_template
 
 from services.channel_setup import webhook_registered

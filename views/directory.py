@@ -1,4 +1,5 @@
 """The specialist directory: admins edit, agents search and preview cards."""
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -38,21 +39,28 @@ def show(specialist_id: int):
     """The card as the customer will see it."""
     specialist = _load(specialist_id)
     if htmx:
-        return render_template("partials/card_preview.html", specialist=specialist,
-                               card=card_payload(specialist))
+        return render_template("partials/card_preview.html", specialist=specialist, card=card_payload(specialist))
     return _show_page(specialist, _absence_form(specialist))
 
 
 def _show_page(specialist: Specialist, absence_form: AbsenceForm, status: int = 200):
-    return render_template("directory/show.html", specialist=specialist, card=card_payload(specialist),
-                           now=specialist_board.one(specialist), absence_form=absence_form,
-                           remove_form=RemoveAbsenceForm()), status
+    return render_template(
+        "directory/show.html",
+        specialist=specialist,
+        card=card_payload(specialist),
+        now=specialist_board.one(specialist),
+        absence_form=absence_form,
+        remove_form=RemoveAbsenceForm(),
+    ), status
 
 
 def _absence_form(specialist: Specialist, **kwargs) -> AbsenceForm:
     form = AbsenceForm(**kwargs)
-    others = db.session.scalars(select(Specialist).where(Specialist.active.is_(True), Specialist.id != specialist.id)
-                                .order_by(Specialist.display_name)).all()
+    others = db.session.scalars(
+        select(Specialist)
+        .where(Specialist.active.is_(True), Specialist.id != specialist.id)
+        .order_by(Specialist.display_name)
+    ).all()
     form.stand_in_id.choices = [(0, "Nobody")] + [(s.id, s.display_name) for s in others]
     return form
 
@@ -95,8 +103,7 @@ def preview():
     specialist = _load(request.args.get("specialist_id", 0, type=int))
     if not htmx:
         return redirect(url_for("directory.show", specialist_id=specialist.id))
-    return render_template("partials/card_preview.html", specialist=specialist,
-                           card=card_payload(specialist))
+    return render_template("partials/card_preview.html", specialist=specialist, card=card_payload(specialist))
 
 
 @bp.route("/<int:specialist_id>/vcard")
@@ -104,8 +111,11 @@ def preview():
 def download_vcard(specialist_id: int):
     """The same card as a vCard 3.0 file."""
     text, filename = vcard_file(_load(specialist_id))
-    return Response(text, mimetype="text/vcard; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        text,
+        mimetype="text/vcard; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -1,4 +1,5 @@
 """Error pages for people, JSON errors for machines."""
+
 from flask import jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException

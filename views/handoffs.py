@@ -1,4 +1,5 @@
 """Sending a card and following its status live."""
+
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
@@ -61,9 +62,16 @@ def send(ticket_id: int):
             # Asked first: an agent who then says "no" still has the pending card.
             send_rules.check_available(specialist, confirmed_unavailable)
             _cancel_named_follow_up(ticket, form.confirm_after.data, agent)
-        return handoffs.send_card(ticket, specialist, agent, key, intro_text=intro,
-                                  confirmed_over=form.confirm_after.data, cap_override=form.override_cap.data,
-                                  confirmed_unavailable=confirmed_unavailable)
+        return handoffs.send_card(
+            ticket,
+            specialist,
+            agent,
+            key,
+            intro_text=intro,
+            confirmed_over=form.confirm_after.data,
+            cap_override=form.override_cap.data,
+            confirmed_unavailable=confirmed_unavailable,
+        )
 
     return _sending(ticket, "send", send_it)
 
@@ -79,10 +87,20 @@ def reopen(ticket_id: int):
         return _no_specialist(ticket)
     agent = current_user._get_current_object()
     key = handoffs.user_key(agent, form.idempotency_key.data)
-    return _sending(ticket, "reopen", lambda: handoffs.send_template(
-        ticket, specialist, agent, key, card_on_reply=form.card_on_reply.data,
-        confirmed_over=form.confirm_after.data, confirmed_unavailable=form.confirm_unavailable.data or None),
-        what="Template")
+    return _sending(
+        ticket,
+        "reopen",
+        lambda: handoffs.send_template(
+            ticket,
+            specialist,
+            agent,
+            key,
+            card_on_reply=form.card_on_reply.data,
+            confirmed_over=form.confirm_after.data,
+            confirmed_unavailable=form.confirm_unavailable.data or None,
+        ),
+        what="Template",
+    )
 
 
 @bp.route("/handoffs/<int:handoff_id>/retry", methods=["POST"])
@@ -96,9 +114,18 @@ def retry(handoff_id: int):
         flash("The retry form expired: reload the page and try again.", "error")
         return redirect(url_for("tickets.show", ticket_id=failed.ticket_id))
     agent = current_user._get_current_object()
-    return _sending(failed.ticket, "retry", lambda: handoffs.retry(
-        failed, agent, confirmed_over=form.confirm_after.data,
-        confirmed_unavailable=form.confirm_unavailable.data or None), what="Retry", handoff_id=failed.id)
+    return _sending(
+        failed.ticket,
+        "retry",
+        lambda: handoffs.retry(
+            failed,
+            agent,
+            confirmed_over=form.confirm_after.data,
+            confirmed_unavailable=form.confirm_unavailable.data or None,
+        ),
+        what="Retry",
+        handoff_id=failed.id,
+    )
 
 
 def _sending(ticket, action: str, send_it, what: str = "Card", **confirm_args):
@@ -123,9 +150,14 @@ def _sent(ticket: Ticket, outcome: handoffs.SendOutcome, what: str = "Card"):
     from views.tickets import send_panel_context  # the panel comes back with a new key
 
     state = window.session_window(ticket.customer_phone)
-    return render_template("handoffs/sent.html", ticket=ticket, window=state, result=(message, category),
-                           focus_id=handoff.id,
-                           **{**send_panel_context(ticket, state, MultiDict({"tab": tab})), **_list_context(ticket)})
+    return render_template(
+        "handoffs/sent.html",
+        ticket=ticket,
+        window=state,
+        result=(message, category),
+        focus_id=handoff.id,
+        **{**send_panel_context(ticket, state, MultiDict({"tab": tab})), **_list_context(ticket)},
+    )
 
 
 def _refused(ticket: Ticket, message: str):
@@ -148,8 +180,14 @@ def _panel_with_error(ticket: Ticket, **errors):
     from views.tickets import send_panel_context
 
     state = window.session_window(ticket.customer_phone)
-    response = make_response(render_template("partials/send_panel.html", ticket=ticket, window=state,
-                                             **send_panel_context(ticket, state, request.form, **errors)))
+    response = make_response(
+        render_template(
+            "partials/send_panel.html",
+            ticket=ticket,
+            window=state,
+            **send_panel_context(ticket, state, request.form, **errors),
+        )
+    )
     # The form targets the handoff list; an error belongs in the panel instead.
     response.headers["HX-Retarget"] = "#send-panel"
     response.headers["HX-Reswap"] = "outerHTML"
@@ -188,8 +226,9 @@ def confirm(ticket_id: int):
     if question is None:  # answered already (Back after "Yes"), or nothing to ask any more
         return redirect(url_for("tickets.show", ticket_id=ticket.id))
     template, context = question
-    response = make_response(render_template(template, ticket=ticket, specialist=specialist, values=values,
-                                             post_url=post_url, **context))
+    response = make_response(
+        render_template(template, ticket=ticket, specialist=specialist, values=values, post_url=post_url, **context)
+    )
     # Back after "Yes" must ask the server (which redirects: answered), not show the browser's kept copy.
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -253,9 +292,13 @@ def ticket_list(ticket_id: int):
 
 def _list_context(ticket: Ticket) -> dict:
     attempts = handoffs.attempts_for(ticket)
-    return dict(attempts=attempts, version=handoffs.list_version(ticket),
-                triages={h.id: handoffs.triage_for(h) for h in attempts},
-                pending=handoffs.pending_follow_up(ticket), cancel_form=CancelFollowUpForm())
+    return dict(
+        attempts=attempts,
+        version=handoffs.list_version(ticket),
+        triages={h.id: handoffs.triage_for(h) for h in attempts},
+        pending=handoffs.pending_follow_up(ticket),
+        cancel_form=CancelFollowUpForm(),
+    )
 
 
 def _outcome_message(outcome: handoffs.SendOutcome, what: str = "Card") -> tuple[str, str]:
@@ -263,8 +306,10 @@ def _outcome_message(outcome: handoffs.SendOutcome, what: str = "Card") -> tuple
     handoff = outcome.handoff
     if not outcome.created:
         if handoff.idempotency_key.startswith("follow-up-"):
-            return (f"{handoff.specialist_name}'s card already went when the customer answered; "
-                    "nothing was sent twice.", "info")
+            return (
+                f"{handoff.specialist_name}'s card already went when the customer answered; nothing was sent twice.",
+                "info",
+            )
         return f"{what} was already sent from this form; nothing was sent twice.", "info"
     if handoff.status == "failed":
         return handoff.failure_reason, "error"

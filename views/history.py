@@ -1,4 +1,5 @@
 """Team leads: handoff history, SLA figures and charts, CSV export, stuck/failed and the audit trail."""
+
 from flask import Blueprint, Response, render_template, request, stream_with_context
 
 from extensions import htmx
@@ -24,9 +25,14 @@ def _history_form() -> HistoryFilterForm:
 def _filter_args(form: HistoryFilterForm) -> dict:
     """The effective filters as URL arguments, so every link keeps the same selection."""
     args = {"date_from": form.date_from.data.isoformat() if form.date_from.data else ""}
-    for name, value in (("date_to", form.date_to.data), ("agent", form.agent.data),
-                        ("specialist", form.specialist.data), ("status", form.status.data),
-                        ("reason", form.reason.data), ("q", (form.q.data or "").strip())):
+    for name, value in (
+        ("date_to", form.date_to.data),
+        ("agent", form.agent.data),
+        ("specialist", form.specialist.data),
+        ("status", form.status.data),
+        ("reason", form.reason.data),
+        ("q", (form.q.data or "").strip()),
+    ):
         if value:
             args[name] = value.isoformat() if hasattr(value, "isoformat") else value
     return args
@@ -76,8 +82,11 @@ def export():
     if form.errors:
         return render_error(400, "The filters are not valid: " + _first_error(form))
     filename = f"handoffs-{utcnow():%Y%m%d-%H%M}-UTC.csv"  # every time inside is UTC too
-    return Response(stream_with_context(history.export_csv(form.filters())), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        stream_with_context(history.export_csv(form.filters())),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def _first_error(form) -> str:
@@ -90,8 +99,7 @@ def _first_error(form) -> str:
 def stuck():
     """Handoffs stuck before delivery, and failures nobody has made good yet, with what to do."""
     read_only_transactions()
-    return render_template("history/stuck.html", stuck=history.stuck(),
-                           failures=history.failures_needing_action())
+    return render_template("history/stuck.html", stuck=history.stuck(), failures=history.failures_needing_action())
 
 
 @bp.route("/audit")
@@ -115,9 +123,13 @@ def audit():
 
 def _audit_filters(form: AuditFilterForm) -> audit_trail.AuditFilters:
     return audit_trail.AuditFilters(
-        date_from=form.date_from.data, date_to=form.date_to.data, actor=(form.actor.data or "").strip(),
-        action=form.action.data or "", subject_type=form.subject_type.data or "",
-        subject_id=(form.subject_id.data or "").strip())
+        date_from=form.date_from.data,
+        date_to=form.date_to.data,
+        actor=(form.actor.data or "").strip(),
+        action=form.action.data or "",
+        subject_type=form.subject_type.data or "",
+        subject_id=(form.subject_id.data or "").strip(),
+    )
 
 
 def _audit_args() -> dict:

@@ -1,4 +1,5 @@
 """The landing page after login."""
+
 from flask import Blueprint, redirect, url_for
 
 from views.access import requires_role

@@ -1,4 +1,5 @@
 """Navigation by role, and the template filters every page uses."""
+
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,8 +39,14 @@ def nav_items() -> list[NavItem]:
         if endpoint not in current_app.view_functions or not current_user.has_role(role):
             continue
         blueprint = endpoint.split(".")[0]
-        items.append(NavItem(label, url_for(endpoint), request.blueprint == blueprint
-                             and (request.endpoint == endpoint or blueprint not in ("history", "admin"))))
+        items.append(
+            NavItem(
+                label,
+                url_for(endpoint),
+                request.blueprint == blueprint
+                and (request.endpoint == endpoint or blueprint not in ("history", "admin")),
+            )
+        )
     return items
 
 

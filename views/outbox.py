@@ -1,4 +1,5 @@
 """Admins watch handoff events going out to the helpdesk, and replay those that failed."""
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
@@ -13,8 +14,12 @@ bp = Blueprint("outbox", __name__, url_prefix="/admin/outbox")
 @requires_role("admin")
 def index():
     """Counts by state, and every event not delivered yet with its last error."""
-    return render_template("outbox/index.html", counts=outbox.counts(), events=outbox.undelivered(),
-                           webhook_url_set=bool(current_app.config.get("HELPDESK_WEBHOOK_URL")))
+    return render_template(
+        "outbox/index.html",
+        counts=outbox.counts(),
+        events=outbox.undelivered(),
+        webhook_url_set=bool(current_app.config.get("HELPDESK_WEBHOOK_URL")),
+    )
 
 
 @bp.route("/<int:event_id>/replay", methods=["POST"])
@@ -24,8 +29,11 @@ def replay(event_id: int):
     event = db.session.get(OutboxEvent, event_id) or abort(404)
     if outbox.replay(event, actor=current_user._get_current_object()):
         db.session.commit()
-        flash(f"Event {event.id} ({event.event_type} of handoff {event.handoff_id}) will be sent again "
-              "at the worker's next pass.", "success")
+        flash(
+            f"Event {event.id} ({event.event_type} of handoff {event.handoff_id}) will be sent again "
+            "at the worker's next pass.",
+            "success",
+        )
     else:
         flash(f"Event {event.id} was already delivered.", "info")
     return redirect(url_for("outbox.index"))

@@ -1,4 +1,5 @@
 """Agents' ticket queue and ticket pages: window state, specialist picker, send."""
+
 import uuid
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
@@ -95,13 +96,19 @@ def show(ticket_id: int):
     state = window.session_window(ticket.customer_phone)
     attempts = handoffs.attempts_for(ticket)
     return render_template(
-        "tickets/show.html", ticket=ticket, window=state, attempts=attempts,
+        "tickets/show.html",
+        ticket=ticket,
+        window=state,
+        attempts=attempts,
         messages=window.recent_messages(ticket.customer_phone),
         activity=presence.activity(ticket, current_user, tab),
         triages={h.id: handoffs.triage_for(h) for h in attempts},
-        version=handoffs.list_version(ticket), cancel_form=CancelFollowUpForm(),
-        emulated=emulated.is_emulated(), inbound_form=SimulateInboundForm(),
-        **send_panel_context(ticket, state, request.args, tab=tab))
+        version=handoffs.list_version(ticket),
+        cancel_form=CancelFollowUpForm(),
+        emulated=emulated.is_emulated(),
+        inbound_form=SimulateInboundForm(),
+        **send_panel_context(ticket, state, request.args, tab=tab),
+    )
 
 
 @bp.route("/<int:ticket_id>/send-panel")
@@ -112,12 +119,14 @@ def send_panel(ticket_id: int):
     if not htmx:
         return redirect(url_for("tickets.show", ticket_id=ticket.id))
     state = window.session_window(ticket.customer_phone)
-    return render_template("partials/send_panel.html", ticket=ticket, window=state,
-                           **send_panel_context(ticket, state, request.args))
+    return render_template(
+        "partials/send_panel.html", ticket=ticket, window=state, **send_panel_context(ticket, state, request.args)
+    )
 
 
-def send_panel_context(ticket: Ticket, state, args, picker_error: str | None = None,
-                       panel_error: str | None = None, tab: str | None = None) -> dict:
+def send_panel_context(
+    ticket: Ticket, state, args, picker_error: str | None = None, panel_error: str | None = None, tab: str | None = None
+) -> dict:
     """The picker, the chosen specialist's card, and the send or reopen form."""
     tab = tab or presence.valid_tab(args.get("tab")) or presence.new_tab()
     pending = handoffs.pending_follow_up(ticket)
@@ -126,15 +135,29 @@ def send_panel_context(ticket: Ticket, state, args, picker_error: str | None = N
     wanted = args.get("specialist_id", type=int) or (pending.specialist_id if pending else None)
     picker = directory.picker(args.get("q", ""), current_user.id, chosen_id=wanted, limit=PICKER_ROWS)
     picked = picker.chosen
-    form = SendCardForm(formdata=None, data={
-        "idempotency_key": f"{tab}.{uuid.uuid4().hex}", "include_intro": args.get("include_intro", "yes"),
-        "intro_text": args.get("intro_text") or settings.get("intro_text")})
+    form = SendCardForm(
+        formdata=None,
+        data={
+            "idempotency_key": f"{tab}.{uuid.uuid4().hex}",
+            "include_intro": args.get("include_intro", "yes"),
+            "intro_text": args.get("intro_text") or settings.get("intro_text"),
+        },
+    )
     choice = templates.reopen_choice()
-    return dict(picker=picker, picked=picked, picker_error=picker_error, panel_error=panel_error, form=form,
-                ranking=_ranking(ticket, picker), tab=tab,
-                reopen_form=ReopenForm(formdata=None), pending=pending,
-                preview=card_payload(picked) if picked else None, reopen_choice=choice,
-                template_text=templates.preview(choice, ticket, picked) if choice and picked else None)
+    return dict(
+        picker=picker,
+        picked=picked,
+        picker_error=picker_error,
+        panel_error=panel_error,
+        form=form,
+        ranking=_ranking(ticket, picker),
+        tab=tab,
+        reopen_form=ReopenForm(formdata=None),
+        pending=pending,
+        preview=card_payload(picked) if picked else None,
+        reopen_choice=choice,
+        template_text=templates.preview(choice, ticket, picked) if choice and picked else None,
+    )
 
 
 @bp.route("/<int:ticket_id>/specialists")
@@ -144,13 +167,19 @@ def specialist_options(ticket_id: int):
     """The picker's list for what the agent typed (htmx); the ticket page with the search otherwise."""
     ticket = _load(ticket_id)
     if not htmx:
-        return redirect(url_for("tickets.show", ticket_id=ticket.id, q=request.args.get("q", ""),
-                                _anchor="send-panel"))
+        return redirect(url_for("tickets.show", ticket_id=ticket.id, q=request.args.get("q", ""), _anchor="send-panel"))
     state = window.session_window(ticket.customer_phone)
     chosen = request.args.get("specialist_id", type=int)
     picker = directory.picker(request.args.get("q", ""), current_user.id, chosen_id=chosen, limit=PICKER_ROWS)
-    return render_template("partials/specialist_picker.html", ticket=ticket, window=state, picker=picker,
-                           picked=picker.chosen, announce_count=True, ranking=_ranking(ticket, picker))
+    return render_template(
+        "partials/specialist_picker.html",
+        ticket=ticket,
+        window=state,
+        picker=picker,
+        picked=picker.chosen,
+        announce_count=True,
+        ranking=_ranking(ticket, picker),
+    )
 
 
 def _ranking(ticket: Ticket, picker) -> suggestions.TicketView:
@@ -177,10 +206,19 @@ def window_state(ticket_id: int):
     messages = window.recent_messages(ticket.customer_phone)
     changed = request.args.get("was_open") != ("true" if state.is_open else "false")
     newest = str(messages[-1].id) if messages else ""
-    response = make_response(render_template(
-        "partials/window_poll.html", ticket=ticket, window=state, messages=messages, window_changed=changed,
-        new_messages=request.args.get("seen", "") != newest, tab=tab, activity=activity,
-        activity_changed=request.args.get("activity") != activity.key))
+    response = make_response(
+        render_template(
+            "partials/window_poll.html",
+            ticket=ticket,
+            window=state,
+            messages=messages,
+            window_changed=changed,
+            new_messages=request.args.get("seen", "") != newest,
+            tab=tab,
+            activity=activity,
+            activity_changed=request.args.get("activity") != activity.key,
+        )
+    )
     if changed:
         # The send panel swaps between "Send card" and "Send template" when the window changes.
         response.headers["HX-Trigger"] = "window-changed"

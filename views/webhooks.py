@@ -9,6 +9,7 @@ a wrong secret included, goes on to Flask (whose 404 page answers the wrong secr
 blueprint route below names the URL (`url_for`) and serves the same handler when the app is
 called without the receiver in front.
 """
+
 import hmac
 import json
 import logging
@@ -32,9 +33,14 @@ log = logging.getLogger(__name__)
 PREFIX = "/webhooks/1msg/"
 STORE = insert(WebhookEvent).returning(WebhookEvent.id)
 # What add_security_headers (app.py) gives every answer; a JSON answer needs no more.
-HEADERS = [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff"),
-           ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
-           ("Referrer-Policy", "same-origin"), ("X-Frame-Options", "DENY"), ("Vary", "HX-Request")]
+HEADERS = [
+    ("Content-Type", "application/json"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+    ("Vary", "HX-Request"),
+]
 
 
 def secret_matches(config, given: str) -> bool:
@@ -56,8 +62,11 @@ class WebhookReceiver:
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
-        if (environ.get("REQUEST_METHOD") != "POST" or not path.startswith(PREFIX)
-                or not secret_matches(self.app.config, path[len(PREFIX):])):
+        if (
+            environ.get("REQUEST_METHOD") != "POST"
+            or not path.startswith(PREFIX)
+            or not secret_matches(self.app.config, path[len(PREFIX) :])
+        ):
             return self.wsgi_app(environ, start_response)
         code, answer = receive(self.app, self.engine, environ)
         body = json.dumps(answer, separators=(",", ":")).encode()
@@ -72,8 +81,13 @@ class WebhookReceiver:
         return self._engine
 
 
-STATUS_LINES = {200: "200 OK", 400: "400 BAD REQUEST", 413: "413 REQUEST ENTITY TOO LARGE",
-                500: "500 INTERNAL SERVER ERROR", 503: "503 SERVICE UNAVAILABLE"}
+STATUS_LINES = {
+    200: "200 OK",
+    400: "400 BAD REQUEST",
+    413: "413 REQUEST ENTITY TOO LARGE",
+    500: "500 INTERNAL SERVER ERROR",
+    503: "503 SERVICE UNAVAILABLE",
+}
 
 
 def receive(app, engine, environ) -> tuple[int, dict]:
@@ -84,18 +98,30 @@ def receive(app, engine, environ) -> tuple[int, dict]:
     too_large = len(raw) > limit
     body = storable(raw[:limit])
     error = f"body larger than the limit ({len(raw)}+ bytes); stored truncated" if too_large else body.error
-    row = dict(received_at=utcnow(), source=(environ.get("REMOTE_ADDR") or "")[:64], body=body.text,
-               parse_error=error, status_count=0, message_count=0,
-               applied_at=utcnow() if error else None)  # nothing in it to apply
+    row = dict(
+        received_at=utcnow(),
+        source=(environ.get("REMOTE_ADDR") or "")[:64],
+        body=body.text,
+        parse_error=error,
+        status_count=0,
+        message_count=0,
+        applied_at=utcnow() if error else None,
+    )  # nothing in it to apply
     try:
         stored_as = _store(engine, row)
     except Exception:  # noqa: BLE001 - answered like any unexpected error; 1MSG delivers it again
         log.exception("a webhook body could not be stored")
-        return 500, {"error": {"code": "500", "fields": {}, "message": "Something went wrong on our side. "
-                                                                       "The error was logged; try again shortly."}}
+        return 500, {
+            "error": {
+                "code": "500",
+                "fields": {},
+                "message": "Something went wrong on our side. The error was logged; try again shortly.",
+            }
+        }
     if too_large:
-        return 413, {"error": {"code": "too_large", "message": f"The body is larger than {limit} bytes.",
-                               "stored_as": stored_as}}
+        return 413, {
+            "error": {"code": "too_large", "message": f"The body is larger than {limit} bytes.", "stored_as": stored_as}
+        }
     if error:
         return 400, {"error": {"code": "malformed", "message": error, "stored_as": stored_as}}
     applier.wake(app)
@@ -126,8 +152,10 @@ def _insert(engine, row: dict) -> int:
 # SQLite: straight on the driver's connection, which the app's engine keeps in autocommit
 # (services/database.py: SQLAlchemy, not the driver, begins transactions), so this statement
 # is a transaction of its own; through SQLAlchemy the engine's BEGIN IMMEDIATE would come first.
-_SQLITE_STORE = ("INSERT INTO webhook_events (received_at, source, body, parse_error, status_count, message_count, "
-                 "applied_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id")
+_SQLITE_STORE = (
+    "INSERT INTO webhook_events (received_at, source, body, parse_error, status_count, message_count, "
+    "applied_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"
+)
 _COLUMNS = ("received_at", "source", "body", "parse_error", "status_count", "message_count", "applied_at")
 
 

@@ -8,10 +8,11 @@ The ORM already refused to change an entry; a bulk UPDATE or DELETE, or plain SQ
 around it. These triggers refuse them in the database itself, on PostgreSQL and SQLite.
 Removing entries (retention) takes a schema owner disabling the trigger on purpose.
 """
+
 from alembic import op
 
-revision = 'e16a5e550002'
-down_revision = 'e16a5e550001'
+revision = "e16a5e550002"
+down_revision = "e16a5e550001"
 branch_labels = None
 depends_on = None
 

@@ -5,11 +5,12 @@ Revises: f20a1c0de020
 Create Date: 2026-11-30 16:40:00
 
 """
+
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'e19a1c0de019'
-down_revision = 'f20a1c0de020'
+revision = "e19a1c0de019"
+down_revision = "f20a1c0de020"
 branch_labels = None
 depends_on = None
 

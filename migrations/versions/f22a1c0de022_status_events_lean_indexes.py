@@ -10,19 +10,20 @@ Revises: a18b0e5e0001
 Create Date: 2026-11-30 17:25:00
 
 """
+
 from alembic import op
 
-revision = 'f22a1c0de022'
-down_revision = 'a18b0e5e0001'
+revision = "f22a1c0de022"
+down_revision = "a18b0e5e0001"
 branch_labels = None
 depends_on = None
 
 
 def upgrade():
-    op.drop_index('ix_status_events_applied', table_name='status_events')
-    op.drop_index('ix_status_events_message_id', table_name='status_events')
+    op.drop_index("ix_status_events_applied", table_name="status_events")
+    op.drop_index("ix_status_events_message_id", table_name="status_events")
 
 
 def downgrade():
-    op.create_index('ix_status_events_message_id', 'status_events', ['message_id'])
-    op.create_index('ix_status_events_applied', 'status_events', ['applied'])
+    op.create_index("ix_status_events_message_id", "status_events", ["message_id"])
+    op.create_index("ix_status_events_applied", "status_events", ["applied"])
