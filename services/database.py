@@ -1,10 +1,28 @@
-"""Engine settings that make SQLite safe under concurrent workers."""
+"""Who owns the transaction, and engine settings that make SQLite safe under concurrent workers."""
 
 from contextlib import contextmanager
 
 from flask import g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from models import db
+
+
+@contextmanager
+def unit_of_work():
+    """One change's transaction: committed when the block ends, rolled back if it raises.
+
+    A view that changes data calls its service(s) inside one of these and never commits itself;
+    services that must make a step durable before calling out (the send path, the outbox, the
+    webhook applier, the worker) commit on their own at those points."""
+    try:
+        yield db.session
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
 
 
 def read_only_transactions() -> None:
@@ -26,8 +44,6 @@ def reading_only():
 def commit_keeping_values() -> None:
     """Commit without expiring loaded objects: what they hold is what was just written,
     so reading them afterwards (a flash message, a redirect) needs no new transaction."""
-    from models import db
-
     session = db.session()
     session.expire_on_commit = False
     try:
@@ -39,8 +55,6 @@ def commit_keeping_values() -> None:
 def read_again_if_dropped(read):
     """Run a read; if the database dropped the connection under it, run it once more on a new one.
     For reads outside a request's own retry (app.py), e.g. the batches of a streamed export."""
-    from sqlalchemy.exc import DBAPIError
-
     try:
         return read()
     except DBAPIError as exc:
@@ -52,10 +66,6 @@ def read_again_if_dropped(read):
 
 def discard_transaction() -> None:
     """Roll back; when the connection is already dead (its ROLLBACK fails too), just drop it."""
-    from sqlalchemy.exc import DBAPIError
-
-    from models import db
-
     try:
         db.session.rollback()
     except DBAPIError as exc:
@@ -67,10 +77,6 @@ def discard_transaction() -> None:
 def end_session_quietly(_exc=None) -> None:
     """End the request's session; a connection the database dropped after the answer was made
     (its ROLLBACK fails) is thrown away instead of turning a finished request into an error."""
-    from sqlalchemy.exc import DBAPIError
-
-    from models import db
-
     try:
         db.session.remove()
     except DBAPIError as exc:

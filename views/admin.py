@@ -9,6 +9,7 @@ from forms.users import EditUserForm, NewUserForm
 from models import User, db
 from services import sessions, templates, users
 from services import settings as app_settings
+from services.database import unit_of_work
 from views.access import requires_role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -29,17 +30,17 @@ def user_new():
     form = NewUserForm()
     if form.validate_on_submit():
         try:
-            user = users.create_user(
-                form.email.data,
-                form.name.data,
-                form.role.data,
-                form.password.data,
-                actor=current_user._get_current_object(),
-            )
+            with unit_of_work():
+                user = users.create_user(
+                    form.email.data,
+                    form.name.data,
+                    form.role.data,
+                    form.password.data,
+                    actor=current_user._get_current_object(),
+                )
         except users.UserError as exc:
             (form.password if isinstance(exc, users.PasswordError) else form.email).errors.append(str(exc))
         else:
-            db.session.commit()
             flash(f"Created {user.email} as {user.role}.", "success")
             return redirect(url_for("admin.user_list"))
     return render_template("admin/user_form.html", form=form, user=None), 400 if form.errors else 200
@@ -67,8 +68,8 @@ def user_edit(user_id: int):
 def user_logout_everywhere(user_id: int):
     """End every session of a user (a lost laptop, a leaver), without changing the password."""
     user = db.session.get(User, user_id) or abort(404)
-    ended = sessions.end_all(user, actor=current_user._get_current_object())
-    db.session.commit()
+    with unit_of_work():
+        ended = sessions.end_all(user, actor=current_user._get_current_object())
     flash(f"Logged {user.email} out everywhere ({ended} session(s) ended).", "success")
     return redirect(url_for("admin.user_edit", user_id=user.id))
 
@@ -76,14 +77,13 @@ def user_logout_everywhere(user_id: int):
 def _save_user(user: User, form: EditUserForm) -> bool:
     actor = current_user._get_current_object()
     try:
-        users.update_user(user, name=form.name.data, role=form.role.data, active=form.active.data, actor=actor)
-        if form.new_password.data:
-            users.set_password(user, form.new_password.data, actor=actor)
+        with unit_of_work():
+            users.update_user(user, name=form.name.data, role=form.role.data, active=form.active.data, actor=actor)
+            if form.new_password.data:
+                users.set_password(user, form.new_password.data, actor=actor)
     except users.UserError as exc:
-        db.session.rollback()
         (form.new_password if isinstance(exc, users.PasswordError) else form.role).errors.append(str(exc))
         return False
-    db.session.commit()
     return True
 
 
@@ -174,7 +174,6 @@ def _template_problem(form: SettingsForm, available: list[dict]) -> str | None:
 
 def _save_settings(form: SettingsForm, template: dict | None) -> None:
     actor = current_user._get_current_object()
-    app_settings.put("intro_text", form.intro_text.data.strip(), actor)
     choice = (
         {
             "name": template["name"],
@@ -185,5 +184,6 @@ def _save_settings(form: SettingsForm, template: dict | None) -> None:
         if template
         else None
     )
-    app_settings.put("reopen_template", choice, actor)
-    db.session.commit()
+    with unit_of_work():
+        app_settings.put("intro_text", form.intro_text.data.strip(), actor)
+        app_settings.put("reopen_template", choice, actor)

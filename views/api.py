@@ -8,6 +8,7 @@ from sqlalchemy.orm import selectinload
 from extensions import csrf, limiter
 from models import Handoff, Specialist, db, utcnow
 from services import api_keys, directory, handoffs, specialist_board, tickets
+from services.database import unit_of_work
 from views import api_io
 from views.access import PUBLIC, public
 from views.api_io import ApiError
@@ -81,8 +82,7 @@ def upsert_ticket():
     body = api_io.json_object(request)
     try:
         ticket, created = _save_ticket(body)
-    except IntegrityError:  # the same new ref created concurrently: now it is an update
-        db.session.rollback()
+    except IntegrityError:  # the same new ref created concurrently (rolled back): now it is an update
         ticket, created = _save_ticket(body)
     response = jsonify(api_io.ticket_json(ticket))
     if created:
@@ -96,10 +96,10 @@ def _save_ticket(body: dict):
     existing = tickets.find_by_ref(ref.strip()) if isinstance(ref, str) and ref.strip() else None
     data = api_io.ticket_input(body, creating=existing is None)
     try:
-        ticket = tickets.save(existing, data, label=_label())
+        with unit_of_work():
+            ticket = tickets.save(existing, data, label=_label())
     except tickets.TicketError as exc:
         raise api_io.invalid({exc.field: str(exc)}) from None
-    db.session.commit()
     return ticket, existing is None
 
 

@@ -6,6 +6,7 @@ from flask_login import current_user
 from forms.api_keys import NewApiKeyForm
 from models import ApiKey, db
 from services import api_keys
+from services.database import unit_of_work
 from views.access import requires_role
 
 bp = Blueprint("api_keys", __name__, url_prefix="/admin/api-keys")
@@ -45,11 +46,11 @@ def create():
     if duplicates:
         return _page(form, duplicates=duplicates), 409
     try:
-        new_key = api_keys.create(form.name.data, form.role.data, actor=current_user._get_current_object())
+        with unit_of_work():
+            new_key = api_keys.create(form.name.data, form.role.data, actor=current_user._get_current_object())
     except api_keys.ApiKeyError as exc:
         getattr(form, exc.field).errors.append(str(exc))
         return _page(form), 400
-    db.session.commit()
     session[NEW_KEY_SESSION] = {"name": new_key.api_key.name, "secret": new_key.secret}
     return redirect(url_for("api_keys.index"), 303)
 
@@ -71,8 +72,9 @@ def revoke(key_id: int):
             cancel_label="Keep the key",
             confirm_label="Revoke the key",
         )
-    if api_keys.revoke(api_key, actor=current_user._get_current_object()):
-        db.session.commit()
+    with unit_of_work():
+        revoked = api_keys.revoke(api_key, actor=current_user._get_current_object())
+    if revoked:
         flash(f"Revoked the key {api_key.name}.", "success")
     else:
         flash(f"The key {api_key.name} was already revoked.", "info")

@@ -6,8 +6,8 @@ from flask import Blueprint, current_app, flash, g, make_response, redirect, ren
 from flask_login import current_user, login_user, logout_user
 
 from forms.auth import ChangePasswordForm, LoginForm, ProfileForm
-from models import db
 from services import audit, login_throttle, sessions, time_zones, users
+from services.database import unit_of_work
 from views.access import public, requires_role
 
 bp = Blueprint("auth", __name__)
@@ -36,14 +36,14 @@ def login():
     user = users.authenticate(email, form.password.data)
     if user is None:
         login_throttle.record_failure(scopes)
-        audit.record("user.login_failed", "user", None, label=email, summary="failed login")
-        db.session.commit()
+        with unit_of_work():
+            audit.record("user.login_failed", "user", None, label=email, summary="failed login")
         flash("Wrong email or password, or the account is deactivated.", "error")
         return render_template("auth/login.html", form=form), 401
     login_throttle.record_success(scopes)
-    _start_session(user, remember=form.remember.data)
-    audit.record("user.login", "user", user.id, actor=user, summary="logged in")
-    db.session.commit()
+    with unit_of_work():
+        _start_session(user, remember=form.remember.data)
+        audit.record("user.login", "user", user.id, actor=user, summary="logged in")
     response = redirect(_safe_next(request.args.get("next")))
     _remember_device(response, device_cookie, email)
     return response
@@ -85,8 +85,8 @@ def _start_session(user, *, remember: bool) -> None:
 @requires_role("agent")
 def logout():
     """Log out (POST, so a link on another site cannot log you out); the session ends on the server."""
-    sessions.end(current_user._get_current_object())
-    db.session.commit()
+    with unit_of_work():
+        sessions.end(current_user._get_current_object())
     _forget_session()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
@@ -97,8 +97,8 @@ def logout():
 def logout_everywhere():
     """End every session of one's own account, on every device."""
     user = current_user._get_current_object()
-    ended = sessions.end_all(user, actor=user)
-    db.session.commit()
+    with unit_of_work():
+        ended = sessions.end_all(user, actor=user)
     _forget_session()
     flash(f"You are logged out everywhere ({ended} session(s) ended).", "info")
     return redirect(url_for("auth.login"))
@@ -120,12 +120,11 @@ def change_password():
             form.current_password.errors.append("That is not your current password.")
         else:
             try:
-                users.set_password(user, form.new_password.data, actor=user)
+                with unit_of_work():
+                    users.set_password(user, form.new_password.data, actor=user)
             except users.PasswordError as exc:
-                db.session.rollback()
                 form.new_password.errors.append(str(exc))
                 return render_template("auth/password.html", form=form), 400
-            db.session.commit()
             flash("Password changed. Your other sessions have ended.", "success")
             return redirect(url_for("home.index"))
     return render_template("auth/password.html", form=form)
@@ -141,8 +140,8 @@ def profile():
     browser_zone = time_zones.valid_zone(request.cookies.get(BROWSER_ZONE_COOKIE)) or time_zones.UTC_NAME
     form = ProfileForm(browser_zone=browser_zone, data={"time_zone": user.time_zone or ""})
     if form.validate_on_submit():
-        users.set_time_zone(user, form.time_zone.data or None, actor=user)
-        db.session.commit()
+        with unit_of_work():
+            users.set_time_zone(user, form.time_zone.data or None, actor=user)
         flash(f"Times are now shown in {user.time_zone or browser_zone}.", "success")
         return redirect(url_for("auth.profile"))
     return render_template("auth/profile.html", form=form), 400 if form.errors else 200

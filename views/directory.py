@@ -9,6 +9,7 @@ from forms.directory import AbsenceForm, DirectorySearchForm, RemoveAbsenceForm,
 from models import Absence, Specialist, db
 from services import directory, specialist_board
 from services.cards import card_payload, vcard_file
+from services.database import unit_of_work
 from views.access import requires_role
 
 bp = Blueprint("directory", __name__, url_prefix="/directory")
@@ -73,8 +74,8 @@ def add_absence(specialist_id: int):
     form = _absence_form(specialist)
     if not form.validate_on_submit():
         return _show_page(specialist, form, 400)
-    directory.add_absence(specialist, form.data, current_user._get_current_object())
-    db.session.commit()
+    with unit_of_work():
+        directory.add_absence(specialist, form.data, current_user._get_current_object())
     starts, ends = form.starts_on.data, form.ends_on.data
     flash(f"{specialist.display_name} is away {starts.day} {starts:%b} to {ends.day} {ends:%b %Y}.", "success")
     return redirect(url_for("directory.show", specialist_id=specialist.id, _anchor="absences"))
@@ -88,8 +89,8 @@ def remove_absence(specialist_id: int, absence_id: int):
     if absence is None or absence.specialist_id != specialist_id:
         abort(404)
     if RemoveAbsenceForm().validate_on_submit():
-        directory.remove_absence(absence, current_user._get_current_object())
-        db.session.commit()
+        with unit_of_work():
+            directory.remove_absence(absence, current_user._get_current_object())
         flash("Absence removed.", "success")
     else:
         flash("The form expired: reload the page and try again.", "error")
@@ -127,8 +128,8 @@ def new():
     if form.validate_on_submit():
         duplicates = _unconfirmed_duplicates(form)
         if not duplicates:
-            specialist = directory.create(form.data, current_user._get_current_object())
-            db.session.commit()
+            with unit_of_work():
+                specialist = directory.create(form.data, current_user._get_current_object())
             flash(f"Added {specialist.display_name}.", "success")
             return redirect(url_for("directory.show", specialist_id=specialist.id))
     return _form_page(form, None, duplicates)
@@ -144,8 +145,8 @@ def edit(specialist_id: int):
     if form.validate_on_submit():
         duplicates = _unconfirmed_duplicates(form, specialist.id)
         if not duplicates:
-            directory.update(specialist, form.data, current_user._get_current_object())
-            db.session.commit()
+            with unit_of_work():
+                directory.update(specialist, form.data, current_user._get_current_object())
             flash(f"Saved {specialist.display_name}.", "success")
             return redirect(url_for("directory.show", specialist_id=specialist.id))
     return _form_page(form, specialist, duplicates)

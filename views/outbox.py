@@ -5,6 +5,7 @@ from flask_login import current_user
 
 from models import OutboxEvent, db
 from services import outbox
+from services.database import unit_of_work
 from views.access import requires_role
 
 bp = Blueprint("outbox", __name__, url_prefix="/admin/outbox")
@@ -27,8 +28,9 @@ def index():
 def replay(event_id: int):
     """Try an undelivered event again at the worker's next pass, with a fresh retry period."""
     event = db.session.get(OutboxEvent, event_id) or abort(404)
-    if outbox.replay(event, actor=current_user._get_current_object()):
-        db.session.commit()
+    with unit_of_work():
+        replayed = outbox.replay(event, actor=current_user._get_current_object())
+    if replayed:
         flash(
             f"Event {event.id} ({event.event_type} of handoff {event.handoff_id}) will be sent again "
             "at the worker's next pass.",

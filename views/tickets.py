@@ -11,6 +11,7 @@ from forms.tickets import CancelFollowUpForm, QueueForm, ReopenForm, SendCardFor
 from models import Ticket, User, db
 from services import directory, emulated, handoffs, presence, queue, settings, suggestions, templates, tickets, window
 from services.cards import card_payload
+from services.database import unit_of_work
 from views.access import read_only, requires_role
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
@@ -62,12 +63,11 @@ def edit(ticket_id: int):
 def _save_ticket(form: TicketForm, ticket: Ticket | None):
     if form.validate_on_submit():
         try:
-            ticket = tickets.save(ticket, form.data, actor=current_user._get_current_object())
+            with unit_of_work():
+                ticket = tickets.save(ticket, form.data, actor=current_user._get_current_object())
         except tickets.TicketError as exc:
-            db.session.rollback()
             getattr(form, exc.field).errors.append(str(exc))
         else:
-            db.session.commit()
             flash(f"Saved ticket {ticket.external_ref}.", "success")
             return redirect(url_for("tickets.show", ticket_id=ticket.id))
     return render_template("tickets/form.html", form=form, ticket=ticket), 400 if form.errors else 200
@@ -78,8 +78,8 @@ def _save_ticket(form: TicketForm, ticket: Ticket | None):
 def mark_ready(ticket_id: int):
     """Mark the ticket ready for escalation."""
     ticket = _load(ticket_id)
-    tickets.mark_ready(ticket, current_user._get_current_object())
-    db.session.commit()
+    with unit_of_work():
+        tickets.mark_ready(ticket, current_user._get_current_object())
     flash(f"Ticket {ticket.external_ref} is ready for escalation.", "success")
     return redirect(url_for("tickets.show", ticket_id=ticket.id))
 
@@ -91,8 +91,8 @@ def show(ticket_id: int):
     ticket = _load(ticket_id)
     # This page's own name: its forms' keys start with it, so its own sends are not news to it.
     tab = presence.valid_tab(request.args.get("tab")) or presence.new_tab()
-    presence.seen(current_user.id, ticket.id)
-    db.session.commit()
+    with unit_of_work():
+        presence.seen(current_user.id, ticket.id)
     state = window.session_window(ticket.customer_phone)
     attempts = handoffs.attempts_for(ticket)
     return render_template(
@@ -198,8 +198,8 @@ def window_state(ticket_id: int):
     ticket = _load(ticket_id)
     if not htmx:
         return redirect(url_for("tickets.show", ticket_id=ticket.id))
-    presence.seen(current_user.id, ticket.id)
-    db.session.commit()
+    with unit_of_work():
+        presence.seen(current_user.id, ticket.id)
     tab = presence.valid_tab(request.args.get("tab"))
     activity = presence.activity(ticket, current_user, tab)
     state = window.session_window(ticket.customer_phone)
