@@ -2,7 +2,7 @@
 
 A webhook POST only stores its body and wakes this process's applier thread. The thread
 takes every pending body in one batch: parse each, one multi-row insert-or-ignore of the
-status events, one UPDATE per status kind (services.status), one of the inbound messages,
+status events, one row write per handoff moved (services.status), one of the inbound messages,
 the bodies marked done, one commit. Bodies left behind by a process that died are taken by
 the next batch of any process, and by the worker (`flask handoffs worker`) as the backstop.
 """

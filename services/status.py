@@ -1,10 +1,11 @@
 """Applying 1MSG status events to handoffs, in bulk: stored as received, never backwards.
 
 Every status event is first kept in `status_events` (applied = false); `apply_unapplied` then
-moves the handoffs those events belong to with one conditional UPDATE per status kind. Who
-calls it last wins nothing and loses nothing: the applier after storing a batch, the send
+moves the handoffs those events belong to: each handoff read and locked, its new state worked
+out from all its events at once, and written with one row write (one UPDATE for the batch).
+Who calls it last wins nothing and loses nothing: the applier after storing a batch, the send
 after committing its message id, reconciliation and the worker's sweep all run the same
-idempotent statements, so an event is applied whichever of them commits last.
+idempotent work, so an event is applied whichever of them commits last.
 """
 
 from collections.abc import Iterable
@@ -39,6 +40,11 @@ ID_LENGTH = 128  # message ids longer than this are no message of ours (our colu
 INT4 = 2**31 - 1
 CHUNK = 500  # rows per statement: under SQLite's and PostgreSQL's bound-parameter limits
 SWEEP_SPAN = 50_000  # status_events ids looked at per call of sweep_older
+# What applying an event needs of it, and the handoff columns applying events may change.
+EVENT_COLUMNS = (StatusEvent.id, StatusEvent.message_id, StatusEvent.status, StatusEvent.occurred_at,
+                 StatusEvent.received_at, StatusEvent.error, StatusEvent.error_code)  # fmt: skip
+HANDOFF_STATE = ("status", "status_rank", "sent_at", "delivered_at", "read_at", "failed_at", "failure_code",
+                 "failure_reason", "failure_meta_code")  # fmt: skip
 
 
 def _postgresql() -> bool:
@@ -151,7 +157,7 @@ def apply_unapplied(message_ids: Iterable[str]) -> set[str]:
     pending = []
     for chunk in _chunks(sorted(set(message_ids))):
         pending += db.session.execute(
-            select(StatusEvent.id, StatusEvent.message_id, StatusEvent.status).where(
+            select(*EVENT_COLUMNS).where(
                 StatusEvent.applied.is_(False), among(StatusEvent.message_id, chunk), _belongs_to_a_handoff()
             )
         ).all()
@@ -162,7 +168,7 @@ def apply_unapplied(message_ids: Iterable[str]) -> set[str]:
 def sweep_unapplied(within: timedelta = timedelta(hours=1), limit: int = 5000) -> int:
     """The worker's backstop, every pass: unapplied events of the last hour whose handoff is known by now."""
     rows = db.session.execute(
-        select(StatusEvent.id, StatusEvent.message_id, StatusEvent.status)
+        select(*EVENT_COLUMNS)
         .where(
             StatusEvent.applied.is_(False),
             StatusEvent.received_at > utcnow() - within,
@@ -184,7 +190,7 @@ def sweep_older(after_id: int = 0, span: int | None = None) -> tuple[int, int]:
     """
     span = span or SWEEP_SPAN
     rows = db.session.execute(
-        select(StatusEvent.id, StatusEvent.message_id, StatusEvent.status)
+        select(*EVENT_COLUMNS)
         .where(
             StatusEvent.id > after_id,
             StatusEvent.id <= after_id + span,
@@ -199,18 +205,29 @@ def sweep_older(after_id: int = 0, span: int | None = None) -> tuple[int, int]:
 
 
 def _apply_rows(rows: list) -> None:
-    """One UPDATE per status kind present, the events marked applied, one ticket UPDATE."""
+    """One row write per handoff moved, whatever kinds of status it got; the events marked
+    applied; one ticket UPDATE.
+
+    The handoffs are read (locked, on PostgreSQL) first, the kinds applied to each in rank order
+    under the same rules as one UPDATE per kind would (`_step`), and every handoff that changed is
+    written once: three acks of one card in a batch are one new row version, not three."""
     if not rows:
         return
-    _lock_handoffs({row.message_id for row in rows})
-    moved_tickets, news = set(), []
-    for kind in KINDS_IN_ORDER:
-        ids = [row.id for row in rows if row.status == kind]
-        for chunk in _chunks(ids):
-            for handoff_id, ticket_id, handoff_kind in _apply_kind(kind, chunk):
-                news.append((handoff_id, kind))
-                if handoff_kind == "card" and kind in ("delivered", "read"):
-                    moved_tickets.add(ticket_id)
+    handoffs = _lock_handoffs({row.message_id for row in rows})
+    by_message: dict[str, dict[str, object]] = {}
+    for row in rows:
+        by_message.setdefault(row.message_id, {})[row.status] = row
+    moved_tickets, news, changed = set(), [], []
+    for handoff in handoffs:
+        state, kinds = dict(handoff._mapping), by_message.get(handoff.message_id, {})
+        for kind in KINDS_IN_ORDER:
+            if kind in kinds and _step(state, kind, kinds[kind]):
+                news.append((handoff.id, kind))
+                if handoff.kind == "card" and kind in ("delivered", "read"):
+                    moved_tickets.add(handoff.ticket_id)
+        if any(state[column] != getattr(handoff, column) for column in HANDOFF_STATE):
+            changed.append(state)
+    _write_handoffs(changed)
     for chunk in _chunks([row.id for row in rows]):
         db.session.execute(
             update(StatusEvent)
@@ -223,33 +240,90 @@ def _apply_rows(rows: list) -> None:
         events.record_handoff_event(handoff_id, kind)
 
 
-def _lock_handoffs(message_ids: set[str]) -> None:
-    """Lock the handoffs these events move, in id order, before the per-kind UPDATEs.
+def _step(state: dict, kind: str, event) -> bool:
+    """Apply one status event to a handoff's state in memory, as `_new_values` does in SQL: only
+    if it is news (`_is_news`), its time set once, the status raised only upwards, a failure
+    keeping its first reason. Returns whether it was news."""
+    rank, column = STATUS_RANK[kind], TIMESTAMP_COLUMN[kind]
+    if state[column] is not None and state["status_rank"] >= rank:
+        return False
+    if state[column] is None:
+        state[column] = event.occurred_at or event.received_at
+    if state["status_rank"] < rank:
+        state["status"], state["status_rank"] = kind, rank
+    if kind == "failed":
+        if state["failure_code"] is None:
+            state["failure_code"] = "delivery_failed"
+        if state["failure_reason"] is None:
+            state["failure_reason"] = event.error if event.error is not None else "1MSG reported the message as failed"
+        if state["failure_meta_code"] is None:
+            state["failure_meta_code"] = event.error_code
+    return True
 
-    Each UPDATE locks its rows in whatever order the join yields; two appliers moving the same
-    handoffs through different kinds then wait on each other in a cycle (PostgreSQL's "deadlock
-    detected"). One global order makes the second wait for the first instead. (SQLite has one
-    writer at a time; FOR UPDATE is left out there.)
+
+def _lock_handoffs(message_ids: set[str]) -> list:
+    """The handoffs these events move, with their status columns, in id order; locked on PostgreSQL.
+
+    Locked in one global order, two appliers moving the same handoffs wait for each other instead
+    of in a cycle (PostgreSQL's "deadlock detected"); the rows then stay as read until our commit,
+    so what `_apply_rows` computes from them is what it writes. (SQLite has one writer at a time,
+    and holds its write lock from BEGIN IMMEDIATE on; FOR UPDATE is left out there.)
     """
-    if not _postgresql():
-        return
-    # One statement: FOR UPDATE locks the rows as they leave the sort, so in id order.
-    db.session.execute(
-        select(Handoff.id).where(among(Handoff.message_id, sorted(message_ids))).order_by(Handoff.id).with_for_update()
-    ).all()
+    columns = [Handoff.id, Handoff.message_id, Handoff.ticket_id, Handoff.kind] + [
+        getattr(Handoff, column) for column in HANDOFF_STATE
+    ]
+    found = []
+    for chunk in _chunks(sorted(message_ids)):
+        query = select(*columns).where(among(Handoff.message_id, chunk)).order_by(Handoff.id)
+        # One statement on PostgreSQL: FOR UPDATE locks the rows as they leave the sort, so in id order.
+        found += db.session.execute(query.with_for_update() if _postgresql() else query).all()
+    return found
 
 
-def _apply_kind(kind: str, event_ids: list[int]) -> list:
-    """Handoffs moved by these events of one kind: UPDATE handoffs ... FROM status_events."""
-    at = func.coalesce(StatusEvent.occurred_at, StatusEvent.received_at)
-    statement = (
-        update(Handoff)
-        .where(Handoff.message_id == StatusEvent.message_id, among(StatusEvent.id, event_ids), _is_news(kind))
-        .values(**_new_values(kind, at, StatusEvent.error, StatusEvent.error_code))
-        .returning(Handoff.id, Handoff.ticket_id, Handoff.kind)
-        .execution_options(synchronize_session=False)
+HANDOFF_WRITE = {
+    "id": Integer,
+    "status": String,
+    "status_rank": Integer,
+    "sent_at": DateTime,
+    "delivered_at": DateTime,
+    "read_at": DateTime,
+    "failed_at": DateTime,
+    "failure_code": String,
+    "failure_reason": Text,
+    "failure_meta_code": Integer,
+}
+# PostgreSQL: every handoff's new state as one array per column, unnested and joined by id: one
+# statement for any number of handoffs. Built once from the constant column table above.
+_UNNEST_HANDOFFS = text(
+    "UPDATE handoffs SET "  # nosec B608
+    + ", ".join(f"{column} = u.{column}" for column in HANDOFF_WRITE if column != "id")
+    + ", updated_at = :updated_at FROM unnest("
+    + ", ".join(
+        f"CAST(:{column} AS {kind().compile(dialect=postgresql.dialect())}[])" for column, kind in HANDOFF_WRITE.items()
     )
-    return db.session.execute(statement).all()
+    + f") AS u({', '.join(HANDOFF_WRITE)}) WHERE handoffs.id = u.id"
+)
+
+
+def _write_handoffs(states: list[dict]) -> None:
+    """Each changed handoff written once, with the values `_apply_rows` computed."""
+    if not states:
+        return
+    now = utcnow()
+    if _postgresql():
+        params = {column: [state[column] for state in states] for column in HANDOFF_WRITE}
+        db.session.execute(_UNNEST_HANDOFFS, {**params, "updated_at": now})
+        return
+    statement = (
+        update(Handoff.__table__)
+        .where(Handoff.__table__.c.id == bindparam("handoff_id"))
+        .values(
+            {column: bindparam(f"new_{column}") for column in HANDOFF_WRITE if column != "id"} | {"updated_at": now}
+        )
+    )
+    rows = [{f"new_{column}": state[column] for column in HANDOFF_WRITE if column != "id"} | {"handoff_id": state["id"]}
+            for state in states]  # fmt: skip
+    db.session.execute(statement, rows)  # executemany: one prepared UPDATE, looped over in C
 
 
 def _is_news(kind: str):

@@ -2,12 +2,13 @@
 
 import itertools
 import random
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models import Handoff, StatusEvent, db
+from models import STATUS_RANK, Handoff, StatusEvent, db
 from onemsg.webhooks import StatusUpdate
 from services import applier, status
 
@@ -26,9 +27,7 @@ def new_handoff(make_ticket, make_specialist):
             customer_phone=ticket.customer_phone,
             card_snapshot={"name": {"formatted_name": "Spec"}},
             message_id=message_id or f"wamid.{n}.{random.random()}",
-            status="accepted",
-            status_rank=2,
-            **fields,
+            **({"status": "accepted", "status_rank": 2} | fields),
         )
         db.session.add(row)
         db.session.commit()
@@ -153,3 +152,45 @@ def test_concurrent_webhooks_end_consistent(make_app, new_handoff, app):
         db.session.refresh(h)
         assert h.status == "read"
     assert db.session.query(StatusEvent).count() == 15
+
+
+FOLDED = ("status", "status_rank", "sent_at", "delivered_at", "read_at", "failed_at", "failure_code", "failure_reason")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    start=st.sampled_from(["accepted", "sent", "delivered", "read"]),
+    kinds=st.lists(st.sampled_from(["sent", "delivered", "read", "failed"]), min_size=1, max_size=4, unique=True),
+    order=st.randoms(use_true_random=False),
+)
+def test_a_batch_moves_a_handoff_as_its_events_one_by_one_would(new_handoff, start, kinds, order):
+    """All kinds of one handoff in one batch are one row write: the same never-backwards and set-once
+    result as the events applied one at a time, in any order."""
+    at = datetime(2026, 11, 30, 12, 0)
+    earlier = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at"}
+    reached = {
+        "accepted": [],
+        "sent": ["sent"],
+        "delivered": ["sent", "delivered"],
+        "read": ["sent", "delivered", "read"],
+    }
+    seed = {earlier[k]: at - timedelta(hours=1) for k in reached[start]}
+    rank = {"accepted": 2, "sent": 3, "delivered": 5, "read": 6}[start]
+    one, other = (new_handoff(status=start, status_rank=rank, **seed) for _ in range(2))
+
+    def update(message_id, kind, n):
+        return StatusUpdate(message_id, kind, occurred_at=at + timedelta(minutes=n), error="gone", error_code=7)
+
+    status.record_statuses([update(one.message_id, kind, n) for n, kind in enumerate(kinds)])
+    shuffled = list(enumerate(kinds))
+    order.shuffle(shuffled)
+    for n, kind in shuffled:
+        status.record_status(update(other.message_id, kind, n))
+    db.session.commit()
+    db.session.refresh(one)
+    db.session.refresh(other)
+    assert [getattr(one, c) for c in FOLDED] == [getattr(other, c) for c in FOLDED]
+    assert one.status_rank == max([rank] + [STATUS_RANK[k] for k in kinds])
+    for n, kind in enumerate(kinds):  # a time already set is kept; a new one is the event's
+        column = "failed_at" if kind == "failed" else earlier[kind]
+        assert getattr(one, column) == seed.get(column, at + timedelta(minutes=n))
