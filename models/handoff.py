@@ -23,6 +23,14 @@ STATUS_RANK = {
     "read": 6,
 }
 FINAL_STATUSES = ("read", "failed")
+# The column that keeps when a handoff reached each status (the unsettled ones have none).
+STATUS_TIME_COLUMN = {
+    "accepted": "accepted_at",
+    "sent": "sent_at",
+    "delivered": "delivered_at",
+    "read": "read_at",
+    "failed": "failed_at",
+}
 KINDS = ("card", "template")
 
 
@@ -105,6 +113,17 @@ class Handoff(db.Model):
     specialist = relationship("Specialist")
     agent = relationship("User")
     retry_of = relationship("Handoff", remote_side=[id], foreign_keys=[retry_of_id])
+
+    def settle(self, status: str, at: datetime | None = None) -> None:
+        """Set the status, its rank and its time together; a time already set is kept (the first one counts).
+
+        For our own conclusions about an attempt 1MSG has not reported on (its answer to the send,
+        reconciliation). Statuses from 1MSG go through services/status.py, whose UPDATE only ever
+        raises the rank, so a late or repeated status never moves a handoff backwards."""
+        self.status, self.status_rank = status, STATUS_RANK[status]
+        column = STATUS_TIME_COLUMN.get(status)
+        if column and getattr(self, column) is None:
+            setattr(self, column, at or utcnow())
 
     @property
     def is_final(self) -> bool:

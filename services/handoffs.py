@@ -5,6 +5,7 @@ Every path (form, API, retry, the worker's follow-up) goes through `send_card` o
 """
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,7 +13,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from models import STATUS_RANK, Handoff, Specialist, Ticket, User, db, utcnow
+from models import Handoff, Specialist, Ticket, User, db, utcnow
 from onemsg import errors as onemsg_errors
 from services import audit, availability, events, send_rules, settings, specialist_board, status, templates, window
 from services.cards import card_payload
@@ -45,6 +46,32 @@ class HandoffConflict(Exception):
 class SendOutcome:
     handoff: Handoff
     created: bool  # False: an earlier request with the same key already did this
+
+
+@dataclass
+class Claim:
+    """One attempt as it is written before anything goes to 1MSG: what, to whom, by whom, under which key."""
+
+    ticket: Ticket
+    specialist: Specialist
+    agent: User | None
+    key: str
+    audit_action: str  # "handoff.send" or "handoff.template"
+    audit_summary: str
+    actor_label: str | None = None  # who sent it when there is no agent: "the helpdesk API", "automatically"
+    kind: str = "card"
+    card: dict | None = None  # the card as sent; None: the specialist's card now
+    intro_text: str | None = None
+    template_name: str | None = None
+    card_on_reply: bool = False
+    retry_of: Handoff | None = None
+    follow_up_of: Handoff | None = None  # the template whose pending card this send is
+    detail: str = ""  # what else the key stands for (the typed introduction, card_on_reply)
+
+    @property
+    def fingerprint(self) -> str:
+        retry_of_id = self.retry_of.id if self.retry_of else None
+        return fingerprint(self.ticket.id, self.specialist.id, self.kind, retry_of_id, self.detail)
 
 
 def fingerprint(ticket_id: int, specialist_id: int, kind: str, retry_of_id: int | None, detail: str = "") -> str:
@@ -141,21 +168,24 @@ def send_card(
 
     summary = f"card of {specialist.display_name} to {phone} for ticket {ticket.external_ref}"
     intro_text = _filled_intro(intro_text, specialist)  # `detail` (the key's fingerprint) keeps what was typed
-    handoff, created = _claim(
+    claim = Claim(
         ticket,
         specialist,
         agent,
         key,
-        intro_text,
-        retry_of,
+        "handoff.send",
+        summary,
+        actor_label,
         card=card,
-        detail=detail,
-        rules=rules,
+        intro_text=intro_text,
+        retry_of=retry_of,
         follow_up_of=follow_up_of,
-        audit_entry=("handoff.send", summary, actor_label),
+        detail=detail,
     )
-    if not created:
-        return SendOutcome(handoff, False)
+    claimed = claim_attempt(claim, rules)
+    if not claimed.created:
+        return claimed
+    handoff = claimed.handoff
     if blocked:
         _fail(handoff, blocked, BLOCKED_MESSAGES[blocked])
     else:
@@ -205,22 +235,24 @@ def send_template(
         return None
 
     summary = f"template {name} to {phone} for ticket {ticket.external_ref}"
-    handoff, created = _claim(
+    claim = Claim(
         ticket,
         specialist,
         agent,
         key,
-        None,
-        retry_of,
+        "handoff.template",
+        summary,
+        actor_label,
         kind="template",
-        detail=f"card_on_reply={card_on_reply}",
-        rules=rules,
         template_name=name,
         card_on_reply=card_on_reply,
-        audit_entry=("handoff.template", summary, actor_label),
+        retry_of=retry_of,
+        detail=f"card_on_reply={card_on_reply}",
     )
-    if not created:
-        return SendOutcome(handoff, False)
+    claimed = claim_attempt(claim, rules)
+    if not claimed.created:
+        return claimed
+    handoff = claimed.handoff
     if blocked:
         _fail(handoff, blocked, BLOCKED_MESSAGES[blocked])
     else:
@@ -355,80 +387,56 @@ def find_by_key(key: str) -> Handoff | None:
     return db.session.scalar(select(Handoff).where(Handoff.idempotency_key == key))
 
 
-def _claim(
-    ticket,
-    specialist,
-    agent,
-    key,
-    intro_text,
-    retry_of,
-    *,
-    kind: str = "card",
-    card: dict | None = None,
-    detail: str = "",
-    rules=None,
-    follow_up_of: Handoff | None = None,
-    audit_entry: tuple,
-    **extra,
-) -> tuple[Handoff, bool]:
+def claim_attempt(claim: Claim, rules: Callable[[], send_rules.Unavailable | None] | None = None) -> SendOutcome:
     """Commit the attempt (and its audit entry) before any call to 1MSG; the unique key stops a second.
 
     The customer's number (and a specialist with a capacity) is locked meanwhile, so the rules see
-    every earlier send."""
-    fp = fingerprint(ticket.id, specialist.id, kind, retry_of.id if retry_of else None, detail)
+    every earlier send. `rules` raises to refuse the send, or returns why the specialist is unavailable."""
+    fp = claim.fingerprint
     try:
-        send_rules.lock_customer(ticket.customer_phone)
-        send_rules.lock_specialist(specialist)
-        existing = find_by_key(key)
+        send_rules.lock_customer(claim.ticket.customer_phone)
+        send_rules.lock_specialist(claim.specialist)
+        existing = find_by_key(claim.key)
         if existing is not None:
             db.session.commit()
-            return _replayed(existing, fp), False
+            return SendOutcome(_replayed(existing, fp), False)
         unavailable = rules() if rules is not None else None
-        if unavailable is not None:
-            extra = {**extra, "unavailable_reason": unavailable.reason}
-        handoff = _insert(ticket, specialist, agent, key, fp, intro_text, retry_of, kind, card, extra)
-        if follow_up_of is not None:
+        handoff = _insert(claim, fp, unavailable.reason if unavailable else None)
+        if claim.follow_up_of is not None:
             db.session.execute(
                 update(Handoff)
-                .where(Handoff.id == follow_up_of.id)
+                .where(Handoff.id == claim.follow_up_of.id)
                 .values(follow_up_id=handoff.id, updated_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
-        _audit_claim(handoff, ticket, specialist, agent, audit_entry, unavailable)
+        _audit_claim(handoff, claim, unavailable)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        existing = find_by_key(key)
+        existing = find_by_key(claim.key)
         if existing is None:
             raise
-        return _replayed(existing, fp), False
+        return SendOutcome(_replayed(existing, fp), False)
     except Exception:
         db.session.rollback()
         raise
-    return handoff, True
+    return SendOutcome(handoff, True)
 
 
-def _audit_claim(
-    handoff: Handoff,
-    ticket: Ticket,
-    specialist: Specialist,
-    agent: User | None,
-    audit_entry: tuple,
-    unavailable: send_rules.Unavailable | None,
-) -> None:
+def _audit_claim(handoff: Handoff, claim: Claim, unavailable: send_rules.Unavailable | None) -> None:
     """The attempt's audit entry, saying so when the specialist could not answer."""
-    action, summary, label = audit_entry
+    ticket, specialist, summary = claim.ticket, claim.specialist, claim.audit_summary
     if unavailable is not None:
         summary += (
             f" although {specialist.display_name} was {send_rules.UNAVAILABLE_WORDS[unavailable.reason]} "
             f"({unavailable.text}; {unavailable.load_text})"
         )
     audit.record(
-        action,
+        claim.audit_action,
         "handoff",
         handoff.id,
-        actor=agent,
-        label=label,
+        actor=claim.agent,
+        label=claim.actor_label,
         summary=summary,
         after={
             "ticket": ticket.external_ref,
@@ -446,22 +454,24 @@ def _replayed(existing: Handoff, fp: str) -> Handoff:
     return existing
 
 
-def _insert(ticket, specialist, agent, key, fp, intro_text, retry_of, kind, card, extra) -> Handoff:
+def _insert(claim: Claim, fp: str, unavailable_reason: str | None) -> Handoff:
     handoff = Handoff(
-        kind=kind,
-        ticket_id=ticket.id,
-        specialist_id=specialist.id,
-        agent_id=agent.id if agent else None,
-        idempotency_key=key,
+        kind=claim.kind,
+        ticket_id=claim.ticket.id,
+        specialist_id=claim.specialist.id,
+        agent_id=claim.agent.id if claim.agent else None,
+        idempotency_key=claim.key,
         request_fingerprint=fp,
-        retry_of_id=retry_of.id if retry_of else None,
-        customer_phone=ticket.customer_phone,
-        card_snapshot=card or card_payload(specialist),
-        intro_text=intro_text or None,
+        retry_of_id=claim.retry_of.id if claim.retry_of else None,
+        customer_phone=claim.ticket.customer_phone,
+        card_snapshot=claim.card or card_payload(claim.specialist),
+        intro_text=claim.intro_text or None,
+        template_name=claim.template_name,
+        card_on_reply=claim.card_on_reply,
+        unavailable_reason=unavailable_reason,
         status="sending",
         status_rank=0,
-        ready_at=ticket.ready_at,
-        **extra,
+        ready_at=claim.ticket.ready_at,
     )
     db.session.add(handoff)
     db.session.flush()
@@ -531,9 +541,8 @@ def _record_answer(handoff: Handoff, answer: OneMsgAnswer) -> None:
 
 
 def _accept(handoff: Handoff, message_id: str) -> None:
-    now = utcnow()
     handoff.message_id = message_id
-    handoff.status, handoff.status_rank, handoff.accepted_at = "accepted", STATUS_RANK["accepted"], now
+    handoff.settle("accepted")
     db.session.flush()
     events.record_handoff_event(handoff.id, "accepted")
     status.apply_pending(message_id)
@@ -542,7 +551,7 @@ def _accept(handoff: Handoff, message_id: str) -> None:
 def _mark_unsettled(handoff: Handoff, state: str, sentence: str) -> None:
     """No message id yet: reconciliation settles it; sending again could duplicate it."""
     current_app.logger.warning("handoff %s: %s", handoff.id, state)
-    handoff.status, handoff.status_rank = state, STATUS_RANK[state]
+    handoff.settle(state)
     handoff.failure_code = "unknown_outcome" if state == "unknown" else "queued"
     handoff.failure_reason = sentence
     db.session.flush()
@@ -550,7 +559,7 @@ def _mark_unsettled(handoff: Handoff, state: str, sentence: str) -> None:
 
 
 def _fail(handoff: Handoff, code: str, message: str, *, meta_code=None) -> None:
-    handoff.status, handoff.status_rank, handoff.failed_at = "failed", STATUS_RANK["failed"], utcnow()
+    handoff.settle("failed")
     handoff.failure_code, handoff.failure_reason, handoff.failure_meta_code = code, message, meta_code
     db.session.flush()
     events.record_handoff_event(handoff.id, "failed")

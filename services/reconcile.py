@@ -6,7 +6,7 @@ from datetime import UTC, timedelta
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
-from models import STATUS_RANK, Handoff, db, utcnow
+from models import Handoff, db, utcnow
 from onemsg.errors import OneMsgError
 from onemsg.webhooks import WebhookFormatError, parse_payload
 from services import events
@@ -152,8 +152,7 @@ def _find_unknown_card(handoff: Handoff) -> None:
 
 def _settle_as_accepted(handoff: Handoff, message_id: str) -> None:
     handoff.message_id = message_id
-    handoff.accepted_at = handoff.accepted_at or utcnow()
-    handoff.status, handoff.status_rank = "accepted", STATUS_RANK["accepted"]
+    handoff.settle("accepted")
     handoff.failure_code = handoff.failure_reason = None
     db.session.flush()
     events.record_handoff_event(handoff.id, "accepted")
@@ -162,8 +161,7 @@ def _settle_as_accepted(handoff: Handoff, message_id: str) -> None:
 
 
 def _settle_as_not_sent(handoff: Handoff) -> None:
-    handoff.status, handoff.status_rank = "failed", STATUS_RANK["failed"]
-    handoff.failed_at = utcnow()
+    handoff.settle("failed")
     handoff.failure_code, handoff.failure_reason = "not_sent", NOT_SENT_REASON
     events.record_handoff_event(handoff.id, "failed")
 

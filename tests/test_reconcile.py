@@ -78,9 +78,8 @@ def test_send_abandoned_by_a_crash_is_settled(app, emulator, make_ticket, make_s
     """A worker died between 1MSG's answer and our commit: the row is still "sending"."""
     ticket = ready(emulator, make_ticket, "3102")
     specialist = make_specialist()
-    claimed, _ = handoffs._claim(
-        ticket, specialist, None, "crash-key-1", None, None, audit_entry=("handoff.send", "crash test", None)
-    )
+    claim = handoffs.Claim(ticket, specialist, None, "crash-key-1", "handoff.send", "crash test")
+    claimed = handoffs.claim_attempt(claim).handoff
     answer = handoffs.call_onemsg(ticket.customer_phone, None, claimed.card_snapshot)
     assert answer.message_id  # 1MSG took it; our process "dies" before recording it
     age(claimed, minutes=1)
