@@ -143,8 +143,6 @@ class Config:
     MAX_CONTENT_LENGTH = 1024 * 1024
     WEBHOOK_MAX_BYTES = int(os.environ.get("WEBHOOK_MAX_BYTES", 256 * 1024))
     WINDOW_LOOKUP_CACHE_SECONDS = int(os.environ.get("WINDOW_LOOKUP_CACHE_SECONDS", "60"))
-    # How often the agents' queue refreshes itself (htmx poll), in seconds.
-    QUEUE_REFRESH_SECONDS = 20
     RESEND_CONFIRM_MINUTES = int(os.environ.get("RESEND_CONFIRM_MINUTES", "10"))
     RECONCILE_AFTER_SECONDS = int(os.environ.get("RECONCILE_AFTER_SECONDS", "60"))
     STUCK_AFTER_MINUTES = int(os.environ.get("STUCK_AFTER_MINUTES", "15"))
@@ -152,7 +150,13 @@ class Config:
     # and sent within 15 min of the ticket becoming ready for escalation.
     SLA_DELIVERED_WITHIN_SECONDS = int(os.environ.get("SLA_DELIVERED_WITHIN_SECONDS", "300"))
     SLA_READY_TO_ACCEPTED_SECONDS = int(os.environ.get("SLA_READY_TO_ACCEPTED_SECONDS", "900"))
+    # How often live parts of pages ask again (htmx polls), in seconds: a handoff's status and the
+    # ticket's list of attempts, the ticket page's window (messages, who else is here), the
+    # agents' queue, and the channel badge in every page's header.
     STATUS_POLL_SECONDS = 2
+    WINDOW_POLL_SECONDS = 5
+    QUEUE_REFRESH_SECONDS = 20
+    CHANNEL_STATUS_POLL_SECONDS = 60
     PASSWORD_HASH_MEMORY_KIB = 65536
 
 

@@ -12,6 +12,12 @@ from views.errors import render_error
 
 bp = Blueprint("history", __name__, url_prefix="/history")
 
+# The history page's fragments, by the id of the element htmx asks to replace: the filters
+# replace the results (SLA summary and table), the pager only the table.
+HISTORY_FRAGMENTS = {
+    "history-results": "partials/history_results.html",
+    "history-table": "partials/history_table.html",
+}
 BAD_CURSOR = "That page link is not valid (it may have been cut short). Start again from the first page."
 
 
@@ -56,9 +62,8 @@ def index():
     except ValueError:
         return render_error(400, BAD_CURSOR)
     context["page"] = history.history_page(form.filters(), before=before, after=after)
-    if htmx and htmx.target in ("history-table", "history-results"):
-        return render_template(f"partials/{htmx.target.replace('-', '_')}.html", **context)
-    return render_template("history/index.html", **context)
+    fragment = HISTORY_FRAGMENTS.get(htmx.target) if htmx else None
+    return render_template(fragment or "history/index.html", **context)
 
 
 @bp.route("/sla")
