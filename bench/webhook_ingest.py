@@ -203,7 +203,7 @@ def _run(client, server, backend, url, target, batch, prefix, senders, duration,
     acked_events = load.acked * batch
     # Every acked POST is stored by now (we answer after the commit). POSTs still in the server
     # when the client stopped are stored later and were never acked: they are not counted.
-    stored = _stored_ids(url, last_post)
+    stored = stored_ids(url, last_post)
     lost = max(0, load.acked - len(stored))
     applied_rate = lag_p95 = None
     if server == "ours":
@@ -253,7 +253,8 @@ def count_lost(url: str, last_post: int, stored: set[int], prefix: str) -> int:
     return missing + unapplied + len(_pending_ids(url, last_post) & stored)
 
 
-def _stored_ids(url: str, last_post: int) -> set[int]:
+def stored_ids(url: str, last_post: int) -> set[int]:
+    """Ids of the webhook bodies stored after `last_post` (the id before the load began)."""
     return {row[0] for row in _rows(url, f"SELECT id FROM webhook_events WHERE id > {last_post}")}
 
 

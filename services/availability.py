@@ -147,7 +147,7 @@ def _as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _wall_to_utc(day: date, minutes: int, zone) -> datetime:
+def wall_to_utc(day: date, minutes: int, zone) -> datetime:
     """A wall-clock time of a day in the zone as a UTC moment (24:00 is the next day's 00:00).
 
     A time the clocks skip (02:30 on Berlin's spring change) is the moment they jump (03:00):
@@ -192,7 +192,7 @@ def next_start(hours: WeeklyHours, zone, absences: list[AbsenceDays], now: datet
         if _absence_on(day, absences):
             continue
         for start, _ in hours.get(day.weekday(), []):
-            begins = _wall_to_utc(day, start, zone)
+            begins = wall_to_utc(day, start, zone)
             if begins > now:
                 return begins.astimezone(zone)
     return None
@@ -216,7 +216,7 @@ def status_at(now: datetime, zone_name: str | None, hours: WeeklyHours, absences
     if absence:
         return _on_leave(absence, _away_until(absence, absences), next_start(hours, zone, absences, now), local_today)
     for start, end in hours.get(local_today.weekday(), []):
-        if _wall_to_utc(local_today, start, zone) <= now < _wall_to_utc(local_today, end, zone):
+        if wall_to_utc(local_today, start, zone) <= now < wall_to_utc(local_today, end, zone):
             return Availability("available", "available now")
     upcoming = next_start(hours, zone, absences, now)
     return Availability(
@@ -254,8 +254,8 @@ def when(moment: datetime, today: date) -> str:
 def day_bounds(now: datetime, zone_name: str | None) -> tuple[datetime, datetime]:
     """The specialist's today (their zone, UTC when unset) as naive UTC [start, end) for queries."""
     zone, today = zone_of(zone_name) or UTC, today_in_zone(now, zone_name)
-    start = _wall_to_utc(today, 0, zone)
-    end = _wall_to_utc(today + timedelta(days=1), 0, zone)
+    start = wall_to_utc(today, 0, zone)
+    end = wall_to_utc(today + timedelta(days=1), 0, zone)
     return start.replace(tzinfo=None), end.replace(tzinfo=None)
 
 

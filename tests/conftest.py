@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import os
 import threading
+import uuid
 
 import pytest
 import requests
@@ -17,7 +18,7 @@ from sqlalchemy import text
 
 from app import create_app
 from config import TestingConfig, normalise_database_url
-from models import AppSetting, Base, Specialist, Ticket, User, db
+from models import AppSetting, Base, Handoff, Specialist, Ticket, User, db, utcnow
 from services import applier
 from services.demo import DEMO_REOPEN_TEMPLATE
 from services.passwords import hash_password
@@ -214,6 +215,34 @@ def make_ticket(app):
         db.session.add(ticket)
         db.session.commit()
         return ticket
+
+    return factory
+
+
+@pytest.fixture
+def make_handoff(make_ticket, make_specialist):
+    """Create a handoff 1MSG has accepted (it has a message id, no status arrived yet), committed:
+    make_handoff(ticket=..., specialist=..., message_id="wamid.AAA", any other column=...).
+    A new ticket and specialist are made unless given."""
+
+    def factory(ticket: Ticket | None = None, specialist: Specialist | None = None, **overrides) -> Handoff:
+        ticket, specialist = ticket or make_ticket(), specialist or make_specialist()
+        fields = dict(
+            ticket_id=ticket.id,
+            specialist_id=specialist.id,
+            idempotency_key=uuid.uuid4().hex,
+            customer_phone=ticket.customer_phone,
+            card_snapshot={"name": {"formatted_name": specialist.display_name}},
+            message_id=f"wamid.{uuid.uuid4().hex}",
+            status="accepted",
+            status_rank=2,
+            accepted_at=utcnow(),
+        )
+        fields.update(overrides)
+        handoff = Handoff(**fields)
+        db.session.add(handoff)
+        db.session.commit()
+        return handoff
 
     return factory
 

@@ -1,6 +1,5 @@
 """The applier keeps going: a failed clean-up, events of any age, and one event the database refuses."""
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -9,27 +8,16 @@ from sqlalchemy import select, text
 from models import Handoff, StatusEvent, WebhookEvent, db, utcnow
 from onemsg.webhooks import StatusUpdate
 from services import applier, status
+from tests.helpers import wait_until
 
 SECRET = "dev-webhook-secret-0123456789abcdef0123"
 URL = f"/webhooks/1msg/{SECRET}"
 
 
 @pytest.fixture
-def handoff(make_ticket, make_specialist):
-    ticket, specialist = make_ticket(customer_phone="+14155552671"), make_specialist()
-    row = Handoff(
-        ticket_id=ticket.id,
-        specialist_id=specialist.id,
-        idempotency_key="k-applier",
-        customer_phone=ticket.customer_phone,
-        card_snapshot={"name": {"formatted_name": "X"}},
-        message_id="wamid.AAA",
-        status="accepted",
-        status_rank=2,
-    )
-    db.session.add(row)
-    db.session.commit()
-    return row
+def handoff(make_handoff, make_ticket):
+    """The card 1MSG accepted as wamid.AAA, for a customer whose number the samples use."""
+    return make_handoff(ticket=make_ticket(customer_phone="+14155552671"), message_id="wamid.AAA")
 
 
 def ack(*items):
@@ -41,15 +29,6 @@ def status_of(handoff_id: int) -> str:
     found = db.session.scalar(select(Handoff.status).where(Handoff.id == handoff_id))
     db.session.commit()  # and ends at once: on SQLite it holds the write lock the applier needs
     return found
-
-
-def wait_for(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def test_the_applier_thread_survives_a_pass_whose_clean_up_fails(app, client, handoff, monkeypatch):
@@ -70,9 +49,10 @@ def test_the_applier_thread_survives_a_pass_whose_clean_up_fails(app, client, ha
     for name in failures:
         monkeypatch.setattr(applier if name == "drain" else db.session, name, failing(name))
     assert client.post(URL, json=ack(("wamid.AAA", "sent"))).status_code == 200
-    assert wait_for(lambda: not any(failures.values()), timeout=15), "the failing pass never ran"
+    assert wait_until(lambda: not any(failures.values()), timeout=15), "the failing pass never ran"
     assert client.post(URL, json=ack(("wamid.AAA", "read"))).status_code == 200
-    assert wait_for(lambda: status_of(handoff.id) == "read"), "no applier applied the bodies after the failure"
+    applied_read = wait_until(lambda: status_of(handoff.id) == "read", timeout=10)
+    assert applied_read, "no applier applied the bodies after the failure"
     assert db.session.scalar(select(WebhookEvent.id).where(WebhookEvent.applied_at.is_(None))) is None
 
 

@@ -17,22 +17,10 @@ from services import status
 ROUNDS, HANDOFFS = 15, 40
 
 
-def accepted_handoffs(ticket, specialist, round_no: int) -> list[str]:
+def accepted_handoffs(make_handoff, ticket, specialist, round_no: int) -> list[str]:
     ids = [f"wamid.LOCK{round_no:03d}{n:03d}" for n in range(HANDOFFS)]
-    db.session.add_all(
-        Handoff(
-            ticket_id=ticket.id,
-            specialist_id=specialist.id,
-            idempotency_key=f"lock-{m}",
-            customer_phone=ticket.customer_phone,
-            card_snapshot={},
-            message_id=m,
-            status="accepted",
-            status_rank=2,
-        )
-        for m in ids
-    )
-    db.session.commit()
+    for message_id in ids:
+        make_handoff(ticket=ticket, specialist=specialist, message_id=message_id)
     return ids
 
 
@@ -54,11 +42,11 @@ def apply_in_thread(app, updates, start: threading.Barrier, errors: list) -> thr
     return thread
 
 
-def test_two_appliers_crossing_kinds_never_deadlock(app, make_ticket, make_specialist):
+def test_two_appliers_crossing_kinds_never_deadlock(app, make_ticket, make_specialist, make_handoff):
     ticket, specialist = make_ticket(), make_specialist()
     errors: list[str] = []
     for round_no in range(ROUNDS):
-        ids = accepted_handoffs(ticket, specialist, round_no)
+        ids = accepted_handoffs(make_handoff, ticket, specialist, round_no)
         evens, odds = ids[0::2], ids[1::2]
         # First: "sent" for the evens, "delivered" for the odds; second: the other way round.
         first = [StatusUpdate(m, "sent") for m in evens] + [StatusUpdate(m, "delivered") for m in odds]

@@ -127,7 +127,7 @@ def test_a_range_starting_or_ending_in_the_skipped_hour_turns_at_the_jump():
     ],
 )
 def test_wall_times_of_a_day_never_go_back_in_utc(zone, day):
-    moments = [av._wall_to_utc(day, minute, ZoneInfo(zone)) for minute in range(0, 24 * 60 + 1, 10)]
+    moments = [av.wall_to_utc(day, minute, ZoneInfo(zone)) for minute in range(0, 24 * 60 + 1, 10)]
     assert moments == sorted(moments)
 
 

@@ -102,7 +102,7 @@ def test_webhook_ingest_counts_only_what_was_acked_as_lost(tmp_path):
             "INSERT INTO status_events VALUES (1, 'wamid.BX1', 'sent', 1, 1), (2, 'wamid.BX2', 'sent', 1, 1);"
         )
         conn.execute("INSERT INTO webhook_events VALUES (1, '2026-11-30 15:00:00', ?)", (body,))
-    stored = webhook_ingest._stored_ids(url, 0)
+    stored = webhook_ingest.stored_ids(url, 0)
     assert stored == {1}
     straggler = json.dumps({"ack": [{"id": "wamid.BX3", "status": "sent"}]})
     with sqlite3.connect(tmp_path / "ingest.db") as conn:  # stored after the load ended, never acked

@@ -11,7 +11,7 @@ from onemsg.errors import InvalidRecipient, Rejected, UnknownOutcome, UpstreamUn
 from services import handoffs, onemsg_gateway, status
 from services.onemsg_gateway import Breaker, CircuitOpen
 from services.triage import explain_failure
-from tests.conftest import emulator_settings
+from tests.conftest import AuthActions, emulator_settings
 from tests.helpers import wait_until
 
 
@@ -92,7 +92,7 @@ def test_a_slow_call_does_not_block_other_calls_of_the_process():
 
 
 def test_sends_are_paused_recorded_and_explained_while_1msg_fails(
-    make_app, emulator, make_ticket, make_specialist, auth
+    make_app, emulator, make_ticket, make_specialist, make_user
 ):
     app = make_app(**emulator_settings(emulator), ONEMSG_BREAKER_FAIL_MAX=2, ONEMSG_BREAKER_RESET_SECONDS=30)
     with app.app_context():
@@ -105,8 +105,7 @@ def test_sends_are_paused_recorded_and_explained_while_1msg_fails(
         assert paused.failure_reason.startswith("Sending is paused because 1MSG failed several times")
         assert explain_failure(paused.failure_code, paused.failure_reason, None).action == "wait"
         client = app.test_client()
-        auth._client = client
-        auth.login("agent")
+        AuthActions(client, make_user).login("agent")
         badge = client.get("/channel/status", headers={"HX-Request": "true"}).get_data(as_text=True)
         assert "paused (1MSG failing)" in badge and "badge-paused" in badge
         page = client.get(f"/handoffs/{paused.id}").get_data(as_text=True)

@@ -6,7 +6,6 @@ again and again. Needs PostgreSQL (TEST_DATABASE_URL); on SQLite there is no ser
 """
 
 import threading
-import time
 from collections import Counter
 
 import psycopg
@@ -14,11 +13,12 @@ import pytest
 
 from models import db, utcnow
 from tests.conftest import LiveServer
+from tests.helpers import wait_until
 from tests.history_factories import add_handoff
 
 pytestmark = pytest.mark.slow
 KILL_EVERY = 2.0  # every backend of the database, every other second
-PROBE_SECONDS = 12
+PROBE_ROUNDS = 6  # kill rounds the readers must live through (about 12 seconds)
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_dropped_connections_give_no_500(app, emulator, postgres, make_user, mak
         threads.append(threading.Thread(target=_killer, args=(postgres, stop, killed)))
         for t in threads:
             t.start()
-        time.sleep(PROBE_SECONDS)
+        wait_until(lambda: len(killed) >= PROBE_ROUNDS, timeout=PROBE_ROUNDS * KILL_EVERY * 5)
         stop.set()
         for t in threads:
             t.join(30)

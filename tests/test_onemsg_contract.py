@@ -1,10 +1,10 @@
 """The contract check itself: it accepts the contract's own examples and catches drift."""
 
 import pytest
+import requests
 
-from onemsg.client import OneMsgClient
+from onemsg.client import USER_AGENT
 from onemsg.emulator import NAMESPACE
-from onemsg.errors import OneMsgError
 from tests.onemsg_contract import SCHEMAS, check_log, problems
 
 CARD = {
@@ -121,17 +121,19 @@ def test_drift_is_caught(logged, fragment):
 
 def test_a_drifting_client_fails_the_check_over_real_http(emulator):
     """A client that sends the old template form: the emulator's log shows it, the check catches it."""
-    client = OneMsgClient(emulator.base_url, emulator.channel_id, emulator.token, read_timeout=2)
-    with pytest.raises(OneMsgError):
-        client._send(
-            "sendTemplate",
-            {
-                "phone": "14155552671",
-                "template": "reopen_chat",
-                "language": {"policy": "deterministic", "code": "en"},
-                "params": [],
-            },
-        )
+    old_form = {
+        "phone": "14155552671",
+        "template": "reopen_chat",
+        "language": {"policy": "deterministic", "code": "en"},
+        "params": [],
+    }
+    answer = requests.post(  # as our client would, User-Agent and all, but in the old form
+        f"{emulator.base_url}/{emulator.channel_id}/sendTemplate",
+        json=old_form,
+        headers={"Authorization": f"Bearer {emulator.token}", "User-Agent": USER_AGENT},
+        timeout=5,
+    )
+    assert answer.json().get("sent") is not True
     found = check_log(emulator.requests())
     emulator.reset()  # the drift was on purpose: keep the fixture's own check quiet
     assert any("'namespace' is a required property" in p for p in found), found

@@ -5,7 +5,6 @@ import hashlib
 import hmac
 import itertools
 import time
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -43,25 +42,6 @@ def verify_signature(secret: str, headers: dict, raw: bytes) -> None:
     assert abs(time.time() - int(headers["Webhook-Timestamp"])) < 300
 
 
-def make_handoff(make_ticket, make_specialist, **fields) -> Handoff:
-    ticket, specialist = make_ticket(), make_specialist()
-    handoff = Handoff(
-        ticket_id=ticket.id,
-        specialist_id=specialist.id,
-        idempotency_key=uuid.uuid4().hex,
-        customer_phone=ticket.customer_phone,
-        card_snapshot={},
-        status="accepted",
-        status_rank=2,
-        message_id=f"wamid.{uuid.uuid4().hex}",
-        accepted_at=utcnow(),
-        **fields,
-    )
-    db.session.add(handoff)
-    db.session.commit()
-    return handoff
-
-
 def progress(handoff: Handoff, *steps: str) -> None:
     """The handoff's status moves through `steps` the way webhooks move it, one commit each."""
     for step in steps:
@@ -87,8 +67,8 @@ def make_due(*event_ids: int) -> None:
 # --- queued with the change ------------------------------------------------------------------
 
 
-def test_the_event_is_queued_in_the_same_transaction_as_the_change(app, make_ticket, make_specialist):
-    handoff = make_handoff(make_ticket, make_specialist)
+def test_the_event_is_queued_in_the_same_transaction_as_the_change(app, make_handoff):
+    handoff = make_handoff()
     status.apply_status(handoff.message_id, "delivered", utcnow())
     db.session.rollback()  # the change is undone, and so is its event
     assert db.session.scalar(select(func.count()).select_from(OutboxEvent)) == 0
@@ -104,18 +84,18 @@ def test_the_event_is_queued_in_the_same_transaction_as_the_change(app, make_tic
     assert data["failure_reason"] is None and data["read_at"] is None
 
 
-def test_a_failure_event_carries_the_reason(app, make_ticket, make_specialist):
-    handoff = make_handoff(make_ticket, make_specialist)
+def test_a_failure_event_carries_the_reason(app, make_handoff):
+    handoff = make_handoff()
     progress(handoff, "failed")
     data = db.session.scalar(select(OutboxEvent)).payload["data"]
     assert data["status"] == "failed" and data["failure_reason"] == "Bounced"
     assert data["failure_code"] == "delivery_failed" and data["failed_at"]
 
 
-def test_nothing_is_queued_without_a_helpdesk_url(make_app, make_ticket, make_specialist):
+def test_nothing_is_queued_without_a_helpdesk_url(make_app, make_handoff):
     app = make_app(HELPDESK_WEBHOOK_URL="")
     with app.app_context():
-        handoff = make_handoff(make_ticket, make_specialist)
+        handoff = make_handoff()
         progress(handoff, "accepted", "sent")
         assert db.session.scalar(select(func.count()).select_from(OutboxEvent)) == 0
 
@@ -123,8 +103,8 @@ def test_nothing_is_queued_without_a_helpdesk_url(make_app, make_ticket, make_sp
 # --- signed delivery -------------------------------------------------------------------------
 
 
-def test_events_are_delivered_signed(app, webhook_receiver, make_ticket, make_specialist):
-    handoff = make_handoff(make_ticket, make_specialist)
+def test_events_are_delivered_signed(app, webhook_receiver, make_handoff):
+    handoff = make_handoff()
     progress(handoff, "accepted", "sent")
     report = outbox.deliver_due()
     assert report.delivered == 2
@@ -137,8 +117,8 @@ def test_events_are_delivered_signed(app, webhook_receiver, make_ticket, make_sp
         assert row.status == "delivered" and row.attempts == 1 and row.delivered_at
 
 
-def test_a_tampered_body_fails_verification(app, webhook_receiver, make_ticket, make_specialist):
-    progress(make_handoff(make_ticket, make_specialist), "accepted")
+def test_a_tampered_body_fails_verification(app, webhook_receiver, make_handoff):
+    progress(make_handoff(), "accepted")
     outbox.deliver_due()
     [received] = webhook_receiver.received
     with pytest.raises(AssertionError):
@@ -153,19 +133,19 @@ def test_signature_matches_the_standard_webhooks_test_vector():
     assert signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 
 
-def test_a_plain_secret_is_used_as_is(make_app, webhook_receiver, make_ticket, make_specialist):
+def test_a_plain_secret_is_used_as_is(make_app, webhook_receiver, make_handoff):
     app = make_app(HELPDESK_WEBHOOK_URL=webhook_receiver.url, HELPDESK_WEBHOOK_SECRET="plain-long-random-secret")
     with app.app_context():
-        progress(make_handoff(make_ticket, make_specialist), "accepted")
+        progress(make_handoff(), "accepted")
         outbox.deliver_due()
         [received] = webhook_receiver.received
         verify_signature("plain-long-random-secret", received["headers"], received["raw"])
 
 
-def test_without_a_secret_nothing_is_sent_unsigned(make_app, webhook_receiver, make_ticket, make_specialist):
+def test_without_a_secret_nothing_is_sent_unsigned(make_app, webhook_receiver, make_handoff):
     app = make_app(HELPDESK_WEBHOOK_URL=webhook_receiver.url, HELPDESK_WEBHOOK_SECRET="")
     with app.app_context():
-        progress(make_handoff(make_ticket, make_specialist), "accepted")
+        progress(make_handoff(), "accepted")
         assert not outbox.deliver_due()
         assert webhook_receiver.received == []
         assert db.session.scalar(select(OutboxEvent.status)) == "pending"
@@ -174,8 +154,8 @@ def test_without_a_secret_nothing_is_sent_unsigned(make_app, webhook_receiver, m
 # --- retries, order, give up, replay ---------------------------------------------------------
 
 
-def test_a_failing_helpdesk_is_retried_with_growing_delays(app, webhook_receiver, make_ticket, make_specialist):
-    progress(make_handoff(make_ticket, make_specialist), "accepted")
+def test_a_failing_helpdesk_is_retried_with_growing_delays(app, webhook_receiver, make_handoff):
+    progress(make_handoff(), "accepted")
     event_id = db.session.scalar(select(OutboxEvent.id))
     webhook_receiver.fail_next = 2
     delays = []
@@ -203,17 +183,17 @@ def test_backoff_doubles_up_to_an_hour_with_jitter(app):
     assert len({round(outbox.backoff_seconds(5), 6) for _ in range(5)}) > 1, "jittered"
 
 
-def test_an_unreachable_helpdesk_is_an_error_without_the_url_path(make_app, make_ticket, make_specialist):
+def test_an_unreachable_helpdesk_is_an_error_without_the_url_path(make_app, make_handoff):
     app = make_app(HELPDESK_WEBHOOK_URL="http://127.0.0.1:9/hooks/secret-token-path", HELPDESK_WEBHOOK_SECRET=SECRET)
     with app.app_context():
-        progress(make_handoff(make_ticket, make_specialist), "accepted")
+        progress(make_handoff(), "accepted")
         assert outbox.deliver_due().failed == 1
         error = db.session.scalar(select(OutboxEvent.last_error))
         assert "ConnectionError" in error and "secret-token-path" not in error
 
 
-def test_events_of_one_handoff_go_out_in_order(app, webhook_receiver, make_ticket, make_specialist):
-    first, other = make_handoff(make_ticket, make_specialist), make_handoff(make_ticket, make_specialist)
+def test_events_of_one_handoff_go_out_in_order(app, webhook_receiver, make_handoff):
+    first, other = make_handoff(), make_handoff()
     progress(first, "accepted", "sent", "delivered", "read")
     progress(other, "accepted")
     webhook_receiver.fail_next = 1  # the first POST (first's "accepted") fails
@@ -231,8 +211,8 @@ def test_events_of_one_handoff_go_out_in_order(app, webhook_receiver, make_ticke
     ]
 
 
-def test_a_claim_skips_events_behind_an_undelivered_one(app, make_ticket, make_specialist):
-    handoff = make_handoff(make_ticket, make_specialist)
+def test_a_claim_skips_events_behind_an_undelivered_one(app, make_handoff):
+    handoff = make_handoff()
     progress(handoff, "accepted", "sent")
     claimed = outbox.claim()
     assert [c.webhook_id for c in claimed] == [
@@ -241,10 +221,8 @@ def test_a_claim_skips_events_behind_an_undelivered_one(app, make_ticket, make_s
     assert outbox.claim() == [], "the claimed event is leased; the next one waits behind it"
 
 
-def test_an_event_failing_for_a_day_is_given_up_then_replayed(
-    app, client, auth, webhook_receiver, make_ticket, make_specialist
-):
-    handoff = make_handoff(make_ticket, make_specialist)
+def test_an_event_failing_for_a_day_is_given_up_then_replayed(app, client, auth, webhook_receiver, make_handoff):
+    handoff = make_handoff()
     progress(handoff, "accepted", "sent")
     first_id, second_id = db.session.scalars(select(OutboxEvent.id).order_by(OutboxEvent.id)).all()
     db.session.execute(
@@ -278,10 +256,8 @@ def test_the_outbox_page_is_for_admins(client, auth):
 # --- restart without loss --------------------------------------------------------------------
 
 
-def test_events_survive_a_restart_and_a_worker_killed_mid_delivery(
-    app, make_app, webhook_receiver, make_ticket, make_specialist
-):
-    handoff = make_handoff(make_ticket, make_specialist)
+def test_events_survive_a_restart_and_a_worker_killed_mid_delivery(app, make_app, webhook_receiver, make_handoff):
+    handoff = make_handoff()
     progress(handoff, "accepted", "sent")
     handoff_id = handoff.id
     claimed = outbox.claim()  # the worker claims, then dies before posting

@@ -3,7 +3,7 @@
 import uuid
 from datetime import timedelta
 
-from models import Handoff, db, utcnow
+from models import db, utcnow
 from services import handoffs, reconcile, status
 from tests.helpers import wait_until
 
@@ -89,15 +89,9 @@ def test_send_abandoned_by_a_crash_is_settled(app, emulator, make_ticket, make_s
     assert len(sends(emulator)) == 1
 
 
-def test_stuck_handoffs_are_flagged(app, make_ticket, make_specialist):
-    ticket, specialist = make_ticket(), make_specialist()
+def test_stuck_handoffs_are_flagged(app, make_handoff):
     old = utcnow() - timedelta(minutes=30)
-    handoff = Handoff(
-        ticket_id=ticket.id,
-        specialist_id=specialist.id,
-        idempotency_key="stuck-1",
-        customer_phone=ticket.customer_phone,
-        card_snapshot={},
+    handoff = make_handoff(
         message_id="wamid.STUCK",
         status="sent",
         status_rank=3,
@@ -105,8 +99,6 @@ def test_stuck_handoffs_are_flagged(app, make_ticket, make_specialist):
         created_at=old,
         last_checked_at=utcnow(),
     )
-    db.session.add(handoff)
-    db.session.commit()
     assert reconcile.mark_stuck() == 1
     db.session.commit()
     db.session.refresh(handoff)

@@ -30,7 +30,10 @@ def test_connect_waits_for_an_emulator_that_starts_late_then_registers(make_app)
     started = {}
 
     def start_late():
-        time.sleep(2.0)  # the app answers; 1MSG does not yet
+        # The app answers; 1MSG does not yet. No condition to wait for: the command runs in the
+        # test's own thread, and its refused connections leave no trace anywhere. Two seconds
+        # hold several of its tries (0.5 s connect timeout), so it has retried before 1MSG starts.
+        time.sleep(2.0)
         started["emulator"] = serve_in_thread(create_emulator(CHANNEL_ID, TOKEN, ack_delay=0.05), port=port)[0]
 
     threading.Thread(target=start_late, daemon=True).start()

@@ -7,7 +7,7 @@ import uuid
 import pytest
 import requests
 
-from models import Handoff, db, utcnow
+from models import db, utcnow
 from onemsg.emulator import create_emulator, serve_in_thread
 from services import status
 from tests.conftest import LiveServer, emulator_settings
@@ -33,7 +33,7 @@ def percentile(values, fraction):
 
 @pytest.mark.slow
 def test_pages_and_polls_stay_fast_while_a_send_waits_for_1msg(
-    make_app, slow_emulator, make_ticket, make_specialist, make_user
+    make_app, slow_emulator, make_ticket, make_specialist, make_user, make_handoff
 ):
     app = make_app(**{**emulator_settings(slow_emulator), "ONEMSG_READ_TIMEOUT": 10.0})
     with app.app_context():
@@ -41,18 +41,7 @@ def test_pages_and_polls_stay_fast_while_a_send_waits_for_1msg(
         slow_emulator.open_window("14155550004")
         status.record_inbound(f"in-{uuid.uuid4().hex}", slow_ticket.customer_phone, utcnow())
         specialist, other = make_specialist(), make_ticket()
-        watched = Handoff(
-            ticket_id=other.id,
-            specialist_id=specialist.id,
-            idempotency_key="watched-1",
-            customer_phone=other.customer_phone,
-            card_snapshot={},
-            message_id="wamid.WATCH",
-            status="accepted",
-            status_rank=2,
-        )
-        db.session.add(watched)
-        db.session.commit()
+        watched = make_handoff(ticket=other, specialist=specialist, message_id="wamid.WATCH")
         server = LiveServer(app)
         try:
             sender, watcher = server.session_for(make_user()), server.session_for(make_user())

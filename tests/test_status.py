@@ -1,5 +1,6 @@
 """Status never goes backwards, whatever order and duplicates 1MSG sends; the live fragment."""
 
+import functools
 import itertools
 import random
 from datetime import datetime, timedelta
@@ -8,32 +9,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models import STATUS_RANK, Handoff, StatusEvent, db
+from models import STATUS_RANK, StatusEvent, db
 from onemsg.webhooks import StatusUpdate
 from services import applier, status
 
 
 @pytest.fixture
-def new_handoff(make_ticket, make_specialist):
-    ticket, specialist = make_ticket(), make_specialist()
-    counter = itertools.count()
-
-    def factory(message_id=None, **fields):
-        n = next(counter)
-        row = Handoff(
-            ticket_id=ticket.id,
-            specialist_id=specialist.id,
-            idempotency_key=f"k-{n}-{random.random()}",
-            customer_phone=ticket.customer_phone,
-            card_snapshot={"name": {"formatted_name": "Spec"}},
-            message_id=message_id or f"wamid.{n}.{random.random()}",
-            **({"status": "accepted", "status_rank": 2} | fields),
-        )
-        db.session.add(row)
-        db.session.commit()
-        return row
-
-    return factory
+def new_handoff(make_handoff, make_ticket, make_specialist):
+    """Accepted handoffs of one ticket and one specialist."""
+    return functools.partial(make_handoff, ticket=make_ticket(), specialist=make_specialist())
 
 
 def apply_all(message_id, statuses):

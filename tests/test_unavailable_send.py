@@ -256,6 +256,8 @@ def test_two_agents_filling_the_last_place_of_the_day_at_once_one_is_asked(
 
     def slow_first_insert(_conn, _cursor, statement, *_):
         # The first card's row waits a moment after its count was read: the other send counts then.
+        # No condition to wait for: with the specialist locked, the other send is blocked until
+        # this one commits, so waiting here for it to count would wait forever.
         if statement.lstrip().upper().startswith("INSERT INTO HANDOFFS") and not slowed:
             slowed.append(True)
             time.sleep(0.5)

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
@@ -19,6 +18,7 @@ import requests
 from sqlalchemy import select
 
 from models import Handoff, WebhookEvent, db
+from tests.helpers import wait_until
 from tests.test_send_limit import SERVE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,29 +36,14 @@ def _applier_waiting(url: str) -> bool:
         )
 
 
-def test_a_body_stored_by_a_killed_process_is_applied_by_the_worker(
-    database_url, make_app, make_ticket, make_specialist
-):
+def test_a_body_stored_by_a_killed_process_is_applied_by_the_worker(database_url, make_app, make_handoff):
     if not database_url.startswith("postgresql"):
         pytest.skip(
             "not checked on SQLite: stopping the applier after the store needs a lock that the "
             "request's own insert does not take (SQLite has one lock for every writer)"
         )
     make_app()  # the tables this test fills are emptied after it
-    ticket, specialist = make_ticket(), make_specialist()
-    db.session.add(
-        Handoff(
-            ticket_id=ticket.id,
-            specialist_id=specialist.id,
-            idempotency_key="k-crash",
-            customer_phone=ticket.customer_phone,
-            card_snapshot={},
-            message_id="wamid.CRASH",
-            status="accepted",
-            status_rank=2,
-        )
-    )
-    db.session.commit()
+    make_handoff(message_id="wamid.CRASH")
     plain_url = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
     server = subprocess.Popen(
         [sys.executable, "-c", SERVE, json.dumps({"SQLALCHEMY_DATABASE_URI": database_url})],
@@ -76,10 +61,8 @@ def test_a_body_stored_by_a_killed_process_is_applied_by_the_worker(
                 json={"ack": [{"id": "wamid.CRASH", "status": "delivered"}]},
             )
             assert answer.status_code == 200, "the body is stored and answered while status_events is locked"
-            deadline = time.monotonic() + 10
-            while not _applier_waiting(plain_url):
-                assert time.monotonic() < deadline, "the applier never reached status_events"
-                time.sleep(0.05)
+            reached = wait_until(lambda: _applier_waiting(plain_url), timeout=10)
+            assert reached, "the applier never reached status_events"
             server.kill()  # SIGKILL, inside the applier's transaction
             server.wait()
             lock.rollback()

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from models import Handoff, InboundMessage, StatusEvent, WebhookEvent, db
+from models import InboundMessage, StatusEvent, WebhookEvent, db
 from services import applier, window
 
 SECRET = "dev-webhook-secret-0123456789abcdef0123"
@@ -37,21 +37,9 @@ def post(client):
 
 
 @pytest.fixture
-def handoff(make_ticket, make_specialist):
-    ticket, specialist = make_ticket(customer_phone="+14155552671"), make_specialist()
-    row = Handoff(
-        ticket_id=ticket.id,
-        specialist_id=specialist.id,
-        idempotency_key="k-webhook",
-        customer_phone=ticket.customer_phone,
-        card_snapshot={"name": {"formatted_name": "X"}},
-        message_id="wamid.AAA",
-        status="accepted",
-        status_rank=2,
-    )
-    db.session.add(row)
-    db.session.commit()
-    return row
+def handoff(make_handoff, make_ticket):
+    """The card 1MSG accepted as wamid.AAA, for a customer whose number the samples use."""
+    return make_handoff(ticket=make_ticket(customer_phone="+14155552671"), message_id="wamid.AAA")
 
 
 def ack(status, message_id="wamid.AAA", **extra):
