@@ -2,12 +2,25 @@
 
 import logging
 
-from flask import Flask, g, make_response, request
+from flask import Flask, abort, g, jsonify, make_response, render_template, request, session
 from flask_login import current_user, login_user, user_loaded_from_cookie
+from sqlalchemy.exc import DBAPIError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from cli import register_commands
 from config import Config, config_from_env, deployment_problems
 from extensions import csrf, htmx, limiter, login_manager, migrate
 from models import User, db
+from onemsg.client import TOKEN_PLACES, channel_id_from_token
+from services import sessions
+from services.database import configure_engine, discard_transaction, end_session_quietly, unit_of_work
+from services.emulated import is_emulated
+from services.log_redaction import install_redaction
+from views import BLUEPRINTS, assets
+from views.access import enforce_access, mark_read_only_requests
+from views.errors import register_error_handlers, wants_json
+from views.navigation import register_template_helpers
+from views.webhooks import WebhookReceiver
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -31,8 +44,6 @@ class HandoffApp(Flask):
     def handle_user_exception(self, e):
         if not is_connection_drop(e):
             return super().handle_user_exception(e)
-        from services.database import discard_transaction
-
         discard_transaction()  # the dead connection goes; the pool gives a tested one next
         if request.method in ("GET", "HEAD") and not g.get("retried_after_connection_drop"):
             g.retried_after_connection_drop = True
@@ -49,10 +60,6 @@ class HandoffApp(Flask):
 
 def database_interrupted():
     """503 that needs no database (the error page's header would load the user again)."""
-    from flask import jsonify, render_template
-
-    from views.errors import wants_json
-
     message = (
         "The connection to the database was interrupted. Try again in a moment "
         "(a card sent again is recognised, never sent twice)."
@@ -67,8 +74,6 @@ def database_interrupted():
 
 
 def is_connection_drop(exc: BaseException) -> bool:
-    from sqlalchemy.exc import DBAPIError
-
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
@@ -125,8 +130,6 @@ def check_onemsg_settings(config) -> None:
 
 def check_onemsg_channel(config) -> None:
     """With the real 1MSG, every call needs a channel id: from the settings or the JWT key."""
-    from onemsg.client import TOKEN_PLACES, channel_id_from_token
-
     if not (config["ONEMSG_CHANNEL_ID"] or channel_id_from_token(config["ONEMSG_TOKEN"])):
         raise InsecureConfiguration(
             "ONEMSG_API_URL is set but no 1MSG channel id is known: set ONEMSG_CHANNEL_ID, or use a "
@@ -139,8 +142,6 @@ def check_onemsg_channel(config) -> None:
 def mount_webhook_receiver(app: Flask) -> None:
     """1MSG's webhook POSTs are answered in front of Flask (views/webhooks.py says why); mounted
     before ProxyFix wraps the app, so the body's source is the client behind the proxies."""
-    from views.webhooks import WebhookReceiver
-
     app.wsgi_app = WebhookReceiver(app, app.wsgi_app)
 
 
@@ -148,14 +149,10 @@ def trust_proxies(app: Flask) -> None:
     """Behind TRUSTED_PROXIES reverse proxies, take the client's address and scheme from their
     X-Forwarded-* headers (Werkzeug's ProxyFix), so throttles count clients, not the proxy."""
     if hops := app.config["TRUSTED_PROXIES"]:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
 
 def configure_logging(app: Flask) -> None:
-    from services.log_redaction import install_redaction
-
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_redaction(app)
@@ -172,8 +169,6 @@ def init_extensions(app: Flask) -> None:
     login_manager.login_message = "Please log in to open that page."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
-    from services.database import configure_engine, end_session_quietly
-
     # Registered after Flask-SQLAlchemy's own teardown, so it runs first (teardowns run in reverse).
     app.teardown_appcontext(end_session_quietly)
     with app.app_context():
@@ -183,37 +178,25 @@ def init_extensions(app: Flask) -> None:
 @login_manager.user_loader
 def load_user(cookie: str) -> User | None:
     """The user of the live server-side session the cookie names; a logged-out one opens nothing."""
-    from services import sessions
-
     return sessions.load(cookie)
 
 
 @user_loaded_from_cookie.connect
 def rotate_remember_token(app, user: User) -> None:
     """A "remember me" cookie opened this session: replace its token, so a copy of it soon stops working."""
-    from flask import session
-
-    from services import sessions
-
-    sessions.rotate(user)
-    db.session.commit()
+    with unit_of_work():
+        sessions.rotate(user)
     login_user(user, remember=True)  # new _user_id in the session, new remember cookie in the response
     session["_fresh"] = False
 
 
 def register_blueprints(app: Flask) -> None:
-    from views import BLUEPRINTS, assets
-
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     assets.init_app(app)
 
 
 def register_hooks(app: Flask) -> None:
-    from views.access import enforce_access, mark_read_only_requests
-    from views.errors import register_error_handlers
-    from views.navigation import register_template_helpers
-
     app.before_request(refuse_nul_characters)
     app.before_request(mark_read_only_requests)
     app.before_request(enforce_access)
@@ -223,8 +206,6 @@ def register_hooks(app: Flask) -> None:
 
     @app.context_processor
     def inject_globals():
-        from services.emulated import is_emulated
-
         return {"current_user": current_user, "emulated_channel": is_emulated()}
 
 
@@ -237,8 +218,6 @@ def refuse_nul_characters():
     if request.mimetype in FORM_TYPES and request.blueprint != "webhooks":
         values += request.form.values()
     if any("\x00" in value for value in values):
-        from flask import abort, jsonify
-
         message = "The request contains a NUL character (\\u0000), which cannot be stored."
         if request.blueprint == "api":  # a 422 naming the parameters, like the API's other validation errors
             fields = {
@@ -264,8 +243,6 @@ def add_security_headers(response):
 
 
 def register_cli(app: Flask) -> None:
-    from cli import register_commands
-
     register_commands(app)
 
 

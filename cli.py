@@ -7,8 +7,17 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, ScriptInfo, with_appcontext
 
-from models import db
+from models import ApiKey
+from onemsg.cli import onemsg_cli
+from onemsg.client import OneMsgClient
+from services import api_keys
 from services import users as user_service
+from services.channel_setup import connect
+from services.database import unit_of_work
+from services.demo import seed_demo, seed_history
+from services.onemsg_gateway import client
+from services.reconcile import reconcile
+from services.worker import run_worker
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 demo_cli = AppGroup("demo", help="Demo data for trying the app.")
@@ -26,10 +35,10 @@ def create_user_command(email: str, name: str, role: str, password_stdin: bool) 
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = user_service.create_user(email, name, role, password)
+        with unit_of_work():
+            user = user_service.create_user(email, name, role, password)
     except user_service.UserError as exc:
         raise click.ClickException(str(exc)) from exc
-    db.session.commit()
     click.echo(f"Created {user.email} ({user.role}).")
 
 
@@ -38,8 +47,6 @@ def create_user_command(email: str, name: str, role: str, password_stdin: bool) 
 @click.option("--force", is_flag=True, help="Seed even outside development.")
 def seed_command(handoffs: int, force: bool) -> None:
     """Create demo users, specialists and tickets (idempotent)."""
-    from services.demo import seed_demo, seed_history
-
     if current_app.config["ENV_NAME"] == "production" and not force:
         raise click.ClickException("Refusing to seed demo data in production (use --force if you mean it).")
     for line in seed_demo():
@@ -54,8 +61,6 @@ handoffs_cli = AppGroup("handoffs", help="Settle and follow handoffs.")
 @handoffs_cli.command("reconcile")
 def reconcile_command() -> None:
     """One pass: ask 1MSG about handoffs with no news, flag stuck ones (for cron)."""
-    from services.reconcile import reconcile
-
     click.echo(str(reconcile()))
 
 
@@ -64,8 +69,6 @@ def reconcile_command() -> None:
 @click.option("--once", is_flag=True, help="Run one pass and stop.")
 def worker_command(interval: float, once: bool) -> None:
     """Background jobs: reconciliation and stuck detection, every few seconds."""
-    from services.worker import run_worker
-
     run_worker(interval=interval, once=once)
 
 
@@ -74,8 +77,6 @@ def worker_command(interval: float, once: bool) -> None:
 @with_appcontext
 def connect_command(wait: int) -> None:
     """Register this app's webhook URL with 1MSG (merged with the URLs already there)."""
-    from services.channel_setup import connect
-
     try:
         for line in connect(wait_seconds=wait):
             click.echo(line)
@@ -96,13 +97,11 @@ api_keys_cli = AppGroup("api-keys", help="API keys for the helpdesk.")
 )
 def create_api_key_command(name: str, role: str) -> None:
     """Create an API key and print it once (only its hash is kept)."""
-    from services import api_keys
-
     try:
-        new_key = api_keys.create(name, role, label="cli")
+        with unit_of_work():
+            new_key = api_keys.create(name, role, label="cli")
     except api_keys.ApiKeyError as exc:
         raise click.ClickException(str(exc)) from exc
-    db.session.commit()
     click.echo(f"Created API key {new_key.api_key.name} ({role}). Copy it now; it is not shown again:", err=True)
     click.echo(new_key.secret)
 
@@ -110,8 +109,6 @@ def create_api_key_command(name: str, role: str) -> None:
 @api_keys_cli.command("list")
 def list_api_keys_command() -> None:
     """Every key with its role, state and last use (never the key itself)."""
-    from services import api_keys
-
     for key in api_keys.all_keys():
         state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
         used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
@@ -122,14 +119,11 @@ def list_api_keys_command() -> None:
 @click.argument("key_id", type=int)
 def revoke_api_key_command(key_id: int) -> None:
     """Revoke the key with this id (see `flask api-keys list`)."""
-    from models import ApiKey
-    from services import api_keys
-
-    api_key = db.session.get(ApiKey, key_id)
-    if api_key is None:
-        raise click.ClickException(f"No API key has the id {key_id}.")
-    api_keys.revoke(api_key, label="cli")
-    db.session.commit()
+    with unit_of_work() as session:
+        api_key = session.get(ApiKey, key_id)
+        if api_key is None:
+            raise click.ClickException(f"No API key has the id {key_id}.")
+        api_keys.revoke(api_key, label="cli")
     click.echo(f"Revoked {api_key.name}.")
 
 
@@ -138,9 +132,6 @@ def _with_app_client(callback):
 
     @functools.wraps(callback)
     def wrapper(*args, **kwargs):
-        from onemsg.client import OneMsgClient
-        from services.onemsg_gateway import client
-
         ctx = click.get_current_context()
         info = ctx.find_object(ScriptInfo)
         if ctx.find_object(OneMsgClient) is not None or info is None:
@@ -153,8 +144,6 @@ def _with_app_client(callback):
 
 
 def register_commands(app) -> None:
-    from onemsg.cli import onemsg_cli
-
     for name in ("status", "set-webhook"):
         command = onemsg_cli.commands[name]
         if not getattr(command.callback, "uses_app_client", False):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import click
+from flask import current_app
 
 from .client import OneMsgClient, channel_id_from_token
 from .emulator import run_emulator
@@ -19,8 +20,6 @@ DEV_API_URL = "http://127.0.0.1:5001"
 def _setting(name: str, default: str | None = None) -> str | None:
     """Read a setting from the running Flask app's config if there is one, else the environment."""
     try:
-        from flask import current_app
-
         value = current_app.config.get(name) if current_app else None
     except RuntimeError:  # no app context: plain click use
         value = None

@@ -8,6 +8,7 @@ from flask import current_app, url_for
 
 from onemsg.client import OneMsgClient
 from onemsg.errors import OneMsgError
+from services.emulated import is_emulated
 from services.onemsg_gateway import client, connection_settings
 
 
@@ -101,8 +102,6 @@ def connect(wait_seconds: int = 0) -> list[str]:
     if wait_seconds:
         _wait_until_up(base, wait_seconds)
         _wait_for_onemsg(wait_seconds)
-    from services.emulated import is_emulated
-
     if not is_emulated() and not current_app.config["PUBLIC_BASE_URL"]:
         return [
             "PUBLIC_BASE_URL is not set, so no webhook was registered: the real 1MSG cannot reach "

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from models import Absence, AppSetting, Specialist, Ticket, db, utcnow
 from onemsg.emulator import TEMPLATES as EMULATED_TEMPLATES
 from services import settings, users
+from services.history_seed import generate_history
 
 DEMO_USERS = [
     ("agent@example.com", "Alex Agent", "agent", "agent-demo-pass"),
@@ -180,6 +181,4 @@ def _demo_absence() -> None:
 
 
 def seed_history(count: int) -> str:
-    from services.history_seed import generate_history
-
     return generate_history(count)

@@ -5,6 +5,7 @@ import time
 from datetime import UTC, datetime
 
 import pybreaker
+import redis
 from flask import current_app
 
 from onemsg.client import OneMsgClient, channel_id_from_token
@@ -114,8 +115,6 @@ def breaker() -> Breaker:
 def _shared_storage(config) -> pybreaker.CircuitBreakerStorage | None:
     if not config.get("REDIS_URL"):
         return None
-    import redis
-
     # Short timeouts: a slow Redis must not hold sends; if it is down pybreaker counts as closed.
     connection = redis.Redis.from_url(config["REDIS_URL"], socket_timeout=0.5, socket_connect_timeout=0.5)
     return pybreaker.CircuitRedisStorage(

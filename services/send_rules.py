@@ -52,7 +52,8 @@ def check_available(specialist, confirmed: str | None, *, ask: bool = True) -> "
     """Why this specialist cannot answer now (to record), refusing unless `confirmed` names that reason.
 
     `ask=False` (a card following a template, whose sender confirmed then) only records it."""
-    from services import specialist_board  # it reads MAY_HAVE_REACHED from here
+    # Imported here to break a cycle: services.specialist_board imports MAY_HAVE_REACHED from this module.
+    from services import specialist_board
 
     now = specialist_board.one(specialist)
     reason = now.unavailable_reason

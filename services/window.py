@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from models import InboundMessage, db, utcnow
 from onemsg.errors import OneMsgError
+from services.onemsg_gateway import client
 
 WINDOW = timedelta(hours=24)
 
@@ -83,8 +84,6 @@ def window_from(phone: str, last: datetime | None) -> WindowState:
 
 def _lookup_last_inbound(phone: str) -> datetime | None:
     """Ask 1MSG once per phone and cache the answer briefly (also a miss); raises OneMsgError."""
-    from services.onemsg_gateway import client
-
     cache = current_app.extensions.setdefault("window_lookup_cache", {})
     max_age = current_app.config["WINDOW_LOOKUP_CACHE_SECONDS"]
     hit = cache.get(phone)

@@ -9,6 +9,7 @@ from forms.auth import ChangePasswordForm, LoginForm, ProfileForm
 from services import audit, login_throttle, sessions, time_zones, users
 from services.database import unit_of_work
 from views.access import public, requires_role
+from views.navigation import BROWSER_ZONE_COOKIE
 
 bp = Blueprint("auth", __name__)
 
@@ -134,8 +135,6 @@ def change_password():
 @requires_role("agent")
 def profile():
     """One's own settings: the time zone every page shows times in."""
-    from views.navigation import BROWSER_ZONE_COOKIE
-
     user = current_user._get_current_object()
     browser_zone = time_zones.valid_zone(request.cookies.get(BROWSER_ZONE_COOKIE)) or time_zones.UTC_NAME
     form = ProfileForm(browser_zone=browser_zone, data={"time_zone": user.time_zone or ""})

@@ -10,6 +10,7 @@ from forms.tickets import CancelFollowUpForm, ReopenForm, RetryForm, SendCardFor
 from models import Handoff, Specialist, Ticket, db
 from services import handoffs, send_rules, window
 from views.access import read_only, requires_role
+from views.tickets import send_panel_context
 
 bp = Blueprint("handoffs", __name__)
 NO_SPECIALIST = "Pick a specialist first: nobody was chosen, so nothing was sent."
@@ -147,9 +148,7 @@ def _sent(ticket: Ticket, outcome: handoffs.SendOutcome, what: str = "Card"):
     if not htmx:
         flash(message, category)
         return redirect(url_for("tickets.show", ticket_id=ticket.id, tab=tab, _anchor=f"handoff-{handoff.id}"))
-    from views.tickets import send_panel_context  # the panel comes back with a new key
-
-    state = window.session_window(ticket.customer_phone)
+    state = window.session_window(ticket.customer_phone)  # the panel comes back with a new key
     return render_template(
         "handoffs/sent.html",
         ticket=ticket,
@@ -177,8 +176,6 @@ def _no_specialist(ticket: Ticket):
 
 
 def _panel_with_error(ticket: Ticket, **errors):
-    from views.tickets import send_panel_context
-
     state = window.session_window(ticket.customer_phone)
     response = make_response(
         render_template(

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import g, request, url_for
+from flask import current_app, g, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -32,8 +32,6 @@ class NavItem:
 
 
 def nav_items() -> list[NavItem]:
-    from flask import current_app
-
     items = []
     for label, endpoint, role in NAV:
         if endpoint not in current_app.view_functions or not current_user.has_role(role):
