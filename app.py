@@ -12,7 +12,7 @@ from config import Config, config_from_env, deployment_problems
 from extensions import csrf, htmx, limiter, login_manager, migrate
 from models import User, db
 from onemsg.client import TOKEN_PLACES, channel_id_from_token
-from services import sessions
+from services import app_state, sessions
 from services.database import configure_engine, discard_transaction, end_session_quietly, unit_of_work
 from services.emulated import is_emulated
 from services.log_redaction import install_redaction
@@ -159,6 +159,7 @@ def configure_logging(app: Flask) -> None:
 
 
 def init_extensions(app: Flask) -> None:
+    app_state.install(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from models import WebhookEvent, db, utcnow
 from onemsg.webhooks import InboundMessage, ParsedWebhook, StatusUpdate, WebhookFormatError, parse_payload
 from services import customers, status
+from services.app_state import app_state
 from services.database import reading_only
 from services.webhook_input import load_clean
 
@@ -445,14 +446,14 @@ def _quietly(clean_up) -> None:
 
 def wait_idle(app) -> None:
     """Wait for this process's applier of `app` to finish what it is doing, if it has one."""
-    applier = app.extensions.get("webhook_applier")
+    applier = app_state(app).webhook_applier
     if applier is not None:
         applier.wait_idle()
 
 
 def wake(app) -> None:
     """Tell this process's applier that a body is waiting (starts it if needed)."""
-    applier = app.extensions.get("webhook_applier")
-    if applier is None:
-        applier = app.extensions.setdefault("webhook_applier", Applier(app))
-    applier.wake()
+    state = app_state(app)
+    if state.webhook_applier is None:
+        state.webhook_applier = Applier(app)
+    state.webhook_applier.wake()

@@ -8,6 +8,7 @@ from flask import current_app, url_for
 
 from onemsg.client import OneMsgClient
 from onemsg.errors import OneMsgError
+from services.app_state import Cached, app_state
 from services.emulated import is_emulated
 from services.onemsg_gateway import client, connection_settings
 
@@ -74,9 +75,9 @@ def _register(ours: str, base: str, attempts: int = 4) -> tuple[list[str], list[
 
 def webhook_registered(max_age: float = 30.0) -> bool | None:
     """Whether 1MSG lists our receiver (current or previous secret); None when 1MSG cannot say."""
-    cache = current_app.extensions.setdefault("onemsg_webhook_cache", {})
-    if cache and time.monotonic() - cache["at"] < max_age:
-        return cache["registered"]
+    state = app_state()
+    if state.webhook_registered and state.webhook_registered.fresh(max_age):
+        return state.webhook_registered.value
     secrets = {current_app.config["ONEMSG_WEBHOOK_SECRET"], current_app.config["ONEMSG_WEBHOOK_SECRET_PREVIOUS"]} - {""}
     try:
         registered = any(
@@ -86,7 +87,7 @@ def webhook_registered(max_age: float = 30.0) -> bool | None:
         )
     except OneMsgError:
         registered = None
-    cache.update(registered=registered, at=time.monotonic())
+    state.webhook_registered = Cached(registered)
     return registered
 
 
@@ -108,7 +109,7 @@ def connect(wait_seconds: int = 0) -> list[str]:
             f"{base}. Set PUBLIC_BASE_URL to the app's public address and run `flask onemsg connect`."
         ]
     before, after, stale = _register(webhook_url(base), base)
-    current_app.extensions.pop("onemsg_webhook_cache", None)
+    app_state().webhook_registered = None
     lines = ["Webhook URLs before:"] + _listed(before)
     lines += ["Webhook URLs after:"] + _listed(after)
     if stale:

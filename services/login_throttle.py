@@ -19,6 +19,8 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from limits.storage import storage_from_string
 
+from services.app_state import app_state
+
 DEVICE_COOKIE = "known_device"
 DEVICE_COOKIE_DAYS = 365
 KEY_PREFIX = "handoff:login:"
@@ -37,11 +39,10 @@ class Scope:
 
 
 def _storage():
-    app = current_app._get_current_object()
-    storage = app.extensions.get("login_throttle_storage")
-    if storage is None:
-        storage = app.extensions["login_throttle_storage"] = storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
-    return storage
+    state = app_state()
+    if state.login_throttle_storage is None:
+        state.login_throttle_storage = storage_from_string(current_app.config["RATELIMIT_STORAGE_URI"])
+    return state.login_throttle_storage
 
 
 def _enabled() -> bool:

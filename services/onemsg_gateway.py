@@ -1,7 +1,6 @@
 """The app's one 1MSG client, built from settings (one requests.Session per app),
 behind a circuit breaker that stops calling 1MSG for a while when it keeps failing."""
 
-import time
 from datetime import UTC, datetime
 
 import pybreaker
@@ -10,6 +9,7 @@ from flask import current_app
 
 from onemsg.client import OneMsgClient, channel_id_from_token
 from onemsg.errors import OneMsgError, UnknownOutcome, UpstreamError
+from services.app_state import Cached, app_state
 
 EMULATOR_CHANNEL_ID = "100000"
 # bandit: the local emulator's token, not a credential
@@ -100,16 +100,13 @@ class Breaker:
 def breaker() -> Breaker:
     """This app's breaker. Its state (failures in a row, open since) lives in Redis when
     REDIS_URL is set, so every worker process pauses together; else in this process only."""
-    app = current_app._get_current_object()
-    existing = app.extensions.get("onemsg_breaker")
-    if existing is None:
-        existing = Breaker(
-            app.config["ONEMSG_BREAKER_FAIL_MAX"],
-            app.config["ONEMSG_BREAKER_RESET_SECONDS"],
-            _shared_storage(app.config),
+    state = app_state()
+    if state.onemsg_breaker is None:
+        config = current_app.config
+        state.onemsg_breaker = Breaker(
+            config["ONEMSG_BREAKER_FAIL_MAX"], config["ONEMSG_BREAKER_RESET_SECONDS"], _shared_storage(config)
         )
-        app.extensions["onemsg_breaker"] = existing
-    return existing
+    return state.onemsg_breaker
 
 
 def _shared_storage(config) -> pybreaker.CircuitBreakerStorage | None:
@@ -125,31 +122,29 @@ def _shared_storage(config) -> pybreaker.CircuitBreakerStorage | None:
 def client() -> OneMsgClient:
     """The client for this app, created on first use; every call (the one place each goes
     through, a garbled 2xx body not counted) passes the app's breaker via call_wrapper."""
-    app = current_app._get_current_object()
-    existing = app.extensions.get("onemsg_client")
-    if existing is None:
-        config = app.config
-        existing = OneMsgClient(
+    state = app_state()
+    if state.onemsg_client is None:
+        config = current_app.config
+        state.onemsg_client = OneMsgClient(
             *connection_settings(),
             connect_timeout=config["ONEMSG_CONNECT_TIMEOUT"],
             read_timeout=config["ONEMSG_READ_TIMEOUT"],
             token_in=config.get("ONEMSG_TOKEN_IN") or "header",
             call_wrapper=breaker().guarded,
         )
-        app.extensions["onemsg_client"] = existing
-    return existing
+    return state.onemsg_client
 
 
 def channel_status(max_age: float = 30.0) -> str:
     """1MSG's channel status, cached briefly so pages do not call 1MSG each time."""
     if breaker().paused_for() > 0:
         return PAUSED_STATUS
-    cache = current_app.extensions.setdefault("onemsg_status_cache", {})
-    if cache and time.monotonic() - cache["at"] < max_age:
-        return cache["status"]
+    state = app_state()
+    if state.channel_status and state.channel_status.fresh(max_age):
+        return state.channel_status.value
     try:
         status = str(client().channel_status().get("status", "unknown"))
     except OneMsgError as exc:
         status = f"unreachable ({exc.code})"
-    cache.update(status=status, at=time.monotonic())
+    state.channel_status = Cached(status)
     return status

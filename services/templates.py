@@ -5,15 +5,14 @@ code. The admins' choice is stored as {"name", "language", "namespace", "params"
 `params` names what fills each placeholder of the header, body and URL buttons, in order.
 """
 
-import time
 
-from flask import current_app
 
 from models import Specialist, Ticket
 from onemsg import templates as onemsg_templates
 from onemsg.client import SendResult, clean_template_param
 from onemsg.errors import OneMsgError, Rejected
 from services import settings
+from services.app_state import Cached, app_state
 from services.onemsg_gateway import client
 
 # What an admin can map each template parameter to.
@@ -49,21 +48,22 @@ def available(refresh: bool = False) -> list[dict]:
 
 def listing(refresh: bool = False) -> tuple[list[dict], bool]:
     """(approved templates, whether 1MSG answered): an empty list may mean "could not ask"."""
-    cache = current_app.extensions.setdefault("onemsg_templates", {})
-    if not refresh and cache and time.monotonic() - cache["at"] < CACHE_SECONDS:
-        return cache["templates"], True
+    state = app_state()
+    cached = state.templates
+    if not refresh and cached and cached.fresh(CACHE_SECONDS):
+        return cached.value, True
     try:
         listed = client().templates()
     except OneMsgError:
-        return cache.get("templates", []), False
+        return (cached.value if cached else []), False
     templates = [_normalised(t) for t in listed if onemsg_templates.is_approved(t)]
-    cache.update(templates=templates, at=time.monotonic())
+    state.templates = Cached(templates)
     return templates, True
 
 
 def forget_listing() -> None:
     """Drop the cached list (1MSG said a template does not exist)."""
-    current_app.extensions.pop("onemsg_templates", None)
+    app_state().templates = None
 
 
 def _normalised(template: dict) -> dict:

@@ -2,11 +2,11 @@
 
 import secrets
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from models import ROLES, User, db, utcnow
 from services import audit, sessions, time_zones
+from services.app_state import app_state
 from services.passwords import hash_password, password_problem, verify_password
 
 
@@ -91,10 +91,10 @@ def authenticate(email: str, password: str) -> User | None:
 
 def _dummy_hash() -> str:
     """A hash of nothing anyone knows, made once per app with the app's hashing cost."""
-    cached = current_app.extensions.get("dummy_password_hash")
-    if cached is None:
-        cached = current_app.extensions["dummy_password_hash"] = hash_password(secrets.token_hex(16))
-    return cached
+    state = app_state()
+    if state.dummy_password_hash is None:
+        state.dummy_password_hash = hash_password(secrets.token_hex(16))
+    return state.dummy_password_hash
 
 
 def set_time_zone(user: User, zone: str | None, *, actor) -> None:

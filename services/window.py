@@ -1,6 +1,5 @@
 """The customer's 24-hour WhatsApp window: open until 24 h after their last message."""
 
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -9,6 +8,7 @@ from sqlalchemy import func, select
 
 from models import InboundMessage, db, utcnow
 from onemsg.errors import OneMsgError
+from services.app_state import Cached, app_state
 from services.onemsg_gateway import client
 
 WINDOW = timedelta(hours=24)
@@ -84,21 +84,20 @@ def window_from(phone: str, last: datetime | None) -> WindowState:
 
 def _lookup_last_inbound(phone: str) -> datetime | None:
     """Ask 1MSG once per phone and cache the answer briefly (also a miss); raises OneMsgError."""
-    cache = current_app.extensions.setdefault("window_lookup_cache", {})
-    max_age = current_app.config["WINDOW_LOOKUP_CACHE_SECONDS"]
+    cache = app_state().window_lookups
     hit = cache.get(phone)
-    if hit and time.monotonic() - hit[0] < max_age:
-        return hit[1]
+    if hit and hit.fresh(current_app.config["WINDOW_LOOKUP_CACHE_SECONDS"]):
+        return hit.value
     history = client().messages(phone.lstrip("+") + "@c.us", last=True, limit=50)
     times = [m.get("time") for m in history if not _from_me(m.get("fromMe")) and m.get("time")]
     last = _from_unix(max(int(t) for t in times)) if times else None
-    cache[phone] = (time.monotonic(), last)
+    cache[phone] = Cached(last)
     return last
 
 
 def forget_lookup(phone: str) -> None:
     """Drop the cached 1MSG answer, e.g. when an inbound message arrives."""
-    current_app.extensions.get("window_lookup_cache", {}).pop(phone, None)
+    app_state().window_lookups.pop(phone, None)
 
 
 def _from_me(value) -> bool:

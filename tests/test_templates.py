@@ -8,6 +8,7 @@ from sqlalchemy import select
 from models import AppSetting, Handoff, db
 from onemsg.emulator import NAMESPACE
 from services import handoffs, templates
+from services.app_state import app_state
 from services.demo import DEMO_REOPEN_TEMPLATE, seed_demo
 
 
@@ -125,7 +126,7 @@ def test_a_template_1msg_says_is_not_defined_is_explained(client, auth, app, emu
     assert handoff.status == "failed" and "Template is not defined" in handoff.failure_reason
     triage = handoffs.triage_for(handoff)
     assert triage.action == "tell_admin" and "Settings" in triage.explanation
-    assert app.extensions.get("onemsg_templates") is None, "the list is read again next time"
+    assert app_state(app).templates is None, "the list is read again next time"
     agent = auth.login("agent")
     page = client.get(f"/handoffs/{handoff.id}")
     assert page.status_code == 200 and b"Settings" in page.data and agent

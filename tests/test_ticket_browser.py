@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from models import Handoff, Ticket, db
+from services.app_state import app_state
 from tests.browser_support import (  # noqa: F401
     axe_violations,
     browser,
@@ -99,7 +100,7 @@ def test_send_in_place_shows_busy_then_moves_focus_to_the_new_attempt_and_a_doub
     page = browser_page
     # 1MSG answers this customer slowly (emulator fault 0004): long enough to see the busy state.
     app.config["ONEMSG_READ_TIMEOUT"] = 5
-    app.extensions.pop("onemsg_client", None)
+    app_state(app).onemsg_client = None
     db.session.add(
         Ticket(
             external_ref="HD-0004",
