@@ -121,12 +121,8 @@ def list_specialists():
     now = utcnow()
     board = specialist_board.board(directory.search(limit=1000), now)
     absences = specialist_board.absences_not_over(board, now)
-    return jsonify(
-        items=[
-            api_io.specialist_json(entry, absences.get(entry.specialist.id, []))
-            for entry in specialist_board.filtered(board, **filters)
-        ]
-    )
+    entries = specialist_board.filtered(board, **filters)
+    return jsonify(api_io.specialist_list(entries, absences))
 
 
 def _api_send_limit() -> str:
@@ -143,8 +139,8 @@ def _api_key_bucket() -> str:
 def create_handoff():
     """Send a specialist's card for a ticket, once per Idempotency-Key."""
     key = api_io.idempotency_key(request.headers)
-    ref, specialist_id, intro, confirmed, unavailable = api_io.handoff_input(api_io.json_object(request))
-    ticket, specialist = tickets.find_by_ref(ref), db.session.get(Specialist, specialist_id)
+    send = api_io.handoff_input(api_io.json_object(request))
+    ticket, specialist = tickets.find_by_ref(send.ticket), db.session.get(Specialist, send.specialist_id)
     errors = {"ticket": "No ticket has this reference."} if ticket is None else {}
     if specialist is None:
         errors["specialist_id"] = "No specialist has this id."
@@ -157,10 +153,10 @@ def create_handoff():
             specialist,
             None,
             f"api:{g.api_key.id}:{key}",
-            intro_text=intro,
+            intro_text=send.intro_text,
             actor_label=_label(),
-            confirmed_over=confirmed,
-            confirmed_unavailable=unavailable,
+            confirmed_over=send.confirm_after_handoff_id,
+            confirmed_unavailable=send.confirm_unavailable,
         )
     except handoffs.HandoffConflict as exc:
         raise ApiError(422, "idempotency_key_reused", str(exc)) from None
@@ -210,21 +206,17 @@ def get_handoff(handoff_id: int):
 @api_view()
 def list_handoffs():
     """Handoffs changed since a time, optionally of one status, oldest first, by cursor."""
-    filters = api_io.list_filters(request.args)
+    query = api_io.list_filters(request.args)
     statement = (
         select(Handoff)
         .options(selectinload(Handoff.ticket))
-        .where(Handoff.id > filters["after"])
+        .where(Handoff.id > query.after)
         .order_by(Handoff.id)
-        .limit(filters["limit"] + 1)
+        .limit(query.limit + 1)
     )
-    if filters["since"] is not None:
-        statement = statement.where(Handoff.updated_at >= filters["since"])
-    if filters["status"]:
-        statement = statement.where(Handoff.status == filters["status"])
+    if query.since is not None:
+        statement = statement.where(Handoff.updated_at >= query.since)
+    if query.status:
+        statement = statement.where(Handoff.status == query.status)
     rows = db.session.scalars(statement).all()
-    page = rows[: filters["limit"]]
-    more = len(rows) > filters["limit"]
-    return jsonify(
-        items=[api_io.handoff_json(h) for h in page], next_cursor=api_io.encode_cursor(page[-1].id) if more else None
-    )
+    return jsonify(api_io.handoff_page(rows[: query.limit], more=len(rows) > query.limit))
