@@ -40,6 +40,9 @@ CHANNEL, TOKEN = "100000", "dev-token"
 AGENT = ("agent@example.com", "agent-demo-pass")
 # Our app as gunicorn loads it; another module can be named to measure a change before making it.
 OURS = os.environ.get("BENCH_APP", "app:app")
+# wrk, the C load client, when installed: it does not compete with the servers for the CPU as
+# much as the Python client does.
+WRK = shutil.which("wrk") or ("/usr/bin/wrk" if Path("/usr/bin/wrk").exists() else None)
 
 
 # ----- numbers and tables -----
@@ -516,13 +519,13 @@ async def _timed(session, result: LoadResult, method: str, url: str, **kwargs) -
 
 
 async def paced_users(
-    url: str, users: int, interval: float, duration: float, *, headers: dict, connections: int
+    url: str, users: int, interval: float, duration: float, *, headers: dict, connections: int, headers_for=None
 ) -> LoadResult:
     """`users` pollers, each GETting `url` every `interval` s (phases spread evenly), for `duration` s.
 
     Like htmx's `every 2s`, a poller whose answer is late skips the ticks it missed instead of
     piling requests up. Latency is from sending to the last byte, waiting for a pooled
-    connection included.
+    connection included. headers_for(index), when given, adds each user's own headers.
     """
     result, loop = LoadResult(), asyncio.get_running_loop()
     async with client_session(connections, headers) as session:
@@ -533,7 +536,8 @@ async def paced_users(
             tick = start + interval * index / users
             while tick < end:
                 await asyncio.sleep(max(0.0, tick - loop.time()))
-                await _timed(session, result, "GET", url)
+                extra = {"headers": headers_for(index)} if headers_for else {}
+                await _timed(session, result, "GET", url, **extra)
                 while tick <= loop.time():
                     tick += interval
 

@@ -3,6 +3,7 @@
 Run from the project root:
 
     .venv/bin/python bench/profile_request.py status              # the status fragment (default)
+    .venv/bin/python bench/profile_request.py status304           # the same poll revalidated (a 304)
     .venv/bin/python bench/profile_request.py webhook --events 50 # the webhook receiver, 50 acks per POST
     .venv/bin/python bench/profile_request.py send                # POST /tickets/<id>/handoffs (emulator)
 
@@ -33,7 +34,7 @@ from common import (
 def build_requests(kind: str, url: str, count: int, events: int, emulator_url: str | None):
     """The list of (method, path, kwargs) to replay, and the data they need."""
     tickets = add_tickets(url, count if kind == "send" else 1)
-    if kind == "status":
+    if kind in ("status", "status304"):
         handoff_id = add_inflight_handoffs(url, tickets, ["wamid.BENCHPROFILE"])[0]
         return [("GET", f"/handoffs/{handoff_id}/status", {"headers": {"HX-Request": "true"}})] * count
     if kind == "webhook":
@@ -96,13 +97,19 @@ def profile(
         requests_ = build_requests(kind, url, count, events, emu.base_url if emu else None)
         client = _logged_in_client(url, emu.base_url if emu else "http://127.0.0.1:9")
         method, path, kwargs = requests_[0]
-        client.open(path, method=method, **kwargs)  # warm-up (first compile of templates and statements)
+        first = client.open(path, method=method, **kwargs)  # warm-up (first compile of templates and statements)
+        if kind == "status304":  # the browser's copy is current: it revalidates with the ETag
+            conditional = {"headers": {**kwargs["headers"], "If-None-Match": first.headers["ETag"]}}
+            requests_ = [(method, path, conditional)] * len(requests_)
         profiler = Profiler(interval=interval)
         started = time.perf_counter()
         with profiler:
             for method, path, kwargs in requests_[1:]:
                 response = client.open(path, method=method, **kwargs)
-                assert response.status_code in (200, 302), (response.status_code, response.get_data(as_text=True)[:300])
+                assert response.status_code in (200, 302, 304), (
+                    response.status_code,
+                    response.get_data(as_text=True)[:300],
+                )
         mean = (time.perf_counter() - started) * 1000 / max(1, len(requests_) - 1)
     return mean, profiler.output_text(unicode=True, color=False, show_all=False)
 
@@ -138,7 +145,7 @@ def _logged_in_client(url: str, emulator_url: str):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", nargs="?", choices=("status", "webhook", "send"), default="status")
+    parser.add_argument("kind", nargs="?", choices=("status", "status304", "webhook", "send"), default="status")
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--events", type=int, default=1, help="acks per webhook POST")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
