@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cli import register_commands
 from config import Config, config_from_env, deployment_problems
-from extensions import csrf, htmx, limiter, login_manager, migrate
+from extensions import csrf, htmx, limiter, login_manager, migrate, skip_limiter_on_exempt_views
 from models import User, db
 from onemsg.client import TOKEN_PLACES, channel_id_from_token
 from services import app_state, sessions
@@ -165,6 +165,7 @@ def init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
+    skip_limiter_on_exempt_views(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to open that page."

@@ -108,6 +108,8 @@ def configure_engine(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
+        if connection.get_execution_options().get("statement_is_transaction"):
+            return  # each statement is its own transaction (see services/status_poll.py)
         # IMMEDIATE takes the write lock at BEGIN, so two writers wait for each other
         # (busy_timeout) instead of failing with "database is locked" on upgrade.
         connection.exec_driver_sql("BEGIN" if _wants_read_only() else "BEGIN IMMEDIATE")

@@ -21,7 +21,7 @@ from services import audit
 ROTATION_GRACE = timedelta(seconds=30)
 
 
-def _hash(token: str) -> str:
+def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -33,7 +33,7 @@ def start(user: User, *, remember: bool) -> str:
     # Rows that can no longer open anything go when their user logs in again.
     db.session.execute(delete(UserSession).where(UserSession.user_id == user.id, UserSession.expires_at <= utcnow()))
     db.session.add(
-        UserSession(user_id=user.id, token_hash=_hash(token), remember=remember, expires_at=utcnow() + lifetime)
+        UserSession(user_id=user.id, token_hash=hash_token(token), remember=remember, expires_at=utcnow() + lifetime)
     )
     user.session_token = token
     return token
@@ -54,7 +54,7 @@ def load(cookie: str) -> User | None:
         .where(
             User.id == int(ident),
             User.active.is_(True),
-            UserSession.token_hash == _hash(token),
+            UserSession.token_hash == hash_token(token),
             UserSession.expires_at > utcnow(),
         )
     )
@@ -65,7 +65,7 @@ def load(cookie: str) -> User | None:
 
 def rotate(user: User) -> str:
     """A remember-me cookie was used: issue a new token; the old one expires shortly."""
-    old = db.session.scalar(select(UserSession).where(UserSession.token_hash == _hash(user.session_token)))
+    old = db.session.scalar(select(UserSession).where(UserSession.token_hash == hash_token(user.session_token)))
     if old is not None:
         old.expires_at = min(old.expires_at, utcnow() + ROTATION_GRACE)
     return start(user, remember=True)
@@ -75,14 +75,14 @@ def end(user: User) -> None:
     """Log this device out: its session row goes."""
     token = getattr(user, "session_token", None)
     if token:
-        db.session.execute(delete(UserSession).where(UserSession.token_hash == _hash(token)))
+        db.session.execute(delete(UserSession).where(UserSession.token_hash == hash_token(token)))
 
 
 def end_all(user: User, *, actor: User | None, keep_current: bool = False) -> int:
     """Log the user out everywhere (optionally keeping the caller's own session); returns how many ended."""
     query = delete(UserSession).where(UserSession.user_id == user.id)
     if keep_current and getattr(user, "session_token", None):
-        query = query.where(UserSession.token_hash != _hash(user.session_token))
+        query = query.where(UserSession.token_hash != hash_token(user.session_token))
     ended = db.session.execute(query).rowcount
     if actor is not None:
         audit.record(

@@ -5,8 +5,6 @@ code. The admins' choice is stored as {"name", "language", "namespace", "params"
 `params` names what fills each placeholder of the header, body and URL buttons, in order.
 """
 
-
-
 from models import Specialist, Ticket
 from onemsg import templates as onemsg_templates
 from onemsg.client import SendResult, clean_template_param

@@ -25,6 +25,14 @@ def requires_role(role: str):
     return mark
 
 
+def checks_session_itself(view):
+    """Mark a hot view (a poll) that reads its session's user together with its own data in one
+    query, instead of through the login machinery before it runs. enforce_access leaves it to the
+    view, which must call require_access() whenever its read does not prove the user may see it."""
+    view.checks_session_itself = True
+    return view
+
+
 def read_only(view):
     """Mark a GET view that never writes: on SQLite its transactions skip the write lock."""
     view.read_only = True
@@ -55,6 +63,13 @@ def enforce_access():
     if rule is None:
         current_app.logger.error("route %s has no access rule; refused", request.endpoint)
         abort(403)
+    if getattr(current_app.view_functions[request.endpoint], "checks_session_itself", False):
+        return None
+    return require_access(rule)
+
+
+def require_access(rule: str):
+    """The login check for `rule`: the login page (or 401) without a user, 403 without the role."""
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if not current_user.has_role(rule):

@@ -1,15 +1,28 @@
 """Sending a card and following its status live."""
 
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from extensions import htmx, limiter
+from extensions import exempt_from_rate_limits, htmx, limiter
 from forms.tickets import CancelFollowUpForm, ReopenForm, RetryForm, SendCardForm
 from models import Handoff, Specialist, Ticket, db
-from services import handoffs, send_rules, window
-from views.access import read_only, requires_role
+from services import handoffs, send_rules, status_poll, time_zones, window
+from views.access import access_rule_for, checks_session_itself, read_only, require_access, requires_role
+from views.navigation import BROWSER_ZONE_COOKIE
 from views.tickets import send_panel_context
 
 bp = Blueprint("handoffs", __name__)
@@ -328,11 +341,42 @@ def show(handoff_id: int):
 
 
 @bp.route("/handoffs/<int:handoff_id>/status")
-@limiter.exempt
+@exempt_from_rate_limits
 @read_only
+@checks_session_itself
 @requires_role("agent")
 def status(handoff_id: int):
-    """The live timeline fragment (polled while not final); the full page without htmx."""
+    """The live timeline fragment (polled while not final); the full page without htmx.
+
+    A poll is decided by one read (services/status_poll.py): the live session's user and the
+    handoff's ETag columns. Anything that read cannot settle (no live session, a lower role, no
+    such handoff, failure advice to work out, no htmx) goes through the login check and the
+    full path below."""
+    state = status_poll.read(session.get("_user_id"), handoff_id) if htmx else None
+    if state is None or not state.allows(access_rule_for(request.endpoint)) or state.handoff is None:
+        return _status_checked(handoff_id)
+    if state.needs_triage:
+        return _status(handoff_id)
+    if request.if_none_match.contains(state.etag):
+        return _fragment_response("", state.etag, 304)  # nothing changed: skip rendering
+    # The row read is the handoff to show; its times are shown in the zone of the user just read;
+    # the template is rendered without the context processors, as Flask-Login's would load the
+    # user again for a `current_user` the fragment does not use.
+    g.viewer_zone = time_zones.effective_zone(state.time_zone, request.cookies.get(BROWSER_ZONE_COOKIE))
+    handoff = state.handoff
+    news = request.args.get("was") not in (None, handoff.status)
+    template = current_app.jinja_env.get_template("partials/handoff_status.html")
+    return _fragment_response(template.render(handoff=handoff, triage=None, news=news), state.etag)
+
+
+def _status_checked(handoff_id: int):
+    if (refused := require_access(access_rule_for(request.endpoint))) is not None:
+        return refused
+    return _status(handoff_id)
+
+
+def _status(handoff_id: int):
+    """The fragment from the handoff itself, once the user is known to see it."""
     handoff = _load(handoff_id)
     if not htmx:
         return show(handoff_id)
