@@ -1,9 +1,9 @@
 """The first run: registering the webhook waits for a 1MSG that is still starting, retries, and
 says plainly (and in the header) when the webhook is not registered."""
 
+import logging
 import socket
 import threading
-import time
 
 from onemsg.emulator import create_emulator, serve_in_thread
 from tests.conftest import LiveServer, emulator_settings
@@ -14,6 +14,20 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+class RefusedTries(logging.Handler):
+    """Counts the 1MSG client's logged failures ("1MSG GET /.../status failed: ConnectionError")."""
+
+    def __init__(self, wanted: int):
+        super().__init__(logging.WARNING)
+        self.count, self.wanted, self.reached = 0, wanted, threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("1MSG ") and " failed: " in record.getMessage():
+            self.count += 1
+            if self.count >= self.wanted:
+                self.reached.set()
 
 
 def test_connect_waits_for_an_emulator_that_starts_late_then_registers(make_app):
@@ -28,13 +42,13 @@ def test_connect_waits_for_an_emulator_that_starts_late_then_registers(make_app)
     )
     server = LiveServer(app)
     started = {}
+    refused = RefusedTries(2)
+    logging.getLogger("onemsg").addHandler(refused)
 
     def start_late():
-        # The app answers; 1MSG does not yet. No condition to wait for: the command runs in the
-        # test's own thread, and its refused connections leave no trace anywhere. Two seconds
-        # hold several of its tries (0.5 s connect timeout), so it has retried before 1MSG starts.
-        time.sleep(2.0)
-        started["emulator"] = serve_in_thread(create_emulator(CHANNEL_ID, TOKEN, ack_delay=0.05), port=port)[0]
+        # The app answers; 1MSG starts only once the command has been refused twice (it retried).
+        if refused.reached.wait(20):
+            started["emulator"] = serve_in_thread(create_emulator(CHANNEL_ID, TOKEN, ack_delay=0.05), port=port)[0]
 
     threading.Thread(target=start_late, daemon=True).start()
     try:
@@ -47,6 +61,7 @@ def test_connect_waits_for_an_emulator_that_starts_late_then_registers(make_app)
 
             assert webhook_registered(max_age=0) is True
     finally:
+        logging.getLogger("onemsg").removeHandler(refused)
         server.stop()
         if "emulator" in started:
             started["emulator"].shutdown()
