@@ -72,6 +72,18 @@ def worker_command(interval: float, once: bool) -> None:
     run_worker(interval=interval, once=once)
 
 
+@handoffs_cli.command("applier")
+@click.option("--poll", default=2.0, show_default=True, help="Seconds between looks when no NOTIFY comes.")
+def applier_command(poll: float) -> None:
+    """Apply stored webhook bodies as they arrive (PostgreSQL: woken by NOTIFY). One is enough;
+    while none runs, the worker's passes apply them. On SQLite the web processes apply, and this waits."""
+    from flask import current_app
+
+    from services.applier import listen
+
+    listen(current_app._get_current_object(), poll=poll)
+
+
 @click.command("connect")
 @click.option("--wait", default=0, help="Seconds to wait for the app to answer /healthz first.")
 @with_appcontext

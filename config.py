@@ -142,6 +142,9 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     MAX_CONTENT_LENGTH = 1024 * 1024
     WEBHOOK_MAX_BYTES = int(os.environ.get("WEBHOOK_MAX_BYTES", 256 * 1024))
+    # Who applies stored webhook bodies on PostgreSQL: "process" = `flask handoffs applier`, woken
+    # by NOTIFY (the web processes only store); "thread" = a thread in each web process, as on SQLite.
+    WEBHOOK_APPLIER = os.environ.get("WEBHOOK_APPLIER", "process")
     WINDOW_LOOKUP_CACHE_SECONDS = int(os.environ.get("WINDOW_LOOKUP_CACHE_SECONDS", "60"))
     RESEND_CONFIRM_MINUTES = int(os.environ.get("RESEND_CONFIRM_MINUTES", "10"))
     RECONCILE_AFTER_SECONDS = int(os.environ.get("RECONCILE_AFTER_SECONDS", "60"))
@@ -183,6 +186,9 @@ class TestingConfig(DevelopmentConfig):
     PASSWORD_HASH_MEMORY_KIB = 1024
     ONEMSG_API_URL = ""
     ONEMSG_WEBHOOK_SECRET = DEV_WEBHOOK_SECRET
+    # No applier process beside the tests: each app applies what it stores (tests of the applier
+    # process start one, tests/test_applier_process.py).
+    WEBHOOK_APPLIER = "thread"
 
 
 CONFIGS = {

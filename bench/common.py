@@ -419,6 +419,18 @@ def gunicorn(
 
 
 @contextmanager
+def webhook_applier(env: dict, app_spec: str = OURS):
+    """`flask handoffs applier` beside our gunicorn, as scripts/run starts it (on PostgreSQL it
+    applies the stored webhook bodies; on SQLite the web processes do, and it only waits)."""
+    command = [str(VENV_BIN / "flask"), "--app", app_spec, "handoffs", "applier"]
+    server = Server("applier", command, env, 0, "")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
 def emulator(env: dict, ack_delay: float = 0.2):
     """The 1MSG emulator as `flask onemsg emulator` runs it."""
     port = free_port()

@@ -11,7 +11,8 @@ accepted) that every ack matches one: event j is `sent`, `delivered` or `read` o
 do. --senders concurrent connections POST back to back, one event or 50 per POST, for
 --duration s. The load client is wrk (with bench/webhook_ingest.lua writing the bodies) when
 it is installed, else the Python client (asyncio + aiohttp); the table says which ran. Both
-servers are gunicorns with scripts/run's flags, measured in the same run.
+servers are gunicorns with scripts/run's flags, measured in the same run; beside ours runs
+`flask handoffs applier`, as scripts/run starts it (on PostgreSQL it applies the bodies).
 
 Ours answers once the body is stored and applies it off the request path, so besides the ack
 rate and latency the table gives the apply side: events applied per second (first body
@@ -45,6 +46,7 @@ from common import (
     postgres_available,
     print_table,
     run,
+    webhook_applier,
 )
 
 STATUSES = ("sent", "delivered", "read")
@@ -78,6 +80,7 @@ def measure(
         env = app_env(url, 0)
         with (
             gunicorn("ours", OURS, env) as ours,
+            webhook_applier(env),
             gunicorn("reference", "bench.reference_app:ingest_app", env, ready_path="/") as ref,
         ):
             _warm_up(ours.base_url + f"/webhooks/1msg/{WEBHOOK_SECRET}", ref.base_url + "/")

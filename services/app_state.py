@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # annotations only: these modules use app_state themselves
     from limits.storage import Storage
 
     from onemsg.client import OneMsgClient
-    from services.applier import Applier
+    from services.applier import Applier, Notifier
     from services.onemsg_gateway import Breaker
 
 EXTENSION_KEY = "specialist_handoff"
@@ -46,6 +46,7 @@ class AppState:
     login_throttle_storage: Storage | None = None
     dummy_password_hash: str | None = None  # what a login for an unknown email is checked against
     webhook_applier: Applier | None = None
+    webhook_notifier: Notifier | None = None  # with the applier process (PostgreSQL)
 
 
 def install(app: Flask) -> None:
