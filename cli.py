@@ -12,6 +12,7 @@ from onemsg.cli import onemsg_cli
 from onemsg.client import OneMsgClient
 from services import api_keys
 from services import users as user_service
+from services.applier import listen
 from services.channel_setup import connect
 from services.database import unit_of_work
 from services.demo import seed_demo, seed_history
@@ -77,10 +78,6 @@ def worker_command(interval: float, once: bool) -> None:
 def applier_command(poll: float) -> None:
     """Apply stored webhook bodies as they arrive (PostgreSQL: woken by NOTIFY). One is enough;
     while none runs, the worker's passes apply them. On SQLite the web processes apply, and this waits."""
-    from flask import current_app
-
-    from services.applier import listen
-
     listen(current_app._get_current_object(), poll=poll)
 
 
