@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models import db, utcnow
@@ -24,6 +24,8 @@ class StatusEvent(db.Model):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     error: Mapped[str | None] = mapped_column(Text)
     error_code: Mapped[int | None]
-    webhook_event_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_events.id"))
+    # The stored body it came from (webhook_events.id). No foreign key: only the applier writes it,
+    # from a body it holds locked, and the check cost a trigger run per inserted event.
+    webhook_event_id: Mapped[int | None]
     # False while no handoff carries this message id yet (the webhook beat the send's answer).
     applied: Mapped[bool] = mapped_column(default=False)
