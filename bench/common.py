@@ -244,7 +244,7 @@ def add_inflight_handoffs(url: str, tickets: list[dict], message_ids: list[str])
     from sqlalchemy import insert, select
 
     from models import STATUS_RANK, Handoff, Specialist, User, db, utcnow
-    from services.cards import card_payload
+    from services.specialist_cards import card_payload
 
     app, now = data_app(url), utcnow()
     with app.app_context():

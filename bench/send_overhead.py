@@ -86,7 +86,7 @@ def _specialist_and_card(url: str) -> tuple[int, dict]:
     from sqlalchemy import select
 
     from models import Specialist, db
-    from services.cards import card_payload
+    from services.specialist_cards import card_payload
 
     app = data_app(url)
     with app.app_context():

@@ -2,7 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import FieldList, SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from services.templates import PARAM_SOURCES
+from services.reopen_templates import PARAM_SOURCES
 
 PARAM_CHOICES = [("", "(choose)")] + list(PARAM_SOURCES.items())
 MAX_TEMPLATE_PARAMS = 20

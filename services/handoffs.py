@@ -15,11 +15,21 @@ from sqlalchemy.exc import IntegrityError
 
 from models import Handoff, Specialist, Ticket, User, db, utcnow
 from onemsg import errors as onemsg_errors
-from services import audit, availability, events, send_rules, settings, specialist_board, status, templates, window
-from services.cards import card_payload
+from services import (
+    audit,
+    availability,
+    events,
+    reopen_templates,
+    send_rules,
+    settings,
+    specialist_board,
+    status,
+    window,
+)
 from services.database import commit_keeping_values
 from services.onemsg_gateway import client
 from services.send_rules import CustomerCapReached, SecondCardNeedsConfirmation, SpecialistUnavailableNeedsConfirmation  # noqa: F401 (callers' API)
+from services.specialist_cards import card_payload
 from services.triage import explain_failure, failure_sentence, queued_sentence, unknown_sentence
 
 # In an introduction, replaced at the send by when the specialist is next at work.
@@ -222,9 +232,9 @@ def send_template(
     confirmed_unavailable: str | None = None,
 ) -> SendOutcome:
     """Reopen the chat with the chosen template (allowed with the window closed)."""
-    choice = templates.reopen_choice()
+    choice = reopen_templates.reopen_choice()
     blocked = "no_template" if choice is None else _blocked_reason(ticket, specialist, check_window=False)
-    params = templates.parameters(choice, ticket, specialist) if choice else []
+    params = reopen_templates.parameters(choice, ticket, specialist) if choice else []
     phone, name = ticket.customer_phone, choice["name"] if choice else None
 
     def rules() -> send_rules.Unavailable | None:
@@ -264,7 +274,7 @@ def send_template(
 
 def _call_template(phone: str, choice: dict, params: list[str]) -> "OneMsgAnswer":
     try:
-        return OneMsgAnswer(message_id=templates.send(phone, choice, params).id)
+        return OneMsgAnswer(message_id=reopen_templates.send(phone, choice, params).id)
     except onemsg_errors.OneMsgError as exc:
         return OneMsgAnswer(error=exc)
 

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, text
 
 from models import STATUS_RANK, Handoff, Specialist, Ticket, User, db, utcnow
-from services.cards import card_payload
 from services.passwords import hash_password
+from services.specialist_cards import card_payload
 
 DAYS = 90
 BATCH = 10_000

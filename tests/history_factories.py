@@ -4,7 +4,7 @@ import itertools
 from datetime import datetime, timedelta
 
 from models import STATUS_RANK, Handoff, db
-from services.cards import card_payload
+from services.specialist_cards import card_payload
 
 _keys = itertools.count(1)
 

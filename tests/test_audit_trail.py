@@ -11,8 +11,8 @@ from sqlalchemy.exc import DBAPIError
 
 from models import AuditEntry, StatusEvent, db
 from models.audit_entry import AuditEntryIsAppendOnly
-from services import audit, audit_trail, directory, handoffs, settings, tickets, users
-from services.audit_trail import AuditFilters, TrailCursor
+from services import audit, directory, handoffs, settings, tickets, users
+from services.audit import AuditFilters, TrailCursor
 from tests.history_factories import add_handoff
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,12 +172,12 @@ def trail(make_user, make_ticket, make_specialist):
 
 
 def walk(filters, size):
-    pages, page = [], audit_trail.trail_page(filters, size=size)
+    pages, page = [], audit.trail_page(filters, size=size)
     while True:
         pages.append([(row.kind, row.summary) for row in page.rows])
         if page.older is None:
             return pages
-        page = audit_trail.trail_page(filters, before=page.older, size=size)
+        page = audit.trail_page(filters, before=page.older, size=size)
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 8, 9])
@@ -193,7 +193,7 @@ def test_trail_pages_merge_entries_and_status_changes_newest_first(trail, size):
 
 def test_trail_filters(trail):
     lead, handoff = trail
-    only = lambda **kw: [row.summary for row in audit_trail.trail_page(AuditFilters(**kw)).rows]  # noqa: E731
+    only = lambda **kw: [row.summary for row in audit.trail_page(AuditFilters(**kw)).rows]  # noqa: E731
     assert only(action="user.login") == ["entry 4", "entry 2", "entry 0"]
     assert only(action="handoff.status") == ["1MSG reported read", "1MSG reported delivered", "1MSG reported sent"]
     assert only(actor="LEAD.person") == ["entry 4", "entry 3", "entry 2", "entry 1", "entry 0"]

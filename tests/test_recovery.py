@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from models import Handoff, db, utcnow
 from onemsg.emulator import NAMESPACE
-from services import handoffs, status, templates
+from services import handoffs, reopen_templates, status
 from tests.helpers import wait_until
 
 
@@ -19,7 +19,7 @@ def sends(emulator, method="sendContact"):
 def test_template_parameters_are_mapped_and_cleaned(app, reopen_template, make_ticket, make_specialist):
     ticket = make_ticket(customer_name="Ana\tRuiz\n(VIP)      ")
     specialist = make_specialist(display_name="Jane   Specialist", phone="+12025550199")
-    params = templates.parameters(templates.reopen_choice(), ticket, specialist)
+    params = reopen_templates.parameters(reopen_templates.reopen_choice(), ticket, specialist)
     assert params == ["Ana Ruiz (VIP)", "Jane   Specialist", "+12025550199"]
     assert all("\n" not in p and "\t" not in p and "     " not in p for p in params)
 
@@ -169,7 +169,7 @@ def test_admin_chooses_the_template_and_its_parameters(client, auth, app, emulat
         },
     )
     assert ok.status_code == 302
-    assert templates.reopen_choice() == {
+    assert reopen_templates.reopen_choice() == {
         "name": "specialist_intro",
         "language": "en_US",
         "namespace": NAMESPACE,

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from models import AppSetting, Handoff, db
 from onemsg.emulator import NAMESPACE
-from services import handoffs, templates
+from services import handoffs, reopen_templates
 from services.app_state import app_state
 from services.demo import DEMO_REOPEN_TEMPLATE, seed_demo
 
@@ -76,15 +76,15 @@ def test_the_preview_is_the_text_the_customer_reads(app, emulator, make_ticket, 
         }
     )
     ticket, specialist = make_ticket(customer_name="Ana"), make_specialist(display_name="Jane")
-    assert templates.preview(templates.reopen_choice(), ticket, specialist) == (
+    assert reopen_templates.preview(reopen_templates.reopen_choice(), ticket, specialist) == (
         f"Hallo Ana, unser Spezialist Jane hilft Ihnen: {specialist.phone}."
     )
 
 
 def test_the_demo_seed_picks_a_template_the_emulator_lists_and_accepts(app, emulator, make_ticket, make_specialist):
     seed_demo()
-    assert templates.reopen_choice() == DEMO_REOPEN_TEMPLATE
-    assert templates.chosen_template(DEMO_REOPEN_TEMPLATE)[0] is not None
+    assert reopen_templates.reopen_choice() == DEMO_REOPEN_TEMPLATE
+    assert reopen_templates.chosen_template(DEMO_REOPEN_TEMPLATE)[0] is not None
     handoff = handoffs.send_template(make_ticket(), make_specialist(), None, uuid.uuid4().hex).handoff
     assert handoff.status == "accepted", handoff.failure_reason
 
@@ -119,8 +119,8 @@ def test_a_vanished_template_is_reported_in_settings_and_at_send_time(
 def test_a_template_1msg_says_is_not_defined_is_explained(client, auth, app, emulator, make_ticket, make_specialist):
     """The list still had it (cached) but 1MSG no longer does: the failure says what to do."""
     choose({"name": "reopen_chat", "language": "en_US", "namespace": "stale_namespace", "params": []})
-    templates.listing()  # cache the list, then make the cached namespace stale
-    cached = templates.find(templates.available(), "reopen_chat|en_US")
+    reopen_templates.listing()  # cache the list, then make the cached namespace stale
+    cached = reopen_templates.find(reopen_templates.available(), "reopen_chat|en_US")
     cached["namespace"] = "stale_namespace"
     handoff = handoffs.send_template(make_ticket(), make_specialist(), None, uuid.uuid4().hex).handoff
     assert handoff.status == "failed" and "Template is not defined" in handoff.failure_reason

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from forms.settings import SettingsForm
 from forms.users import EditUserForm, NewUserForm
 from models import User, db
-from services import sessions, templates, users
+from services import reopen_templates, sessions, users
 from services import settings as app_settings
 from services.database import unit_of_work
 from views.access import requires_role
@@ -110,31 +110,35 @@ def _confirm_deactivation(user: User):
 def settings_page():
     """The default introduction and the template that reopens closed chats."""
     form = SettingsForm()
-    available, answered = templates.listing(refresh=request.method == "GET")
+    available, answered = reopen_templates.listing(refresh=request.method == "GET")
     form.template.choices = [("", "(none: agents cannot reopen chats)")] + [
-        (t["key"], f"{t['name']} ({t['language']}): {templates.body_text(t)[:80]}") for t in available
+        (t["key"], f"{t['name']} ({t['language']}): {reopen_templates.body_text(t)[:80]}") for t in available
     ]
-    choice = templates.reopen_choice()
+    choice = reopen_templates.reopen_choice()
     if request.method == "GET":
         _fill_settings_form(form, choice, available)
     elif form.validate_on_submit():
         if problem := _template_problem(form, available):
             form.template.errors.append(problem)
         else:
-            _save_settings(form, templates.find(available, form.template.data))
+            _save_settings(form, reopen_templates.find(available, form.template.data))
             flash("Settings saved.", "success")
             return redirect(url_for("admin.settings_page"))
-    picked = templates.find(available, form.template.data or "")
+    picked = reopen_templates.find(available, form.template.data or "")
     if request.method == "POST":
-        form.show_params(templates.slot_labels(picked) if picked else [], form.param_values())
-    missing = choice is not None and answered and templates.find(available, templates.choice_key(choice)) is None
+        form.show_params(reopen_templates.slot_labels(picked) if picked else [], form.param_values())
+    missing = (
+        choice is not None
+        and answered
+        and reopen_templates.find(available, reopen_templates.choice_key(choice)) is None
+    )
     page = render_template(
         "admin/settings.html",
         form=form,
         templates=available,
         answered=answered,
-        body_text=templates.body_text,
-        missing=templates.missing_text(choice) if missing else None,
+        body_text=reopen_templates.body_text,
+        missing=reopen_templates.missing_text(choice) if missing else None,
     )
     return page, 400 if form.errors else 200
 
@@ -144,25 +148,25 @@ def settings_page():
 def template_params():
     """The parameter selects for one template (htmx swaps them in when the template changes)."""
     form = SettingsForm(meta={"csrf": False})
-    picked = templates.find(templates.available(), request.args.get("template", ""))
-    form.show_params(templates.slot_labels(picked) if picked else [], [])
+    picked = reopen_templates.find(reopen_templates.available(), request.args.get("template", ""))
+    form.show_params(reopen_templates.slot_labels(picked) if picked else [], [])
     return render_template("partials/template_params.html", form=form)
 
 
 def _fill_settings_form(form: SettingsForm, choice: dict | None, available: list[dict]) -> None:
     form.intro_text.data = app_settings.get("intro_text")
-    form.template.data = templates.choice_key(choice)
-    picked = templates.find(available, form.template.data)
-    form.show_params(templates.slot_labels(picked) if picked else [], (choice or {}).get("params", []))
+    form.template.data = reopen_templates.choice_key(choice)
+    picked = reopen_templates.find(available, form.template.data)
+    form.show_params(reopen_templates.slot_labels(picked) if picked else [], (choice or {}).get("params", []))
 
 
 def _template_problem(form: SettingsForm, available: list[dict]) -> str | None:
     if not form.template.data:
         return None
-    template = templates.find(available, form.template.data)
+    template = reopen_templates.find(available, form.template.data)
     if template is None:
         return "That template is not among the channel's approved templates: choose one from the list."
-    labels = templates.slot_labels(template)
+    labels = reopen_templates.slot_labels(template)
     values = form.param_values()
     if len(values) != len(labels) or not all(values):
         return (

@@ -8,8 +8,8 @@ from extensions import htmx
 from forms.directory import AbsenceForm, DirectorySearchForm, RemoveAbsenceForm, SpecialistForm
 from models import Absence, Specialist, db
 from services import directory, specialist_board
-from services.cards import card_payload, vcard_file
 from services.database import unit_of_work
+from services.specialist_cards import card_payload, vcard_file
 from views.access import requires_role
 
 bp = Blueprint("directory", __name__, url_prefix="/directory")

@@ -297,7 +297,7 @@ def ticket_list(ticket_id: int):
         return redirect(url_for("tickets.show", ticket_id=ticket_id, _anchor="handoffs"))
     if request.args.get("v") == handoffs.list_version(ticket):
         return "", 204
-    return render_template("partials/handoff_list.html", ticket=ticket, **_list_context(ticket))
+    return render_template("partials/handoffs.html", ticket=ticket, **_list_context(ticket))
 
 
 def _list_context(ticket: Ticket) -> dict:

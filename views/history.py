@@ -5,7 +5,8 @@ from flask import Blueprint, Response, render_template, request, stream_with_con
 from extensions import htmx
 from forms.history import AuditFilterForm, HistoryFilterForm
 from models import utcnow
-from services import audit_trail, history, sla
+from services import history, sla
+from services.audit import SUBJECT_TYPES, AuditFilters, TrailCursor, TrailPage, known_actions, trail_page
 from services.database import read_only_transactions
 from views.access import requires_role
 from views.errors import render_error
@@ -112,22 +113,22 @@ def stuck():
 def audit():
     """The append-only audit trail, with delivery status changes, filtered and paged by time."""
     read_only_transactions()
-    form = AuditFilterForm(request.args, audit_trail.known_actions(), audit_trail.SUBJECT_TYPES)
-    context = dict(form=form, page=audit_trail.TrailPage(), args=_audit_args())
+    form = AuditFilterForm(request.args, known_actions(), SUBJECT_TYPES)
+    context = dict(form=form, page=TrailPage(), args=_audit_args())
     if not form.validate():
         return _invalid("history/audit.html", **context)
     try:
-        before = audit_trail.TrailCursor.decode(request.args.get("before"))
+        before = TrailCursor.decode(request.args.get("before"))
     except ValueError:
         return render_error(400, BAD_CURSOR)
-    context["page"] = audit_trail.trail_page(_audit_filters(form), before=before)
+    context["page"] = trail_page(_audit_filters(form), before=before)
     if htmx and htmx.target == "audit-table":
         return render_template("partials/audit_table.html", **context)
     return render_template("history/audit.html", **context)
 
 
-def _audit_filters(form: AuditFilterForm) -> audit_trail.AuditFilters:
-    return audit_trail.AuditFilters(
+def _audit_filters(form: AuditFilterForm) -> AuditFilters:
+    return AuditFilters(
         date_from=form.date_from.data,
         date_to=form.date_to.data,
         actor=(form.actor.data or "").strip(),

@@ -9,9 +9,20 @@ from sqlalchemy import select
 from extensions import htmx, limiter
 from forms.tickets import CancelFollowUpForm, QueueForm, ReopenForm, SendCardForm, SimulateInboundForm, TicketForm
 from models import Ticket, User, db
-from services import directory, emulated, handoffs, presence, queue, settings, suggestions, templates, tickets, window
-from services.cards import card_payload
+from services import (
+    directory,
+    emulated,
+    handoffs,
+    presence,
+    queue,
+    reopen_templates,
+    settings,
+    suggestions,
+    tickets,
+    window,
+)
 from services.database import unit_of_work
+from services.specialist_cards import card_payload
 from views.access import read_only, requires_role
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
@@ -143,7 +154,7 @@ def send_panel_context(
             "intro_text": args.get("intro_text") or settings.get("intro_text"),
         },
     )
-    choice = templates.reopen_choice()
+    choice = reopen_templates.reopen_choice()
     return dict(
         picker=picker,
         picked=picked,
@@ -156,7 +167,7 @@ def send_panel_context(
         pending=pending,
         preview=card_payload(picked) if picked else None,
         reopen_choice=choice,
-        template_text=templates.preview(choice, ticket, picked) if choice and picked else None,
+        template_text=reopen_templates.preview(choice, ticket, picked) if choice and picked else None,
     )
 
 
@@ -172,7 +183,7 @@ def specialist_options(ticket_id: int):
     chosen = request.args.get("specialist_id", type=int)
     picker = directory.picker(request.args.get("q", ""), current_user.id, chosen_id=chosen, limit=PICKER_ROWS)
     return render_template(
-        "partials/specialist_picker.html",
+        "partials/specialist_options.html",
         ticket=ticket,
         window=state,
         picker=picker,

@@ -1,4 +1,6 @@
-"""Approved WhatsApp templates: which one reopens the chat, and its parameters.
+"""The template that reopens a closed chat: the admins' choice among the channel's approved
+templates, what fills its parameters, its preview, and sending it. (onemsg/templates.py reads
+1MSG's listing itself; templates/ holds the Jinja pages.)
 
 A template is identified by (name, language) and sent with its listed namespace and language
 code. The admins' choice is stored as {"name", "language", "namespace", "params"}, where
