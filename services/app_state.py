@@ -1,7 +1,7 @@
 """What one app keeps between requests: its 1MSG client and breaker, short-lived caches of 1MSG's
-answers, the login throttle's counters, the webhook applier. One typed object per app
-(`app_state()`), made by create_app, instead of string keys scattered over app.extensions;
-tests that build several apps get one each."""
+answers, the login throttle's counters, the webhook applier, the status poll's autocommit engine.
+One typed object per app (`app_state()`), made by create_app, instead of string keys scattered
+over app.extensions; tests that build several apps get one each."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from flask import Flask, current_app
 
 if TYPE_CHECKING:  # annotations only: these modules use app_state themselves
     from limits.storage import Storage
+    from sqlalchemy.engine import Engine
 
     from onemsg.client import OneMsgClient
     from services.applier import Applier, Notifier
@@ -46,6 +47,10 @@ class AppState:
     login_throttle_storage: Storage | None = None
     dummy_password_hash: str | None = None  # what a login for an unknown email is checked against
     webhook_applier: Applier | None = None
+    # The status poll's statements each run as their own transaction (services/status_poll.py):
+    # the app's engine with that option, and the engine it was made from.
+    autocommit_engine: Engine | None = None
+    autocommit_engine_of: Engine | None = None
     webhook_notifier: Notifier | None = None  # with the applier process (PostgreSQL)
 
 

@@ -31,13 +31,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models import STATUS_RANK, Handoff, InboundMessage, StatusEvent, Ticket, db, utcnow
+from models.handoff import STATUS_TIME_COLUMN
 from onemsg.webhooks import StatusUpdate
 from services import events, window
 from services.database import commit_keeping_values
 
-TIMESTAMP_COLUMN = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at", "failed": "failed_at"}
 # Rank order, so the helpdesk hears of a handoff's steps in the order they happened.
 KINDS_IN_ORDER = ("sent", "failed", "delivered", "read")
+# The statuses 1MSG reports and the column each sets once (Handoff.settle uses the same columns).
+TIMESTAMP_COLUMN = {kind: STATUS_TIME_COLUMN[kind] for kind in KINDS_IN_ORDER}
 ID_LENGTH = 128  # message ids longer than this are no message of ours (our columns hold 128)
 INT4 = 2**31 - 1
 CHUNK = 500  # rows per statement: under SQLite's and PostgreSQL's bound-parameter limits

@@ -13,12 +13,12 @@ the BEGIN and ROLLBACK around it would be two more round trips (PostgreSQL) or d
 
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import and_, bindparam, select
 
 from models import Handoff, User, db, utcnow
 from models.user import ROLE_RANK
 from models.user_session import UserSession
+from services.app_state import app_state
 from services.sessions import hash_token
 
 # The statuses whose fragment also depends on the failure advice (services.handoffs.triage_for),
@@ -91,11 +91,11 @@ def _autocommit_engine():
     made once per app. PostgreSQL: psycopg's autocommit (no BEGIN, no ROLLBACK). SQLite: the driver
     is in autocommit already (services/database.py) and the option only skips our BEGIN; SQLite's
     AUTOCOMMIT isolation level would cost two PRAGMA statements per checkout instead."""
-    engines = current_app.extensions.setdefault("status_poll", {})
-    if engines.get("engine") is not db.engine:
-        engines["engine"] = db.engine
+    state = app_state()
+    if state.autocommit_engine_of is not db.engine:
         if db.engine.dialect.name == "sqlite":
-            engines["autocommit"] = db.engine.execution_options(statement_is_transaction=True)
+            state.autocommit_engine = db.engine.execution_options(statement_is_transaction=True)
         else:
-            engines["autocommit"] = db.engine.execution_options(isolation_level="AUTOCOMMIT")
-    return engines["autocommit"]
+            state.autocommit_engine = db.engine.execution_options(isolation_level="AUTOCOMMIT")
+        state.autocommit_engine_of = db.engine
+    return state.autocommit_engine
