@@ -22,7 +22,7 @@ from pydantic import (
     StringConstraints,
     WithJsonSchema,
 )
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from pydantic_core import PydanticCustomError
 
 from models import HANDOFF_STATUSES, TICKET_STATUSES
@@ -398,6 +398,15 @@ class SpecialistUnavailable(Error):
 # ----- the document --------------------------------------------------------------------------
 
 REF = "#/components/schemas/{model}"
+
+
+class Untitled(GenerateJsonSchema):
+    """JSON Schema without a title on each field ("External Ref" says nothing its name does not)."""
+
+    def field_title_should_be_set(self, schema) -> bool:
+        return False
+
+
 BODIES = (TicketInput, HandoffInput)
 ANSWERS = (Ticket, SpecialistList, Handoff, HandoffPage, Error, HandoffBlocked, SpecialistUnavailable)
 
@@ -417,11 +426,11 @@ def _body(model: type[BaseModel]) -> dict:
 
 def _parameters(model: type[BaseModel], where: str) -> list[dict]:
     """Each field of a header, path or query model as an OpenAPI parameter."""
-    schema = model.model_json_schema(ref_template=REF)
+    schema = model.model_json_schema(ref_template=REF, schema_generator=Untitled)
     required = set(schema.get("required", ()))
     parameters = []
     for name, field in schema["properties"].items():
-        field = {key: value for key, value in field.items() if key != "title" and (key, value) != ("default", None)}
+        field = {key: value for key, value in field.items() if (key, value) != ("default", None)}
         description = field.pop("description", None)
         parameter = {"name": name, "in": where, "required": where == "path" or name in required, "schema": field}
         parameters.append(parameter | ({"description": description} if description else {}))
@@ -519,7 +528,7 @@ def _paths() -> dict:
 def openapi_document() -> dict:
     """The document served at /api/v1/openapi.json (made once: the models do not change)."""
     modes = [(model, "validation") for model in BODIES] + [(model, "serialization") for model in ANSWERS]
-    _, schemas = models_json_schema(modes, ref_template=REF)
+    _, schemas = models_json_schema(modes, ref_template=REF, schema_generator=Untitled)
     return {
         "openapi": "3.1.0",
         "info": {
