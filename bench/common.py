@@ -281,6 +281,25 @@ def add_inflight_handoffs(url: str, tickets: list[dict], message_ids: list[str])
     return list(ids)
 
 
+def available_specialist(url: str) -> int:
+    """The first specialist, made available at any hour (no working hours, absence or daily
+    capacity): a bench's sends then never stop at the "send although ...?" question."""
+    from sqlalchemy import delete, select, update
+
+    from models import Specialist, db
+    from models.specialist import Absence
+
+    with data_app(url).app_context():
+        specialist_id = db.session.scalar(select(Specialist.id).order_by(Specialist.id).limit(1))
+        db.session.execute(delete(Absence).where(Absence.specialist_id == specialist_id))
+        db.session.execute(
+            update(Specialist).where(Specialist.id == specialist_id).values(working_hours="", daily_capacity=None)
+        )
+        db.session.commit()
+        db.engine.dispose()
+    return specialist_id
+
+
 def count_rows(url: str, table: str, where: str = "") -> int:
     from sqlalchemy import create_engine, text
 
@@ -365,6 +384,20 @@ class Server:
                 self.process.wait(5)
         self.log.close()
         Path(self.log.name).unlink(missing_ok=True)
+
+
+def cpu_seconds(server) -> float:
+    """CPU time (user + system) the server's workers have used so far, from /proc: per request, a
+    figure a neighbour's load on the shared cores changes much less than the rate."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in server.worker_pids():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / ticks
 
 
 def app_env(url: str, port: int, emulator_url: str = "http://127.0.0.1:9") -> dict:

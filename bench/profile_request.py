@@ -24,8 +24,8 @@ from common import (
     add_inflight_handoffs,
     add_tickets,
     app_env,
+    available_specialist,
     bench_database,
-    data_app,
     emulator,
     open_windows,
 )
@@ -58,7 +58,7 @@ def build_requests(kind: str, url: str, count: int, events: int, emulator_url: s
             for n in range(count)
         ]
     open_windows(emulator_url, [t["phone"] for t in tickets])
-    specialist_id = _first_specialist(url)
+    specialist_id = available_specialist(url)
     return [
         (
             "POST",
@@ -73,15 +73,6 @@ def build_requests(kind: str, url: str, count: int, events: int, emulator_url: s
         )
         for t in tickets
     ]
-
-
-def _first_specialist(url: str) -> int:
-    from sqlalchemy import select
-
-    from models import Specialist, db
-
-    with data_app(url).app_context():
-        return db.session.scalar(select(Specialist.id).order_by(Specialist.id).limit(1))
 
 
 def profile(

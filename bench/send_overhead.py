@@ -14,10 +14,13 @@ scripts/run's flags. Each of the --sends rounds, one after the other (latency, n
    only) to /tickets/<id>/handoffs for a ticket whose customer wrote a minute ago, timed to
    the 302 answer (the redirect is not followed).
 Our overhead is (2) minus (1): per round (paired), and as p50(2) - p50(1). Afterwards every
-send must be an accepted handoff in the database.
+send must be an accepted handoff in the database. The load client is always the Python one
+(requests): one send at a time is a latency measurement, which wrk (a throughput tool that
+cannot follow a CSRF form per request, nor time a direct call beside it) would not improve.
 """
 
 import argparse
+import os
 import time
 
 from common import (
@@ -26,8 +29,10 @@ from common import (
     TOKEN,
     add_tickets,
     app_env,
+    available_specialist,
     bench_database,
     count_rows,
+    cpu_seconds,
     data_app,
     emulator,
     gunicorn,
@@ -38,6 +43,8 @@ from common import (
     print_table,
 )
 
+TARGET_MS = 10.0  # our overhead's p50 over the emulator's own time
+
 
 def measure(backend: str = "sqlite", sends: int = 200) -> dict:
     """Interleaved direct and through-the-app sends; returns the rows and the overhead figures."""
@@ -47,9 +54,14 @@ def measure(backend: str = "sqlite", sends: int = 200) -> dict:
         with emulator(app_env(url, 0)) as emu:
             open_windows(emu.base_url, [t["phone"] for t in tickets] + direct_phones)
             with gunicorn("ours", OURS, app_env(url, 0, emu.base_url)) as ours:
+                before = cpu_seconds(ours)
                 direct, through = _rounds(url, ours.base_url, emu.base_url, tickets, direct_phones)
+                cpu_ms = 1000 * (cpu_seconds(ours) - before) / max(1, len(through))
         accepted = count_rows(url, "handoffs", "WHERE idempotency_key LIKE '%bench-send-%' AND status = 'accepted'")
-    return _summary(direct[3:], through[3:], accepted - 3)  # the first three rounds are the warm-up
+    found = _summary(direct[3:], through[3:], accepted - 3)  # the first three rounds are the warm-up
+    # Our workers' CPU per send (login and warm-up included): less at the mercy of a neighbour's
+    # load than the wall-clock figures.
+    return {**found, "cpu_ms": cpu_ms}
 
 
 def _rounds(url, app_url, emulator_url, tickets, direct_phones) -> tuple[list[float], list[float]]:
@@ -83,14 +95,13 @@ def _rounds(url, app_url, emulator_url, tickets, direct_phones) -> tuple[list[fl
 
 
 def _specialist_and_card(url: str) -> tuple[int, dict]:
-    from sqlalchemy import select
-
     from models import Specialist, db
     from services.specialist_cards import card_payload
 
+    specialist_id = available_specialist(url)
     app = data_app(url)
     with app.app_context():
-        specialist = db.session.scalar(select(Specialist).order_by(Specialist.id).limit(1))
+        specialist = db.session.get(Specialist, specialist_id)
         found = specialist.id, card_payload(specialist)
         db.engine.dispose()
     return found
@@ -131,12 +142,17 @@ def _summary(direct: list[float], through: list[float], accepted: int) -> dict:
 
 
 def report(results: dict) -> None:
-    print_table(["what", "sends", "p50 ms", "p95 ms", "p99 ms"], results["rows"], "Send overhead (one send at a time)")
-    verdict = "meets" if results["overhead_p50"] < 15 else "misses"
+    print_table(
+        ["what", "sends", "p50 ms", "p95 ms", "p99 ms"],
+        results["rows"],
+        "Send overhead (one send at a time; load client: python requests)",
+    )
+    verdict = "meets" if results["overhead_p50"] < TARGET_MS else "misses"
     print(
-        f"\nOur overhead: p50 {results['overhead_p50']:.1f} ms ({verdict} the 15 ms target), "
+        f"\nOur overhead: p50 {results['overhead_p50']:.1f} ms ({verdict} the {TARGET_MS:.0f} ms target), "
         f"p95 {results['overhead_p95']:.1f} ms (ours p95 - emulator p50); "
-        f"{results['accepted']} of {results['sends']} sends accepted"
+        f"{results['accepted']} of {results['sends']} sends accepted; "
+        f"our workers' CPU {results['cpu_ms']:.1f} ms per send"
     )
 
 
@@ -145,7 +161,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--sends", type=int, default=200)
     args = parser.parse_args()
-    print(f"Send overhead on {args.backend}; {machine()}")
+    print(f"Send overhead on {args.backend}; {machine()}; load {os.getloadavg()}")
     report(measure(args.backend, args.sends))
 
 

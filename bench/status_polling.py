@@ -40,6 +40,7 @@ from common import (
     app_env,
     bench_database,
     closed_loop,
+    cpu_seconds,
     gunicorn,
     login,
     machine,
@@ -99,20 +100,6 @@ def measure(
                     found = load.paced(targets[server], paced_connections, paced_duration, revalidate, agents, interval)
                     paced.append([client, server, r, agents / interval, *found])
     return {"client": client, "ceiling": ceiling, "paced": paced, "revalidate": revalidate, "agents": agents}
-
-
-def cpu_seconds(server) -> float:
-    """CPU time (user + system) the server's workers have used so far, from /proc: per request, a
-    figure a neighbour's load on the shared cores changes much less than the rate."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in server.worker_pids():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-    return total / ticks
 
 
 def check_fragment(url: str, cookie: str) -> str:
