@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from models import Handoff, Specialist, Ticket, User, db, utcnow
@@ -95,22 +95,40 @@ def user_key(agent: User, key: str) -> str:
     return f"user:{agent.id}:{key}"
 
 
+def _recent_card(ticket: Ticket, specialist: Specialist):
+    since = utcnow() - timedelta(minutes=current_app.config["RESEND_CONFIRM_MINUTES"])
+    return and_(
+        Handoff.ticket_id == ticket.id,
+        Handoff.specialist_id == specialist.id,
+        Handoff.kind == "card",
+        Handoff.created_at >= since,
+        Handoff.status != "failed",
+    )
+
+
 def recent_duplicate(ticket: Ticket, specialist: Specialist, key: str = "") -> Handoff | None:
     """A card for the same specialist and ticket sent a short while ago (not failed, other key)."""
-    since = utcnow() - timedelta(minutes=current_app.config["RESEND_CONFIRM_MINUTES"])
     return db.session.scalar(
         select(Handoff)
-        .where(
-            Handoff.ticket_id == ticket.id,
-            Handoff.specialist_id == specialist.id,
-            Handoff.kind == "card",
-            Handoff.created_at >= since,
-            Handoff.status != "failed",
-            Handoff.idempotency_key != key,
-        )
+        .where(_recent_card(ticket, specialist), Handoff.idempotency_key != key)
         .order_by(Handoff.id.desc())
         .limit(1)
     )
+
+
+def key_or_duplicate(ticket: Ticket, specialist: Specialist, key: str) -> tuple[Handoff | None, Handoff | None]:
+    """(the handoff this key already made, else None; a recent duplicate under another key, else None),
+    in one query: the form's checks before a send, as find_by_key and recent_duplicate."""
+    has_key = Handoff.idempotency_key == key
+    rows = db.session.scalars(
+        select(Handoff)
+        .where(or_(has_key, _recent_card(ticket, specialist)))
+        .order_by(case((has_key, 0), else_=1), Handoff.id.desc())
+        .limit(1)
+    ).all()
+    if not rows:
+        return None, None
+    return (rows[0], None) if rows[0].idempotency_key == key else (None, rows[0])
 
 
 def pending_follow_up(ticket: Ticket) -> Handoff | None:
@@ -408,7 +426,7 @@ def claim_attempt(claim: Claim, rules: Callable[[], send_rules.Unavailable | Non
         send_rules.lock_specialist(claim.specialist)
         existing = find_by_key(claim.key)
         if existing is not None:
-            db.session.commit()
+            commit_keeping_values()
             return SendOutcome(_replayed(existing, fp), False)
         unavailable = rules() if rules is not None else None
         handoff = _insert(claim, fp, unavailable.reason if unavailable else None)
@@ -420,7 +438,9 @@ def claim_attempt(claim: Claim, rules: Callable[[], send_rules.Unavailable | Non
                 .execution_options(synchronize_session=False)
             )
         _audit_claim(handoff, claim, unavailable)
-        db.session.commit()
+        # The attempt, ticket and specialist stay loaded as written and read: the answer from 1MSG
+        # is recorded on them without reading them again.
+        commit_keeping_values()
     except IntegrityError:
         db.session.rollback()
         existing = find_by_key(claim.key)

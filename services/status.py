@@ -464,11 +464,33 @@ def apply_after_commit(handoff: Handoff) -> bool:
     have committed after the send last looked: one of the two always sees the other's work.
     """
     ids = [message_id for message_id in (handoff.message_id, handoff.intro_message_id) if message_id]
-    applied = bool(ids) and bool(apply_unapplied(ids))
+    if not ids or not _unapplied_may_exist(ids):
+        return False
+    applied = bool(apply_unapplied(ids))
     commit_keeping_values()
     if applied:
         db.session.refresh(handoff)
     return applied
+
+
+def _unapplied_may_exist(message_ids: list[str]) -> bool:
+    """Whether a webhook's events for these messages may have committed unapplied around our commit.
+
+    SQLite: no. Writers take its one write lock in turn (BEGIN IMMEDIATE), so the send's own
+    transaction, which set the message id and applied the events stored before it, ran wholly
+    before or after the applier's, and one that ran after sees the message id. PostgreSQL: one
+    statement on its own (autocommit: no BEGIN, no ROLLBACK) looks; the transaction that applies
+    them follows only when it finds some, which a webhook has to race the send's commit for."""
+    engine = db.session.get_bind()
+    if engine.dialect.name == "sqlite":
+        return False
+    query = (
+        select(StatusEvent.id)
+        .where(StatusEvent.applied.is_(False), StatusEvent.message_id.in_(message_ids), _belongs_to_a_handoff())
+        .limit(1)
+    )
+    with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
+        return connection.execute(query).first() is not None
 
 
 def record_inbound(message_id: str, phone: str, sent_at: datetime, *, body=None, sender_name=None) -> bool:

@@ -63,10 +63,10 @@ def send(ticket_id: int):
         return _no_specialist(ticket)
     agent = current_user._get_current_object()
     key = handoffs.user_key(agent, form.idempotency_key.data)
-    already = handoffs.find_by_key(key)
+    already, duplicate = handoffs.key_or_duplicate(ticket, specialist, key)
     if already is not None:  # a double click or a resubmit of the same form
         return _sent(ticket, handoffs.SendOutcome(already, created=False))
-    if form.confirm_resend.data != "yes" and handoffs.recent_duplicate(ticket, specialist, key) is not None:
+    if form.confirm_resend.data != "yes" and duplicate is not None:
         return _to_confirmation(ticket, "send")
     intro = form.intro_text.data.strip() if form.include_intro.data == "yes" else None
     confirmed_unavailable = form.confirm_unavailable.data or None
