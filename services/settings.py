@@ -16,6 +16,12 @@ def get(key: str, default=None):
     return DEFAULTS.get(key, default)
 
 
+def save_send_settings(intro_text: str, reopen_template: dict | None, actor) -> None:
+    """The admins' Settings page: the introduction and the template that reopens a chat."""
+    put("intro_text", intro_text, actor)
+    put("reopen_template", reopen_template, actor)
+
+
 def put(key: str, value, actor) -> None:
     row = db.session.get(AppSetting, key)
     before = row.value if row else DEFAULTS.get(key)

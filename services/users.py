@@ -52,8 +52,8 @@ def create_user(email: str, name: str, role: str, password: str, *, actor=None) 
     return user
 
 
-def update_user(user: User, *, name: str, role: str, active: bool, actor) -> None:
-    """Change name, role or active flag; deactivation ends the user's sessions."""
+def update_user(user: User, *, name: str, role: str, active: bool, actor, new_password: str | None = None) -> None:
+    """Change name, role or active flag (deactivation ends the user's sessions), and the password if given."""
     if role not in ROLES:
         raise UserError(f"Role must be one of: {', '.join(ROLES)}.")
     if actor is not None and actor.id == user.id and (role != user.role or not active):
@@ -66,6 +66,8 @@ def update_user(user: User, *, name: str, role: str, active: bool, actor) -> Non
     b, a = audit.changed_fields(before, after)
     if a:
         audit.record("user.update", "user", user.id, actor=actor, summary=f"changed {user.email}", before=b, after=a)
+    if new_password:
+        set_password(user, new_password, actor=actor)
 
 
 def set_password(user: User, password: str, *, actor) -> None:

@@ -78,9 +78,14 @@ def _save_user(user: User, form: EditUserForm) -> bool:
     actor = current_user._get_current_object()
     try:
         with unit_of_work():
-            users.update_user(user, name=form.name.data, role=form.role.data, active=form.active.data, actor=actor)
-            if form.new_password.data:
-                users.set_password(user, form.new_password.data, actor=actor)
+            users.update_user(
+                user,
+                name=form.name.data,
+                role=form.role.data,
+                active=form.active.data,
+                actor=actor,
+                new_password=form.new_password.data,
+            )
     except users.UserError as exc:
         (form.new_password if isinstance(exc, users.PasswordError) else form.role).errors.append(str(exc))
         return False
@@ -189,5 +194,4 @@ def _save_settings(form: SettingsForm, template: dict | None) -> None:
         else None
     )
     with unit_of_work():
-        app_settings.put("intro_text", form.intro_text.data.strip(), actor)
-        app_settings.put("reopen_template", choice, actor)
+        app_settings.save_send_settings(form.intro_text.data.strip(), choice, actor)
