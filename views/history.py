@@ -5,7 +5,7 @@ from flask import Blueprint, Response, render_template, request, stream_with_con
 from extensions import htmx
 from forms.history import AuditFilterForm, HistoryFilterForm
 from models import utcnow
-from services import history, sla
+from services import charts, history, sla
 from services.audit import SUBJECT_TYPES, AuditFilters, TrailCursor, TrailPage, known_actions, trail_page
 from services.database import read_only_transactions
 from views.access import requires_role
@@ -77,7 +77,14 @@ def sla_figures():
     report = sla.sla_report(form.filters(), detailed=not htmx)
     if htmx:
         return render_template("partials/sla_summary.html", report=report, args=_filter_args(form))
-    return render_template("history/sla.html", form=form, args=_filter_args(form), report=report)
+    return render_template(
+        "history/sla.html",
+        form=form,
+        args=_filter_args(form),
+        report=report,
+        day_chart=charts.day_chart(report.per_day),
+        delivery_chart=charts.histogram(report.delivery_histogram),
+    )
 
 
 @bp.route("/export.csv")
