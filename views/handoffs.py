@@ -287,7 +287,7 @@ def cancel_follow_up(handoff_id: int):
 
 
 @bp.route("/tickets/<int:ticket_id>/handoffs")
-@limiter.exempt
+@exempt_from_rate_limits
 @read_only
 @requires_role("agent")
 def ticket_list(ticket_id: int):

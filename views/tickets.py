@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, make_response, redirect, render_templ
 from flask_login import current_user
 from sqlalchemy import select
 
-from extensions import htmx, limiter
+from extensions import exempt_from_rate_limits, htmx
 from forms.tickets import CancelFollowUpForm, QueueForm, ReopenForm, SendCardForm, SimulateInboundForm, TicketForm
 from models import Ticket, User, db
 from services import (
@@ -202,7 +202,7 @@ def _ranking(ticket: Ticket, picker) -> suggestions.TicketView:
 
 
 @bp.route("/<int:ticket_id>/window")
-@limiter.exempt
+@exempt_from_rate_limits
 @requires_role("agent")
 def window_state(ticket_id: int):
     """The ticket page's poll: the window, new messages, and who else is here or just sent a card."""
