@@ -1,14 +1,18 @@
-"""Crash run: kill -9 gunicorn's workers in the middle of a webhook and in the middle of a send.
+"""Crash run: kill -9 the process applying a webhook, and gunicorn's workers in the middle of a send.
 
     .venv/bin/python -m reliability.crash --db sqlite
     .venv/bin/python -m reliability.crash --db postgresql   # creates and drops database rel_crash
 
-1. Webhook: the database is held locked and a webhook is posted; the workers are killed; 1MSG
-   (played by this script) delivers again, twice. On SQLite the store itself waits for the
-   lock, so the killed POST gets no 2xx; on PostgreSQL (status_events locked) the body is
-   stored and answered and the applier dies inside its transaction: a kill -9 between store
-   and apply. Checks: what was committed before the crash is still there, every stored body is
-   applied after the restart, the event is kept once and applied once.
+The app runs as scripts/run starts it: gunicorn, and `flask handoffs applier` beside it.
+
+1. Webhook: the database is held locked and a webhook is posted; 1MSG (played by this script)
+   then delivers it again, twice. On PostgreSQL (status_events locked) the web process stores
+   the body and answers, and the applier process, woken by its NOTIFY, claims the body and
+   waits inside its transaction: that process is killed and started again, a kill -9 between
+   store and apply. On SQLite, where a thread of each web process applies and one lock serves
+   every writer, the store itself waits, the workers are killed and the POST gets no 2xx.
+   Checks: what was committed before the crash is still there, every stored body is applied
+   after the restart, the event is kept once and applied once.
 2. Send: 1MSG records the card but answers slowly (emulator fault 0004); the workers are killed
    while waiting, i.e. after 1MSG accepted and before our commit. Checks: the row is left
    "sending", the same form resubmitted sends nothing, `flask handoffs reconcile` leaves it
@@ -30,18 +34,22 @@ import requests
 
 from reliability.harness import (
     AGENT_PASSWORD,
+    APPLIER_APP_NAME,
     CHANNEL_ID,
     DEFAULT_PG_URL,
+    ApplierProcess,
     Database,
     Emulator,
     Gunicorn,
     Report,
     RunSecrets,
     app_environment,
+    applier_process_applies,
     csrf_token,
     flask_command,
     harness_app,
     logged_in_session,
+    secrets_in_logs,
 )
 from reliability.load import wait_until_applied
 
@@ -66,17 +74,22 @@ def database_held(database: Database):
         conn.close()
 
 
-def writers_waiting(database: Database) -> int | None:
-    """PostgreSQL: sessions of the run's database waiting on a lock (None on SQLite)."""
-    if database.kind == "sqlite":
-        return None
+def applier_waiting(database: Database, timeout: float = 10) -> int:
+    """PostgreSQL: wait until the applier process's session waits for the lock on status_events
+    (it has claimed the body, inside its transaction); returns how many of its sessions wait."""
     import psycopg
 
-    with psycopg.connect(database.url) as conn:
-        return conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock' AND query ILIKE '%%status_events%%'"
-        ).fetchone()[0]
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(database.url, autocommit=True) as conn:
+        while True:
+            waiting = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name = %s AND wait_event_type = 'Lock' AND query ILIKE %s",
+                (APPLIER_APP_NAME, "%status_events%"),
+            ).fetchone()[0]
+            if waiting or time.monotonic() > deadline:
+                return waiting
+            time.sleep(0.05)
 
 
 def seed(app) -> dict:
@@ -153,24 +166,33 @@ def in_background(call) -> tuple[threading.Thread, dict]:
     return thread, outcome
 
 
-def webhook_crash(server: Gunicorn, database: Database, app, webhook_url: str, report: Report) -> None:
+def webhook_crash(
+    server: Gunicorn, applier: ApplierProcess, database: Database, app, webhook_url: str, report: Report
+) -> None:
     from sqlalchemy import func, select
 
     from models import Handoff, StatusEvent, WebhookEvent, db
 
+    by_process = applier_process_applies(database, applier.env)
     before = requests.post(webhook_url, json=ack("sent"), timeout=10).status_code
     with app.app_context():
         wait_until_applied(app)  # "sent" is applied before the database is held
     with database_held(database):
         thread, outcome = in_background(lambda: requests.post(webhook_url, json=ack("delivered"), timeout=30))
-        time.sleep(1.5)  # the request is inside a worker, waiting for the database
-        waiting = writers_waiting(database)
-        killed = server.kill_workers()
+        if by_process:
+            waiting = applier_waiting(database)
+            killed = f"the applier process [{applier.kill()}]"
+        else:
+            waiting = None
+            time.sleep(1.5)  # the request is inside a worker, waiting for the write lock
+            killed = f"the workers {server.kill_workers()}"
         thread.join(10)
+    if by_process:
+        applier.start()  # as its supervisor would; the killed one's claim ends with its transaction
     server.wait_ready()
     retries = [requests.post(webhook_url, json=ack("delivered"), timeout=10).status_code for _ in range(2)]
     with app.app_context():
-        pending = wait_until_applied(app)  # the restarted workers' appliers take what was stored
+        pending = wait_until_applied(app)  # the restarted applier takes what was stored
         handoff = db.session.scalar(select(Handoff).where(Handoff.message_id == "wamid.CRASH1"))
         kept = db.session.execute(
             select(StatusEvent.status, func.count())
@@ -182,19 +204,19 @@ def webhook_crash(server: Gunicorn, database: Database, app, webhook_url: str, r
         db.session.rollback()
     report.figure(
         "webhook crash",
-        f"killed workers {killed} mid-webhook (answer seen by 1MSG: {outcome.get('answer')}); "
+        f"killed {killed} mid-webhook (answer seen by 1MSG: {outcome.get('answer')}); "
         f"redelivered twice -> {retries}; status events {dict(kept)}; raw bodies stored {stored}",
     )
-    if waiting is not None:
-        # PostgreSQL: the body was stored and answered; the applier's insert into status_events
-        # waited, and died with the worker: a kill -9 between store and apply.
-        report.check(waiting >= 1, f"the killed applier was inside its transaction ({waiting} waiting)")
+    if by_process:
+        # PostgreSQL: the body was stored and answered; the applier process's insert into
+        # status_events waited, and the process died there: a kill -9 between store and apply.
+        report.check(waiting >= 1, f"the killed applier process was inside its transaction ({waiting} session waiting)")
         report.check(
             before == 200 and outcome.get("answer") == 200,
             "the webhook in flight was stored and answered before the kill",
         )
         expected, which = 4, "before + the killed one + 2 redeliveries"
-    else:  # SQLite: one lock for every writer, so the store itself waited and died
+    else:  # SQLite: one lock for every writer, so the store itself waited and died with the worker
         report.check(
             before == 200 and isinstance(outcome.get("answer"), str), "the webhook in flight died without a 2xx"
         )
@@ -269,6 +291,19 @@ def send_crash(server: Gunicorn, emulator: Emulator, app, env: dict, data: dict,
     report.check(calls == 1, f"the card went to 1MSG exactly once ({calls} sendContact)")
 
 
+def check_applier_log(applier: ApplierProcess, run: RunSecrets, report: Report) -> None:
+    """Every start's output of the applier process, read once it has stopped (a kill -9 writes nothing)."""
+    logs = applier.logs()
+    leaked = secrets_in_logs(logs, run)
+    report.figure(
+        "applier log",
+        f"{len(logs.splitlines())} lines; tracebacks: {logs.count('Traceback')}; exit codes: {applier.exit_codes}",
+    )
+    report.check("Traceback" not in logs, "no traceback in the applier's log")
+    report.check(applier.exit_codes[-1:] == [0], "the applier process running at the end stopped cleanly on SIGTERM")
+    report.check(not leaked, f"no secret in the applier's log (found: {leaked or 'none'})")
+
+
 def handoff_state(app, key: str) -> tuple[str | None, str | None]:
     from sqlalchemy import select
 
@@ -309,17 +344,21 @@ def run(args) -> Report:
     report = Report(f"crash run on {args.db}")
     database, run_secrets = Database(args.db, name=args.pg_database, pg_url=args.pg_url).create(), RunSecrets()
     emulator = Emulator(run_secrets.token, slow_seconds=SLOW_SECONDS)
-    server = None
+    server = applier = None
     try:
         env = app_environment(database, emulator.url, run_secrets)
         flask_command(env, "db", "upgrade")
         app = harness_app(database, run_secrets)
         data = seed(app)
-        server = Gunicorn(env, workers=2, threads=4, log_dir=tempfile.mkdtemp(prefix="rel_crash_logs_"))
+        log_dir = tempfile.mkdtemp(prefix="rel_crash_logs_")
+        applier = ApplierProcess(env, log_dir=log_dir)
+        server = Gunicorn(env, workers=2, threads=4, log_dir=log_dir)
         webhook_url = f"{server.url}/webhooks/1msg/{run_secrets.webhook_secret}"
         emulator.register_webhook(webhook_url)
-        webhook_crash(server, database, app, webhook_url, report)
+        webhook_crash(server, applier, database, app, webhook_url, report)
         send_crash(server, emulator, app, env, data, report)
+        applier.stop()
+        check_applier_log(applier, run_secrets, report)
         with app.app_context():
             from models import db
 
@@ -327,6 +366,8 @@ def run(args) -> Report:
     finally:
         if server is not None:
             server.stop()
+        if applier is not None:
+            applier.stop()
         emulator.stop()
         database.drop()
     return report

@@ -1,5 +1,6 @@
-"""What the load and crash runs share: a throwaway database, the emulator, a real gunicorn,
-logged-in browser-like sessions, and a record of checks and figures.
+"""What the load and crash runs share: a throwaway database, the emulator, a real gunicorn with
+the webhook applier process beside it (as scripts/run starts them), logged-in browser-like
+sessions, and a record of checks and figures.
 
 Everything listens on 127.0.0.1 only. The app runs with its own secrets, generated per run,
 so the logs can be searched for them afterwards.
@@ -272,6 +273,67 @@ class Gunicorn:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+# ----- the applier process -----
+
+# libpq's name for the applier's sessions, so a run can tell them from the web processes' in
+# pg_stat_activity (the app does not set one).
+APPLIER_APP_NAME = "handoffs-applier"
+
+
+def applier_process_applies(database: Database, env: dict) -> bool:
+    """Whether `flask handoffs applier` applies the stored webhook bodies (services.applier.listening):
+    on PostgreSQL, unless WEBHOOK_APPLIER=thread. Otherwise the web processes' threads do."""
+    return database.kind == "postgresql" and env.get("WEBHOOK_APPLIER", "process") == "process"
+
+
+class ApplierProcess:
+    """`flask handoffs applier` beside gunicorn, as scripts/run starts it, with gunicorn's
+    environment; its output (every start's) goes to one log file we can search."""
+
+    def __init__(self, env: dict, *, log_dir: str):
+        self.env = {**env, "PGAPPNAME": APPLIER_APP_NAME}
+        self.log = Path(log_dir) / "applier.log"
+        self.process: subprocess.Popen | None = None
+        self.exit_codes: list[int] = []  # of each stop or kill, in order
+        self.start()
+
+    def start(self) -> None:
+        with self.log.open("a") as out:
+            self.process = subprocess.Popen(
+                [str(VENV_BIN / "flask"), "handoffs", "applier"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,  # nosec B603
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def kill(self) -> int:
+        """kill -9: whatever it was doing dies (its transaction with it). Returns its pid."""
+        pid = self.process.pid
+        self.process.kill()
+        self.exit_codes.append(self.process.wait())
+        return pid
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        """SIGTERM, as scripts/run stops it; it finishes its pass and exits."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.exit_codes.append(self.process.wait(timeout=15))
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.exit_codes.append(self.process.wait())
 
 
 # ----- browser-like sessions -----

@@ -4,9 +4,13 @@ then concurrent identical sends, on a real gunicorn.
     .venv/bin/python -m reliability.load --db sqlite
     .venv/bin/python -m reliability.load --db postgresql   # creates and drops database rel_load
 
+The app runs as scripts/run starts it: gunicorn, and `flask handoffs applier` beside it (on
+PostgreSQL it applies the stored webhook bodies; on SQLite the web processes do, and it waits).
+
 Checks: every webhook answered 200 and stored; no event lost or applied twice; every final
-status right; no "database is locked" and no 5xx in the server logs; N identical sends reach
-1MSG once; the 1MSG token and webhook secret appear in no log. Exit code 1 when a check fails.
+status right; no "database is locked", no 5xx and no traceback in the server and applier logs;
+N identical sends reach 1MSG once; the 1MSG token and webhook secret appear in no log. Exit
+code 1 when a check fails.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from reliability.harness import (
     AGENT_PASSWORD,
     CHANNEL_ID,
     DEFAULT_PG_URL,
+    ApplierProcess,
     Database,
     Emulator,
     Gunicorn,
@@ -320,21 +325,31 @@ def concurrent_sends(args, server: Gunicorn, emulator: Emulator, app, data: dict
     report.check(all(code == 302 for code in codes), "every identical submit answered (302)")
 
 
-def check_logs(server: Gunicorn, run: RunSecrets, report: Report) -> None:
-    logs = server.logs()
+def check_logs(server: Gunicorn, applier: ApplierProcess, run: RunSecrets, report: Report) -> None:
+    """The server's and the applier's logs, read once both have stopped."""
+    server_logs, applier_logs = server.logs(), applier.logs()
+    logs = server_logs + "\n" + applier_logs
     locked = logs.count("database is locked")
     errors = sum(1 for line in server.access_log.read_text().splitlines() if '" 5' in line)
     leaked = secrets_in_logs(logs, run)
     report.figure(
         "server log",
-        f"{len(logs.splitlines())} lines; 'database is locked': {locked}; 5xx: {errors}; "
-        f"tracebacks: {logs.count('Traceback')}",
+        f"{len(server_logs.splitlines())} lines; 'database is locked': {locked}; 5xx: {errors}; "
+        f"tracebacks: {server_logs.count('Traceback')}",
     )
-    report.check(locked == 0, "no 'database is locked' in the server log")
-    report.check(errors == 0 and "Traceback" not in logs, "no 5xx and no traceback in the server logs")
-    logged_hooks = logs.count("/webhooks/1msg/")
+    report.figure(
+        "applier log",
+        f"{len(applier_logs.splitlines())} lines; tracebacks: {applier_logs.count('Traceback')}; "
+        f"exit code on SIGTERM: {applier.exit_codes}",
+    )
+    report.check(locked == 0, "no 'database is locked' in the server or applier log")
+    report.check(errors == 0 and "Traceback" not in logs, "no 5xx and no traceback in the server and applier logs")
+    report.check(applier.exit_codes == [0], f"the applier stopped cleanly on SIGTERM (exit {applier.exit_codes})")
+    logged_hooks = server_logs.count("/webhooks/1msg/")
     report.check(logged_hooks > 0, f"the access log records the webhook requests ({logged_hooks} lines) ...")
-    report.check(not leaked, f"... and no secret appears in the access or error log (found: {leaked or 'none'})")
+    report.check(
+        not leaked, f"... and no secret appears in the access, error or applier log (found: {leaked or 'none'})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -364,20 +379,23 @@ def run(args) -> Report:
     report = Report(f"load run on {args.db}: {args.workers} gunicorn workers x {args.threads} threads")
     database, run_secrets = Database(args.db, name=args.pg_database, pg_url=args.pg_url).create(), RunSecrets()
     emulator = Emulator(run_secrets.token)
-    server = None
+    server = applier = None
     try:
         env = app_environment(database, emulator.url, run_secrets)
         flask_command(env, "db", "upgrade")
         app = harness_app(database, run_secrets)
         data = seed(app, handoff_count=max(10, args.webhooks // 2), agent_count=args.pollers)
-        server = Gunicorn(env, workers=args.workers, threads=args.threads, log_dir=tempfile.mkdtemp(prefix="rel_logs_"))
+        log_dir = tempfile.mkdtemp(prefix="rel_logs_")
+        applier = ApplierProcess(env, log_dir=log_dir)
+        server = Gunicorn(env, workers=args.workers, threads=args.threads, log_dir=log_dir)
         emulator.register_webhook(f"{server.url}/webhooks/1msg/{run_secrets.webhook_secret}")
         sessions = [logged_in_session(server.url, email) for email in data["agents"]]
         burst = webhook_burst(args, server, run_secrets, data, sessions, report)
         verify_burst(app, burst, report)
         concurrent_sends(args, server, emulator, app, data, report)
         server.stop()  # flush the logs before reading them
-        check_logs(server, run_secrets, report)
+        applier.stop()
+        check_logs(server, applier, run_secrets, report)
         with app.app_context():
             from models import db
 
@@ -385,6 +403,8 @@ def run(args) -> Report:
     finally:
         if server is not None:
             server.stop()
+        if applier is not None:
+            applier.stop()
         emulator.stop()
         database.drop()
     return report
