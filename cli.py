@@ -76,8 +76,9 @@ def worker_command(interval: float, once: bool) -> None:
 @handoffs_cli.command("applier")
 @click.option("--poll", default=2.0, show_default=True, help="Seconds between looks when no NOTIFY comes.")
 def applier_command(poll: float) -> None:
-    """Apply stored webhook bodies as they arrive (PostgreSQL: woken by NOTIFY). One is enough;
-    while none runs, the worker's passes apply them. On SQLite the web processes apply, and this waits."""
+    """Apply stored webhook bodies as they arrive (PostgreSQL: woken by NOTIFY). Several may run (they
+    take different bodies; scripts/run starts two); while none runs, the worker's passes apply them.
+    On SQLite the web processes apply, and this waits."""
     listen(current_app._get_current_object(), poll=poll)
 
 

@@ -12,7 +12,7 @@ do. --senders concurrent connections POST back to back, one event or 50 per POST
 --duration s. The load client is wrk (with bench/webhook_ingest.lua writing the bodies) when
 it is installed, else the Python client (asyncio + aiohttp); the table says which ran. Both
 servers are gunicorns with scripts/run's flags, measured in the same run; beside ours runs
-`flask handoffs applier`, as scripts/run starts it (on PostgreSQL it applies the bodies).
+two `flask handoffs applier`, as scripts/run starts them (on PostgreSQL they apply the bodies).
 
 Ours answers once the body is stored and applies it off the request path, so besides the ack
 rate and latency the table gives the apply side: events applied per second (first body
@@ -81,6 +81,7 @@ def measure(
         with (
             gunicorn("ours", OURS, env) as ours,
             webhook_applier(env),
+            webhook_applier(env),  # two, as scripts/run starts them
             gunicorn("reference", "bench.reference_app:ingest_app", env, ready_path="/") as ref,
         ):
             _warm_up(ours.base_url + f"/webhooks/1msg/{WEBHOOK_SECRET}", ref.base_url + "/")
