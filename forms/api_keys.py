@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, SubmitField
+from wtforms import HiddenField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 
@@ -10,4 +10,6 @@ class NewApiKeyForm(FlaskForm):
         choices=[("agent", "Agent: create tickets and handoffs, and read"), ("lead", "Lead: read only")],
         default="agent",
     )
+    # One-time token: a form sent again (a reload of the answer) makes no second key.
+    once = HiddenField()
     submit = SubmitField("Create key")

@@ -38,7 +38,9 @@ def test_a_new_key_is_shown_once_copied_and_a_reload_makes_no_second(browser_pag
     page.get_by_role("button", name="Copy the key").click()
     expect(page.locator(".copy-result")).to_have_text("Copied.")
     assert page.evaluate("navigator.clipboard.readText()") == secret
+    # A reload sends the form again: its one-time token is spent, so no second key and no key shown.
     page.reload()
+    expect(page.locator(".flash-info")).to_contain_text("already used")
     expect(page.locator("#new-api-key")).to_have_count(0)
     assert key_count() == 1
     # The same name again: a warning, and nothing is made until the admin says so.

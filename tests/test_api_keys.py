@@ -33,24 +33,74 @@ def test_bad_names_and_roles_are_refused(app, name, role, field):
     assert caught.value.field == field
 
 
+def form_token(client) -> str:
+    """The one-time token of the new-key form, as a browser gets it with the page."""
+    page = client.get("/admin/api-keys/").get_data(as_text=True)
+    found = re.search(r'name="once" type="hidden" value="([^"]+)"', page)
+    return found.group(1) if found else ""
+
+
+def create_key(client, **data):
+    return client.post("/admin/api-keys/", data={"role": "agent", "once": form_token(client), **data})
+
+
 def test_admin_creates_a_key_and_sees_it_once(client, auth):
     admin = auth.login("admin")
-    created = client.post("/admin/api-keys/", data={"name": "Zendesk", "role": "lead"})
-    assert created.status_code == 303 and created.headers["Location"].endswith("/admin/api-keys/")
-    assert not KEY_PATTERN.findall(created.get_data(as_text=True))
-    response = client.get("/admin/api-keys/")
-    assert response.status_code == 200
-    assert response.headers["Cache-Control"] == "no-store"
-    page = response.get_data(as_text=True)
+    created = client.post("/admin/api-keys/", data={"name": "Zendesk", "role": "lead", "once": form_token(client)})
+    assert created.status_code == 201
+    assert created.headers["Cache-Control"] == "no-store"
+    page = created.get_data(as_text=True)
     [secret] = KEY_PATTERN.findall(page)
-    assert "Copy the key for Zendesk now" in page and 'data-copy-target="new-api-key"' in page
+    assert "Copy the key for Zendesk now" in page and "shown this once" in page
+    assert 'data-copy-target="new-api-key"' in page
     key = db.session.scalar(select(ApiKey))
     assert (key.name, key.role, key.created_by_id) == ("Zendesk", "lead", admin.id)
-    listing = client.get("/admin/api-keys/").get_data(as_text=True)  # a reload: the key is gone
+    listing = client.get("/admin/api-keys/").get_data(as_text=True)  # the list again: the key is gone
     assert "Zendesk" in listing and secret not in listing and f"shk_{key.prefix}_…" in listing
     assert "never" in listing  # not used yet
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "api_key.create"))
     assert entry.actor_id == admin.id and secret not in str(entry.after)
+    assert client.get("/api/v1/specialists", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+
+
+def test_the_new_key_never_enters_the_session_cookie(app, client, auth):
+    # The session cookie is signed, not encrypted: whoever reads it can decode what it holds.
+    auth.login("admin")
+    created = create_key(client, name="Zendesk")
+    answers = [created, client.get("/admin/api-keys/")]
+    if created.status_code in (302, 303):  # how the key used to reach its page
+        answers.append(client.get(created.headers["Location"]))
+    [secret] = {found for answer in answers for found in KEY_PATTERN.findall(answer.get_data(as_text=True))}
+    secret_part = secret.split("_", 2)[2]
+    set_cookies = " ".join(header for answer in answers for header in answer.headers.getlist("Set-Cookie"))
+    assert "session=" in set_cookies and secret_part not in set_cookies
+    serializer = app.session_interface.get_signing_serializer(app)
+    cookies = [header.split(";")[0].split("=", 1)[1] for header in set_cookies.split() if header.startswith("session=")]
+    for cookie in cookies + [client.get_cookie("session").value]:
+        assert secret_part not in str(serializer.loads(cookie))
+
+
+def test_sending_the_form_again_makes_no_second_key(client, auth):
+    auth.login("admin")
+    data = {"name": "Zendesk", "role": "agent", "once": form_token(client)}
+    assert client.post("/admin/api-keys/", data=data).status_code == 201
+    again = client.post("/admin/api-keys/", data={**data, "save_anyway": "yes"})  # a reload of the answer
+    assert again.status_code == 303 and again.headers["Location"].endswith("/admin/api-keys/")
+    listing = client.get("/admin/api-keys/").get_data(as_text=True)
+    assert "already used or is out of date" in listing and not KEY_PATTERN.findall(listing)
+    assert db.session.scalar(select(func.count()).select_from(ApiKey)) == 1
+    # A form the server never handed out makes nothing either.
+    assert client.post("/admin/api-keys/", data={"name": "Other", "role": "agent"}).status_code == 303
+    assert client.post("/admin/api-keys/", data={"name": "Other", "once": "made-up"}).status_code == 303
+    assert db.session.scalar(select(func.count()).select_from(ApiKey)) == 1
+
+
+def test_each_open_form_makes_one_key(client, auth):
+    auth.login("admin")
+    first_tab, second_tab = form_token(client), form_token(client)
+    assert client.post("/admin/api-keys/", data={"name": "A", "role": "agent", "once": first_tab}).status_code == 201
+    assert client.post("/admin/api-keys/", data={"name": "B", "role": "agent", "once": second_tab}).status_code == 201
+    assert db.session.scalar(select(func.count()).select_from(ApiKey)) == 2
 
 
 def test_the_list_shows_last_use(client, auth):
@@ -65,7 +115,7 @@ def test_the_list_shows_last_use(client, auth):
 
 def test_a_form_error_is_shown_and_nothing_is_made(client, auth):
     auth.login("admin")
-    response = client.post("/admin/api-keys/", data={"name": "", "role": "agent"})
+    response = create_key(client, name="")
     assert response.status_code == 400
     assert "Name the key" in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(ApiKey)) == 0
@@ -92,12 +142,13 @@ def test_admin_revokes_a_key(client, auth):
 
 def test_a_duplicate_name_asks_before_a_second_key(client, auth):
     auth.login("admin")
-    assert client.post("/admin/api-keys/", data={"name": "Zendesk", "role": "agent"}).status_code == 303
-    warned = client.post("/admin/api-keys/", data={"name": " zendesk ", "role": "agent"})
+    assert create_key(client, name="Zendesk").status_code == 201
+    data = {"name": " zendesk ", "role": "agent", "once": form_token(client)}
+    warned = client.post("/admin/api-keys/", data=data)
     assert warned.status_code == 409 and "An active key is already named Zendesk" in warned.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(ApiKey)) == 1
-    forced = client.post("/admin/api-keys/", data={"name": "Zendesk", "role": "agent", "save_anyway": "yes"})
-    assert forced.status_code == 303
+    forced = client.post("/admin/api-keys/", data={**data, "save_anyway": "yes"})  # the same form, sent on
+    assert forced.status_code == 201
     assert db.session.scalar(select(func.count()).select_from(ApiKey)) == 2
 
 

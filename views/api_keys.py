@@ -1,5 +1,7 @@
 """Admins create, list and revoke the helpdesk's API keys."""
 
+import secrets
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
@@ -12,10 +14,28 @@ from views.access import requires_role
 bp = Blueprint("api_keys", __name__, url_prefix="/admin/api-keys")
 
 
-# The new key waits in the session for the one GET that shows it (Post/Redirect/Get). The
-# session cookie is signed, HttpOnly and Secure in production, and goes only to the admin
-# whose page shows the key anyway; the GET removes it at once.
-NEW_KEY_SESSION = "new_api_key"
+# The new key is shown in the answer to the POST that made it, never put in the session: the
+# session is a signed cookie, readable by anyone who sees the cookie. So that a reload or
+# Back-then-Forward (which send the POST again) cannot make a second key, each form carries a
+# one-time token that the session lists until a key is made with it.
+FORM_TOKENS_SESSION = "api_key_form_tokens"
+FORM_TOKENS_KEPT = 10  # one per open tab is plenty; the oldest go first
+
+
+def _new_form() -> NewApiKeyForm:
+    """An empty form for a new key, carrying a fresh one-time token."""
+    form = NewApiKeyForm(formdata=None)
+    form.once.data = secrets.token_urlsafe(16)
+    session[FORM_TOKENS_SESSION] = (session.get(FORM_TOKENS_SESSION, []) + [form.once.data])[-FORM_TOKENS_KEPT:]
+    return form
+
+
+def _form_token_unused(token: str | None) -> bool:
+    return bool(token) and token in session.get(FORM_TOKENS_SESSION, [])
+
+
+def _use_form_token(token: str) -> None:
+    session[FORM_TOKENS_SESSION] = [kept for kept in session.get(FORM_TOKENS_SESSION, []) if kept != token]
 
 
 def _page(form: NewApiKeyForm, new_key: dict | None = None, duplicates=()):
@@ -27,19 +47,22 @@ def _page(form: NewApiKeyForm, new_key: dict | None = None, duplicates=()):
 @bp.route("/")
 @requires_role("admin")
 def index():
-    """Every key with its role, state and last use, the form for a new one, and a new key once."""
-    new_key = session.pop(NEW_KEY_SESSION, None)
-    if new_key is None:
-        return _page(NewApiKeyForm())
-    # The page holds the key: no cache may keep it.
-    return _page(NewApiKeyForm(formdata=None), new_key), 200, {"Cache-Control": "no-store"}
+    """Every key with its role, state and last use, and the form for a new one."""
+    return _page(_new_form())
 
 
 @bp.route("/", methods=["POST"])
 @requires_role("admin")
 def create():
-    """Create a key, then redirect to the list that shows it once (a reload makes no second key)."""
+    """Create a key and answer with the page that shows it once (its form can make only one key)."""
     form = NewApiKeyForm()
+    if not _form_token_unused(form.once.data):
+        flash(
+            "That form was already used or is out of date (a reload sends a form again), "
+            "so no key was made from it this time. The list shows the keys there are.",
+            "info",
+        )
+        return redirect(url_for("api_keys.index"), 303)
     if not form.validate_on_submit():
         return _page(form), 400
     duplicates = [] if request.form.get("save_anyway") == "yes" else api_keys.active_with_name(form.name.data)
@@ -51,8 +74,10 @@ def create():
     except api_keys.ApiKeyError as exc:
         getattr(form, exc.field).errors.append(str(exc))
         return _page(form), 400
-    session[NEW_KEY_SESSION] = {"name": new_key.api_key.name, "secret": new_key.secret}
-    return redirect(url_for("api_keys.index"), 303)
+    _use_form_token(form.once.data)
+    shown = {"name": new_key.api_key.name, "secret": new_key.secret}
+    # The page holds the key: no cache may keep it.
+    return _page(_new_form(), shown), 201, {"Cache-Control": "no-store"}
 
 
 @bp.route("/<int:key_id>/revoke", methods=["GET", "POST"])
