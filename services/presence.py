@@ -9,13 +9,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models import Handoff, Ticket, TicketViewer, User, db, utcnow
 
 # The page polls every 5 s: three missed polls and the viewer has gone.
 VIEWING_SECONDS = 15
+# A row not moved on for this long is no one's open page: the worker deletes it, so the table
+# holds recent viewers only. Far above VIEWING_SECONDS; a page still open writes its row again.
+FORGET_AFTER = timedelta(hours=1)
 # A card this recent is news for anyone who did not send it from the page they are looking at.
 RECENT_SEND_SECONDS = 120
 TAB_PATTERN = re.compile(r"^[0-9a-f]{12}$")
@@ -40,6 +43,12 @@ def seen(user_id: int, ticket_id: int, at: datetime | None = None) -> None:
             index_elements=[TicketViewer.user_id, TicketViewer.ticket_id], set_={"seen_at": moment}
         )
     )
+
+
+def forget_stale(now: datetime | None = None) -> int:
+    """Delete viewer rows older than FORGET_AFTER; returns how many (the caller commits)."""
+    cutoff = (now or utcnow()) - FORGET_AFTER
+    return db.session.execute(delete(TicketViewer).where(TicketViewer.seen_at < cutoff)).rowcount
 
 
 @dataclass(frozen=True)

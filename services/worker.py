@@ -1,4 +1,4 @@
-"""The background worker: reconciliation, and handoff events out to the helpdesk."""
+"""The background worker: reconciliation, handoff events out to the helpdesk, and housekeeping."""
 
 import signal
 import time
@@ -6,7 +6,7 @@ import time
 from flask import current_app
 
 from models import db
-from services import applier, outbox
+from services import applier, outbox, presence
 from services.handoffs import send_cards_after_replies
 from services.reconcile import reconcile
 
@@ -42,6 +42,7 @@ def run_pass(backstop: applier.Backstop | None = None) -> None:
     finally:
         db.session.remove()
     deliver_events()
+    forget_stale_viewers()
 
 
 def apply_webhooks(backstop: applier.Backstop) -> None:
@@ -66,6 +67,18 @@ def deliver_events() -> None:
     except Exception:  # same rule: log, and let the next pass try again
         db.session.rollback()
         current_app.logger.exception("helpdesk event delivery failed")
+    finally:
+        db.session.remove()
+
+
+def forget_stale_viewers() -> None:
+    """Delete presence rows nobody's page has moved on for long (else the table only grows)."""
+    try:
+        presence.forget_stale()
+        db.session.commit()
+    except Exception:  # same rule: log, and let the next pass try again
+        db.session.rollback()
+        current_app.logger.exception("forgetting stale ticket viewers failed")
     finally:
         db.session.remove()
 
