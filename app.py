@@ -6,6 +6,7 @@ from flask import Flask, abort, g, jsonify, make_response, render_template, requ
 from flask_login import current_user, login_user, user_loaded_from_cookie
 from sqlalchemy.exc import DBAPIError
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from cli import register_commands
 from config import Config, config_from_env, deployment_problems
@@ -192,7 +193,16 @@ def rotate_remember_token(app, user: User) -> None:
     session["_fresh"] = False
 
 
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in our routes is a row id: a number past a 64-bit column is a 404, where the
+    database would raise an overflow (a 500) on the lookup."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):  # noqa: A002 (werkzeug's names)
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
 def register_blueprints(app: Flask) -> None:
+    app.url_map.converters["int"] = RowIdConverter  # before the rules are added: they bind it then
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     assets.init_app(app)

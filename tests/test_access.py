@@ -5,6 +5,7 @@ an access rule here and in its view.
 """
 
 import pytest
+from werkzeug.routing import IntegerConverter
 
 from views.access import access_rule_for
 
@@ -77,7 +78,7 @@ RANK = {"anonymous": 0, "agent": 1, "lead": 2, "admin": 3}
 def dummy_url(rule) -> str:
     values = {}
     for name, converter in rule._converters.items():
-        values[name] = 999999 if type(converter).__name__ == "IntegerConverter" else "no-such-thing"
+        values[name] = 999999 if isinstance(converter, IntegerConverter) else "no-such-thing"
     return rule.build(values, append_unknown=False)[1]
 
 
