@@ -360,6 +360,9 @@ class Backstop:
     def run(self) -> tuple[int, int]:
         bodies, _ = drain()  # what a failure left pending is taken by the next pass
         swept = status.sweep_unapplied()
+        # Each sweep locks its handoffs in id order; committing between them keeps the two
+        # sets of locks from being held at once, out of order against a live applier.
+        db.session.commit()
         older, self.older_from = status.sweep_older(self.older_from)
         db.session.commit()
         return bodies, swept + older

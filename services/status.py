@@ -172,7 +172,7 @@ def store_and_apply(rows: list[dict]) -> set[str]:
         store_statuses(rows)
         return apply_unapplied({row["message_id"] for row in rows})
     handoffs = _lock_handoffs({row["message_id"] for row in rows})
-    owned = {h.message_id for h in handoffs} | {h.intro_message_id for h in handoffs} - {None}
+    owned = ({h.message_id for h in handoffs} | {h.intro_message_id for h in handoffs}) - {None}
     stored = store_statuses([{**row, "applied": row["message_id"] in owned} for row in rows], returning=True)
     earlier = db.session.execute(
         select(*EVENT_COLUMNS).where(StatusEvent.applied.is_(False), among(StatusEvent.message_id, sorted(owned)))
