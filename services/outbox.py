@@ -19,6 +19,7 @@ from flask import current_app
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import aliased
 from standardwebhooks import Webhook
+from standardwebhooks.webhooks import EmptyWebhookSecretError
 
 from models import OutboxEvent, db, utcnow
 from services import audit
@@ -66,6 +67,15 @@ def _webhook(secret: str) -> Webhook:
     return Webhook(secret if secret.startswith("whsec_") else secret.encode())
 
 
+def usable_secret(secret: str) -> bool:
+    """Whether the library can sign with it: "whsec_" followed by nothing base64 makes no key."""
+    try:
+        _webhook(secret)
+    except EmptyWebhookSecretError:
+        return False
+    return True
+
+
 def backoff_seconds(attempts: int) -> float:
     """Doubling delay after each failed attempt, capped at an hour, with jitter (50-100 %)."""
     base = current_app.config["HELPDESK_WEBHOOK_RETRY_BASE_SECONDS"]
@@ -82,6 +92,12 @@ def deliver_due() -> DeliveryReport:
         return report
     if not config.get("HELPDESK_WEBHOOK_SECRET"):
         current_app.logger.error("HELPDESK_WEBHOOK_SECRET is not set: handoff events wait unsent")
+        return report
+    if not usable_secret(config["HELPDESK_WEBHOOK_SECRET"]):
+        current_app.logger.error(
+            "HELPDESK_WEBHOOK_SECRET starts with whsec_ but no key follows it (whsec_ + base64 of the key): "
+            "handoff events wait unsent"
+        )
         return report
     with requests.Session() as http:
         for _ in range(MAX_ROUNDS):

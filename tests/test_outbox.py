@@ -159,6 +159,19 @@ def test_without_a_secret_nothing_is_sent_unsigned(make_app, webhook_receiver, m
         assert db.session.scalar(select(OutboxEvent.status)) == "pending"
 
 
+@pytest.mark.parametrize("secret", ["whsec_", "whsec_!!!"])
+def test_a_whsec_secret_without_a_key_sends_nothing_and_says_why(
+    make_app, webhook_receiver, make_handoff, secret, caplog
+):
+    app = make_app(HELPDESK_WEBHOOK_URL=webhook_receiver.url, HELPDESK_WEBHOOK_SECRET=secret)
+    with app.app_context():
+        progress(make_handoff(), "accepted")
+        assert not outbox.deliver_due()  # no exception out of the worker's pass
+        assert webhook_receiver.received == []
+        assert db.session.scalar(select(OutboxEvent.status)) == "pending"
+        assert "no key follows it" in caplog.text
+
+
 # --- retries, order, give up, replay ---------------------------------------------------------
 
 
