@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 
+import psycopg
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -558,7 +559,6 @@ def _stop_on_signals():
 
 def _listening_connection(app):
     """A connection of its own, outside the pool and in autocommit, that LISTENs."""
-    import psycopg  # PostgreSQL's driver: only imported where PostgreSQL is used
 
     with app.app_context():
         url = db.engine.url.set(drivername="postgresql")
