@@ -24,6 +24,9 @@ class ApiKey(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # Hash of the one-time token of the form that made the key: unique, so that two copies of
+    # one form sent at once (a double click) cannot both make a key, whatever serves them.
+    creation_token: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     created_by = relationship("User")
 

@@ -14,4 +14,5 @@ class TicketViewer(db.Model):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
-    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Indexed alone too: pruning deletes by seen_at across every ticket.
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

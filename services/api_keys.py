@@ -36,8 +36,11 @@ def _hash(secret_part: str) -> str:
     return hashlib.sha256(secret_part.encode()).hexdigest()
 
 
-def create(name: str, role: str, *, actor=None, label: str | None = None) -> NewKey:
-    """Make a key; the caller commits and shows `secret` once."""
+def create(name: str, role: str, *, actor=None, label: str | None = None, creation_token: str | None = None) -> NewKey:
+    """Make a key; the caller commits and shows `secret` once.
+
+    `creation_token` (the form's one-time token) may make one key only: a second key with it
+    raises IntegrityError at the flush, or at the commit of whichever transaction comes second."""
     name = (name or "").strip()
     if not name or len(name) > 80:
         raise ApiKeyError("name", "Give the key a name of 1 to 80 characters, e.g. the helpdesk's name.")
@@ -50,6 +53,7 @@ def create(name: str, role: str, *, actor=None, label: str | None = None) -> New
         prefix=prefix,
         key_hash=_hash(secret_part),
         created_by_id=actor.id if actor is not None else None,
+        creation_token=_hash(creation_token) if creation_token else None,
     )
     db.session.add(api_key)
     db.session.flush()
@@ -63,6 +67,13 @@ def create(name: str, role: str, *, actor=None, label: str | None = None) -> New
         after={"name": name, "role": role, "prefix": prefix},
     )
     return NewKey(api_key, f"{KEY_PREFIX}_{prefix}_{secret_part}")
+
+
+def made_with(creation_token: str | None) -> bool:
+    """Whether a key was already made from the form carrying `creation_token`."""
+    if not creation_token:
+        return False
+    return db.session.scalar(select(ApiKey.id).where(ApiKey.creation_token == _hash(creation_token))) is not None
 
 
 def verify(presented: str) -> ApiKey | None:

@@ -1,8 +1,11 @@
 """API keys: stored hashed, shown once, revocable, last use shown; in the admin UI and the CLI."""
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from models import ApiKey, AuditEntry, db
@@ -177,3 +180,30 @@ def test_cli_refuses_an_unknown_role(app, runner):
     result = runner.invoke(args=["api-keys", "create", "--name", "X", "--role", "admin"])
     assert result.exit_code != 0 and "admin" in result.output
     assert db.session.scalar(select(func.count()).select_from(ApiKey)) == 0
+
+
+# "yes": the form sent again after the same-name warning, where no name check stands in the way.
+@pytest.mark.parametrize("save_anyway", ["", "yes"])
+def test_a_double_click_on_create_makes_one_key(live_server, make_user, save_anyway):
+    """Two copies of one form (same cookie, same token) sent at once: one key, no error page."""
+    admin = make_user(role="admin")
+    browser = live_server.session_for(admin)
+    page = browser.get(f"{live_server.url}/admin/api-keys/", timeout=10).text
+    token = re.search(r'name="once" type="hidden" value="([^"]+)"', page).group(1)
+    form = {"name": "Helpdesk", "role": "agent", "once": token, "save_anyway": save_anyway}
+    clicks = []
+    for _ in range(2):
+        click = requests.Session()
+        click.cookies.update(browser.cookies)
+        clicks.append(click)
+    both_ready = threading.Barrier(2)
+
+    def send(click):
+        both_ready.wait(timeout=10)
+        return click.post(f"{live_server.url}/admin/api-keys/", data=form, allow_redirects=False, timeout=30)
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(send, clicks))
+    assert sorted(answer.status_code for answer in answers) == [201, 303], [a.text[:300] for a in answers]
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(ApiKey)) == 1

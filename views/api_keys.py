@@ -4,6 +4,7 @@ import secrets
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
 
 from forms.api_keys import NewApiKeyForm
 from models import ApiKey, db
@@ -38,6 +39,15 @@ def _use_form_token(token: str) -> None:
     session[FORM_TOKENS_SESSION] = [kept for kept in session.get(FORM_TOKENS_SESSION, []) if kept != token]
 
 
+def _already_sent():
+    flash(
+        "That form was already used or is out of date (a reload sends a form again), "
+        "so no key was made from it this time. The list shows the keys there are.",
+        "info",
+    )
+    return redirect(url_for("api_keys.index"), 303)
+
+
 def _page(form: NewApiKeyForm, new_key: dict | None = None, duplicates=()):
     return render_template(
         "api_keys/index.html", keys=api_keys.all_keys(), form=form, new_key=new_key, duplicates=duplicates
@@ -57,20 +67,31 @@ def create():
     """Create a key and answer with the page that shows it once (its form can make only one key)."""
     form = NewApiKeyForm()
     if not _form_token_unused(form.once.data):
-        flash(
-            "That form was already used or is out of date (a reload sends a form again), "
-            "so no key was made from it this time. The list shows the keys there are.",
-            "info",
-        )
-        return redirect(url_for("api_keys.index"), 303)
+        return _already_sent()
     if not form.validate_on_submit():
         return _page(form), 400
     duplicates = [] if request.form.get("save_anyway") == "yes" else api_keys.active_with_name(form.name.data)
+    # The session check stops a later resend; two copies sent at once (a double click) both
+    # pass it, so the key row carries the token too: only one insert with it can commit.
+    # Asked after the duplicates, so that the key the other copy just made is not shown as one.
+    if api_keys.made_with(form.once.data):
+        return _already_sent()
     if duplicates:
         return _page(form, duplicates=duplicates), 409
     try:
         with unit_of_work():
-            new_key = api_keys.create(form.name.data, form.role.data, actor=current_user._get_current_object())
+            new_key = api_keys.create(
+                form.name.data,
+                form.role.data,
+                actor=current_user._get_current_object(),
+                creation_token=form.once.data,
+            )
+    except IntegrityError:
+        # unit_of_work rolled back; only the token is unique among what create() writes
+        # (the prefix is 48 random bits), so the other copy of this form made the key.
+        if api_keys.made_with(form.once.data):
+            return _already_sent()
+        raise
     except api_keys.ApiKeyError as exc:
         getattr(form, exc.field).errors.append(str(exc))
         return _page(form), 400
