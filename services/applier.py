@@ -251,9 +251,11 @@ def _apply_event_by_event(body_id: int, text: str) -> set[str]:
     it refuses is named in the body's parse_error. Transient errors leave the whole body pending."""
     found, received = read_events(text), utcnow()
     try:
+        rows = [status.status_row(update_, received, body_id) for update_ in found.statuses]
+        status.lock_handoffs_first({row["message_id"] for row in rows})
         stored = [
             row
-            for row in (status.status_row(update_, received, body_id) for update_ in found.statuses)
+            for row in rows
             if _refused(
                 lambda row=row: status.store_statuses([row]),
                 found,

@@ -315,6 +315,14 @@ def _step(state: dict, kind: str, event) -> bool:
     return True
 
 
+def lock_handoffs_first(message_ids: set[str]) -> None:
+    """For a path that stores events before applying them: take the handoffs' locks first, as
+    every other path does, or it would hold an event's insert while waiting for a handoff that
+    an applier holds while waiting for that insert (PostgreSQL's "deadlock detected")."""
+    if message_ids and _postgresql():
+        _lock_handoffs(message_ids)
+
+
 def _lock_handoffs(message_ids: set[str]) -> list:
     """The handoffs these events belong to (by message id or intro message id), with their status
     columns, in id order; locked on PostgreSQL.

@@ -1,5 +1,7 @@
 """The applier keeps going: a failed clean-up, events of any age, and one event the database refuses."""
 
+import logging
+import threading
 from datetime import timedelta
 
 import pytest
@@ -142,3 +144,58 @@ def test_an_event_the_database_refuses_costs_only_itself(app, client, handoff, r
     assert "wamid.REFUSED" in stored.parse_error and "refused by the test" in stored.parse_error
     kept = set(db.session.scalars(select(StatusEvent.message_id)))
     assert kept == {"wamid.AAA", "wamid.OTHER"}
+
+
+def test_a_body_applied_event_by_event_locks_its_handoffs_before_inserting(app, client, handoff, refusing_database):
+    """PostgreSQL: the event-by-event path takes the handoff's lock before it inserts any event, as
+    every other path does. Inserting first, it held the event's insert while waiting for the
+    handoff, and an applier holding the handoff while inserting the same event deadlocked with it."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks and their order are PostgreSQL's (SQLite has one writer at a time)")
+    holder = db.engine.connect()
+    holding = holder.begin()
+
+    class TakeTheHandoffFirst(logging.Handler):
+        def emit(self, record):  # the batch has failed; the body is about to go event by event
+            if "event by event" in record.getMessage() and not holding_lock:
+                holder.execute(text("SELECT id FROM handoffs WHERE id = :id FOR UPDATE"), {"id": handoff.id})
+                holding_lock.append(True)
+
+    holding_lock, taker = [], TakeTheHandoffFirst()
+    logging.getLogger("services.applier").addHandler(taker)
+    response = client.post(URL, json=ack(("wamid.REFUSED", "sent"), ("wamid.AAA", "delivered")))
+    assert response.status_code == 200
+    db.session.commit()
+    runner = threading.Thread(target=lambda: app.app_context().push() or applier.drain(skip_locked=False))
+    try:
+        runner.start()
+        assert wait_until(lambda: holding_lock and waiting_on_a_lock(holder) >= 1, 10)
+        # The applier waits for our lock. Had it inserted its event first, this insert of the same
+        # event would wait for the applier's transaction: a cycle, with our lock.
+        holder.execute(text("SET LOCAL lock_timeout = '2s'"))
+        holder.execute(
+            text(
+                "INSERT INTO status_events (message_id, status, received_at, applied) "
+                "VALUES ('wamid.AAA', 'delivered', now(), false) ON CONFLICT DO NOTHING"
+            )
+        )
+        holding.rollback()
+        runner.join(15)
+        assert not runner.is_alive()
+    finally:
+        logging.getLogger("services.applier").removeHandler(taker)
+        if holding.is_active:
+            holding.rollback()
+        holder.close()
+        runner.join(15)
+    assert status_of(handoff.id) == "delivered"
+
+
+def waiting_on_a_lock(holder) -> int:
+    """Other sessions of this database now waiting for a lock."""
+    return holder.execute(
+        text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+    ).scalar()
