@@ -66,9 +66,14 @@ class PollState:
 
     @property
     def etag(self) -> str:
-        """The fragment's ETag for a handoff without failure advice (the view's format, no offer)."""
-        handoff = self.handoff
-        return f"{handoff.id}-{handoff.status}-{handoff.updated_at.timestamp() if handoff.updated_at else 0}-"
+        """The fragment's ETag for a handoff without failure advice (so no retry offer in it)."""
+        return fragment_etag(self.handoff)
+
+
+def fragment_etag(handoff, offer: str = "") -> str:
+    """The status fragment's ETag, from a Handoff or a HandoffRow: one format for the fast path
+    and the full one, so a browser's revalidation matches whichever answers it."""
+    return f"{handoff.id}-{handoff.status}-{handoff.updated_at.timestamp() if handoff.updated_at else 0}-{offer}"
 
 
 def read(session_user_id: str | None, handoff_id: int) -> PollState | None:

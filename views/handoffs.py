@@ -383,7 +383,7 @@ def _status(handoff_id: int):
     triage = handoffs.triage_for(handoff)
     # The Retry button appears when its wait is over, and goes once someone retried: both count as news.
     offer = f"{triage.retry_now}-{triage.retried.id if triage.retried else ''}" if triage else ""
-    etag = f"{handoff.id}-{handoff.status}-{handoff.updated_at.timestamp() if handoff.updated_at else 0}-{offer}"
+    etag = status_poll.fragment_etag(handoff, offer)
     if request.if_none_match.contains(etag):
         return _fragment_response("", etag, 304)  # nothing changed: skip rendering
     # The status the page showed: when it differs, the timeline's live region says what changed.
