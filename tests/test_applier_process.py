@@ -22,22 +22,9 @@ def process_app(make_app, database_url):
 
 
 @pytest.fixture
-def handoff(app, make_ticket, make_specialist):
+def handoff(app, make_handoff):
     """A handoff 1MSG accepted, waiting for its acks."""
-    ticket, specialist = make_ticket(), make_specialist()
-    row = Handoff(
-        ticket_id=ticket.id,
-        specialist_id=specialist.id,
-        idempotency_key="applier-process",
-        customer_phone=ticket.customer_phone,
-        card_snapshot={},
-        message_id="wamid.APPLIERPROCESS",
-        status="accepted",
-        status_rank=2,
-    )
-    db.session.add(row)
-    db.session.commit()
-    return row
+    return make_handoff(message_id="wamid.APPLIERPROCESS")
 
 
 @pytest.fixture

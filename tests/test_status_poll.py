@@ -9,7 +9,7 @@ import pytest
 import requests
 from sqlalchemy import event, update
 
-from models import Handoff, UserSession, db, utcnow
+from models import UserSession, db, utcnow
 from services import sessions, users
 from tests.conftest import DEFAULT_PASSWORD, LiveServer
 
@@ -17,22 +17,8 @@ HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def handoff(make_ticket, make_specialist):
-    ticket, specialist = make_ticket(), make_specialist()
-    row = Handoff(
-        ticket_id=ticket.id,
-        specialist_id=specialist.id,
-        idempotency_key="poll-1",
-        customer_phone=ticket.customer_phone,
-        card_snapshot={"name": {"formatted_name": "Spec Poll"}},
-        message_id="wamid.POLL1",
-        status="accepted",
-        status_rank=2,
-        accepted_at=utcnow(),
-    )
-    db.session.add(row)
-    db.session.commit()
-    return row
+def handoff(make_handoff):
+    return make_handoff(card_snapshot={"name": {"formatted_name": "Spec Poll"}}, message_id="wamid.POLL1")
 
 
 def _poll(client, handoff, etag=None):
