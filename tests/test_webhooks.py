@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from models import InboundMessage, StatusEvent, WebhookEvent, db
 from services import applier, window
@@ -312,3 +312,27 @@ def test_admins_see_the_bodies_we_could_not_read(post, auth, client):
     page = client.get("/admin/webhooks/").get_data(as_text=True)
     assert "ack[0].id is missing" in page and "body is not JSON" in page
     assert "1 status(es)" in page and "0 waiting to be applied" in page
+
+
+def test_a_body_is_stored_after_the_database_dropped_the_receivers_connection(client):
+    """PostgreSQL: the receiving thread keeps its own connection; once the server drops it, the
+    next POST is stored on a new one (answered 200, not 500), and so is every one after."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("a dropped connection is a PostgreSQL matter: set TEST_DATABASE_URL")
+    assert client.post(URL, json={"ack": []}).status_code == 200
+    receiver_pids = db.session.scalars(
+        text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+    ).all()
+    db.session.execute(
+        text("SELECT pg_terminate_backend(pid) FROM unnest(CAST(:p AS int[])) AS pid"), {"p": receiver_pids}
+    )
+    db.session.commit()
+    before = count(WebhookEvent)
+    answers = [client.post(URL, json={"ack": [], "n": n}) for n in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    db.session.commit()
+    assert count(WebhookEvent) == before + 3
+    assert len({a.get_json()["stored_as"] for a in answers}) == 3
