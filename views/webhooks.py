@@ -154,11 +154,13 @@ def _insert(engine, row: dict) -> int:
         return conn.execute(STORE, row).scalar_one()
 
 
-# The INSERT in the driver's own parameter style, for the two paths that bypass SQLAlchemy.
+# The INSERT in each driver's own parameter style, for the two paths that bypass SQLAlchemy.
 _COLUMNS = ("received_at", "source", "body", "parse_error", "status_count", "message_count", "applied_at")
-_STORE_SQL = f"INSERT INTO webhook_events ({', '.join(_COLUMNS)}) VALUES ({{}}) RETURNING id"
-_POSTGRESQL_STORE = _STORE_SQL.format(", ".join(["%s"] * len(_COLUMNS)))
-_SQLITE_STORE = _STORE_SQL.format(", ".join(["?"] * len(_COLUMNS)))
+_POSTGRESQL_STORE = (
+    "INSERT INTO webhook_events (received_at, source, body, parse_error, status_count, message_count, "
+    "applied_at) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id"
+)
+_SQLITE_STORE = _POSTGRESQL_STORE.replace("%s", "?")
 
 
 def _insert_postgresql(engine, row: dict) -> int:
