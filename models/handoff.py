@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, event
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -32,6 +32,23 @@ STATUS_TIME_COLUMN = {
     "failed": "failed_at",
 }
 KINDS = ("card", "template")
+# The SLA intervals, stored in seconds on the row by whoever sets their timestamps (the SLA
+# figures read numbers instead of parsing timestamps): {column: (from, to)}. The delivery
+# counts from the first of delivered/read (a phone may report "read" without "delivered").
+DURATION_COLUMNS = {
+    "ready_to_accepted_s": ("ready_at", "accepted_at"),
+    "accepted_to_delivered_s": ("accepted_at", "first_delivery"),
+    "accepted_to_read_s": ("accepted_at", "read_at"),
+}
+
+
+def handoff_durations(ready_at, accepted_at, delivered_at, read_at) -> dict:
+    """{duration column: seconds or None} for these timestamps (None where either end is missing)."""
+    times = dict(ready_at=ready_at, accepted_at=accepted_at, read_at=read_at, first_delivery=delivered_at or read_at)
+    return {
+        column: (times[end] - times[start]).total_seconds() if times[start] and times[end] else None
+        for column, (start, end) in DURATION_COLUMNS.items()
+    }
 
 
 class Handoff(db.Model):
@@ -58,13 +75,18 @@ class Handoff(db.Model):
             "agent_id",
             "specialist_id",
             "failure_code",
-            "ready_at",
             "accepted_at",
             "delivered_at",
             "read_at",
             "unavailable_reason",
+            "ready_to_accepted_s",
+            "accepted_to_delivered_s",
+            "accepted_to_read_s",
         ),
         Index("ix_handoffs_failure_created", "failure_code", "created_at"),
+        # The rank of a percentile is read inside one bucket of durations, in order, and the
+        # breaches of a target are the rows above it: both index range reads.
+        *(Index(f"ix_handoffs_{column}", column, "created_at") for column in DURATION_COLUMNS),
         Index("ix_handoffs_phone_created", "customer_phone", "created_at"),
     )
 
@@ -107,6 +129,9 @@ class Handoff(db.Model):
     # Set when the specialist was not available at the send (off_hours, on_leave, over_capacity):
     # the agent confirmed it (or the card followed a template whose sender did). Leads count these.
     unavailable_reason: Mapped[str | None] = mapped_column(String(16))
+    ready_to_accepted_s: Mapped[float | None]
+    accepted_to_delivered_s: Mapped[float | None]
+    accepted_to_read_s: Mapped[float | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     ticket = relationship("Ticket", backref="handoffs")
@@ -125,6 +150,13 @@ class Handoff(db.Model):
         if column and getattr(self, column) is None:
             setattr(self, column, at or utcnow())
 
+    def refresh_durations(self) -> None:
+        """Set the stored durations from the timestamps; only a changed value is written."""
+        found = handoff_durations(self.ready_at, self.accepted_at, self.delivered_at, self.read_at)
+        for column, value in found.items():
+            if getattr(self, column) != value:
+                setattr(self, column, value)
+
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
@@ -132,3 +164,11 @@ class Handoff(db.Model):
     @property
     def specialist_name(self) -> str:
         return (self.card_snapshot or {}).get("name", {}).get("formatted_name", "")
+
+
+@event.listens_for(Handoff, "before_insert")
+@event.listens_for(Handoff, "before_update")
+def _durations_follow_timestamps(mapper, connection, target: Handoff) -> None:
+    # Every ORM write (the send, reconciliation, test factories) keeps them; Core writes
+    # (services/status.py, the seeding) compute them themselves.
+    target.refresh_durations()

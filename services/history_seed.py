@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, text
 
 from models import STATUS_RANK, Handoff, Specialist, Ticket, User, db, utcnow
+from models.handoff import handoff_durations
 from services.passwords import hash_password
 from services.specialist_cards import card_payload
 
@@ -264,6 +265,8 @@ class _Generator:
                 f"+1415{rng.randrange(200, 999):03d}{rng.randrange(13, 10000):04d}",
             )
         self._outcome(row)
+        # Core INSERTs skip the ORM event that keeps the stored durations: set them here.
+        row.update(handoff_durations(row["ready_at"], row["accepted_at"], row["delivered_at"], row["read_at"]))
         if row["status"] == "failed" and row["accepted_at"] is None and rng.random() < 0.5 and row["ticket_id"] is None:
             self.pending_retry = row  # the agent tries again a little later
         return row

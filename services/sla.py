@@ -27,40 +27,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import BigInteger, Float, and_, case, func, literal, or_, select, union_all
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import BigInteger, and_, case, func, literal, or_, select, union_all
 
 from models import Handoff, Specialist, User, db, utcnow
 from services.history import PENDING_STATUSES, HistoryFilters, conditions
 
-
-class seconds_between(FunctionElement):
-    """Seconds from the first timestamp to the second, as a float (NULL if either is NULL)."""
-
-    type = Float()
-    name = "seconds_between"
-    inherit_cache = True
-
-
-@compiles(seconds_between)
-def _seconds_between_postgresql(element, compiler, **kw):
-    start, end = (compiler.process(arg, **kw) for arg in element.clauses)
-    # date_part() gives a double directly; EXTRACT() gives numeric (PostgreSQL 14+), which
-    # costs twice as much to sort at a million rows.
-    return f"date_part('epoch', {end} - {start})"
-
-
-@compiles(seconds_between, "sqlite")
-def _seconds_between_sqlite(element, compiler, **kw):
-    start, end = (compiler.process(arg, **kw) for arg in element.clauses)
-    return f"((julianday({end}) - julianday({start})) * 86400.0)"
-
-
 FIRST_DELIVERY = func.coalesce(Handoff.delivered_at, Handoff.read_at)
-READY_TO_ACCEPTED = seconds_between(Handoff.ready_at, Handoff.accepted_at)
-ACCEPTED_TO_DELIVERED = seconds_between(Handoff.accepted_at, FIRST_DELIVERY)
-ACCEPTED_TO_READ = seconds_between(Handoff.accepted_at, Handoff.read_at)
+# Stored on the row by every writer (models/handoff.py DURATION_COLUMNS): read, not computed.
+READY_TO_ACCEPTED = Handoff.ready_to_accepted_s
+ACCEPTED_TO_DELIVERED = Handoff.accepted_to_delivered_s
+ACCEPTED_TO_READ = Handoff.accepted_to_read_s
 # The summary's intervals: (Counts field with how many have one, the interval). Every one starts
 # or ends at acceptance, so rows never accepted are skipped before any duration is computed.
 INTERVALS = {
@@ -189,9 +165,9 @@ def _counters(targets: Targets, now: datetime) -> dict:
         "accepted": Handoff.accepted_at.is_not(None),
         "delivery_breaches": and_(Handoff.accepted_at.is_not(None), late_delivery),
         "ready_breaches": READY_TO_ACCEPTED > targets.ready_to_accepted,
-        "timed_ready": and_(Handoff.ready_at.is_not(None), Handoff.accepted_at.is_not(None)),
-        "timed_delivery": and_(Handoff.accepted_at.is_not(None), FIRST_DELIVERY.is_not(None)),
-        "timed_read": and_(Handoff.accepted_at.is_not(None), Handoff.read_at.is_not(None)),
+        "timed_ready": READY_TO_ACCEPTED.is_not(None),
+        "timed_delivery": ACCEPTED_TO_DELIVERED.is_not(None),
+        "timed_read": ACCEPTED_TO_READ.is_not(None),
         "off_hours": Handoff.unavailable_reason.in_(("off_hours", "on_leave")),
         "over_capacity": Handoff.unavailable_reason == "over_capacity",
     }

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Double,
     Integer,
     String,
     Text,
@@ -31,10 +32,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models import STATUS_RANK, Handoff, InboundMessage, StatusEvent, Ticket, db, utcnow
-from models.handoff import STATUS_TIME_COLUMN
+from models.handoff import STATUS_TIME_COLUMN, handoff_durations
 from onemsg.webhooks import StatusUpdate
 from services import events, window
 from services.database import commit_keeping_values
+from services.durations import seconds_between
 
 # Rank order, so the helpdesk hears of a handoff's steps in the order they happened.
 KINDS_IN_ORDER = ("sent", "failed", "delivered", "read")
@@ -48,7 +50,7 @@ SWEEP_SPAN = 50_000  # status_events ids looked at per call of sweep_older
 EVENT_COLUMNS = (StatusEvent.id, StatusEvent.message_id, StatusEvent.status, StatusEvent.occurred_at,
                  StatusEvent.received_at, StatusEvent.error, StatusEvent.error_code)  # fmt: skip
 HANDOFF_STATE = ("status", "status_rank", "sent_at", "delivered_at", "read_at", "failed_at", "failure_code",
-                 "failure_reason", "failure_meta_code")  # fmt: skip
+                 "failure_reason", "failure_meta_code", "accepted_to_delivered_s", "accepted_to_read_s")  # fmt: skip
 
 
 def _postgresql() -> bool:
@@ -274,11 +276,13 @@ def _apply_locked(handoffs: list, rows: list, *, mark_applied: list[int]) -> Non
     moved_tickets, news, changed = set(), [], []
     for handoff in handoffs:
         state, kinds = dict(handoff._mapping), by_message.get(handoff.message_id, {})
-        for kind in KINDS_IN_ORDER:
-            if kind in kinds and _step(state, kind, kinds[kind]):
-                news.append((handoff.id, kind))
-                if handoff.kind == "card" and kind in ("delivered", "read"):
-                    moved_tickets.add(handoff.ticket_id)
+        moved = [kind for kind in KINDS_IN_ORDER if kind in kinds and _step(state, kind, kinds[kind])]
+        for kind in moved:
+            news.append((handoff.id, kind))
+            if handoff.kind == "card" and kind in ("delivered", "read"):
+                moved_tickets.add(handoff.ticket_id)
+        if moved:
+            _refresh_durations(state)
         if any(state[column] != getattr(handoff, column) for column in HANDOFF_STATE):
             changed.append(state)
     _write_handoffs(changed)
@@ -315,6 +319,14 @@ def _step(state: dict, kind: str, event) -> bool:
     return True
 
 
+def _refresh_durations(state: dict) -> None:
+    """The delivery and read durations from the state's timestamps (acceptance is the send's)."""
+    found = handoff_durations(state["ready_at"], state["accepted_at"], state["delivered_at"], state["read_at"])
+    state.update(
+        accepted_to_delivered_s=found["accepted_to_delivered_s"], accepted_to_read_s=found["accepted_to_read_s"]
+    )
+
+
 def lock_handoffs_first(message_ids: set[str]) -> None:
     """For a path that stores events before applying them: take the handoffs' locks first, as
     every other path does, or it would hold an event's insert while waiting for a handoff that
@@ -332,7 +344,15 @@ def _lock_handoffs(message_ids: set[str]) -> list:
     so what `_apply_locked` computes from them is what it writes. (SQLite has one writer at a time,
     and holds its write lock from BEGIN IMMEDIATE on; FOR UPDATE is left out there.)
     """
-    columns = [Handoff.id, Handoff.message_id, Handoff.intro_message_id, Handoff.ticket_id, Handoff.kind] + [
+    columns = [
+        Handoff.id,
+        Handoff.message_id,
+        Handoff.intro_message_id,
+        Handoff.ticket_id,
+        Handoff.kind,
+        Handoff.ready_at,
+        Handoff.accepted_at,
+    ] + [  # fmt: skip
         getattr(Handoff, column) for column in HANDOFF_STATE
     ]
     found = {}
@@ -366,6 +386,8 @@ HANDOFF_WRITE = {
     "failure_code": String,
     "failure_reason": Text,
     "failure_meta_code": Integer,
+    "accepted_to_delivered_s": Double,
+    "accepted_to_read_s": Double,
 }
 # PostgreSQL: every handoff's new state as one JSON array (see _recordset), joined by id: one
 # statement for any number of handoffs. Built once from the constant column table above.
@@ -412,12 +434,26 @@ def _new_values(kind: str, at, error, error_code) -> dict:
         "status_rank": case((Handoff.status_rank < rank, rank), else_=Handoff.status_rank),
         "updated_at": utcnow(),
     }
+    values.update(_new_durations(kind, at))
     if kind == "failed":
         values.update(
             failure_code=func.coalesce(Handoff.failure_code, "delivery_failed"),
             failure_reason=func.coalesce(Handoff.failure_reason, error, "1MSG reported the message as failed"),
             failure_meta_code=func.coalesce(Handoff.failure_meta_code, error_code),
         )
+    return values
+
+
+def _new_durations(kind: str, at) -> dict:
+    """The stored durations a delivered or read event changes, from the row's times as they will be
+    (the UPDATE's SET sees the old row: a time already set is kept, as `_new_values` keeps it)."""
+    if kind not in ("delivered", "read"):
+        return {}
+    delivered = func.coalesce(Handoff.delivered_at, at) if kind == "delivered" else Handoff.delivered_at
+    read = func.coalesce(Handoff.read_at, at) if kind == "read" else Handoff.read_at
+    values = {"accepted_to_delivered_s": seconds_between(Handoff.accepted_at, func.coalesce(delivered, read))}
+    if kind == "read":
+        values["accepted_to_read_s"] = seconds_between(Handoff.accepted_at, read)
     return values
 
 

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from models import Handoff, db
+from models.handoff import handoff_durations
 from onemsg.webhooks import StatusUpdate
 from services import sla, status
 from services.history import PENDING_STATUSES, HistoryFilters
@@ -151,6 +152,18 @@ def _assert_same(got: dict, expected: dict) -> None:
         assert (median, p90) == pytest.approx(expected[name][1:], abs=1e-3)
 
 
+def _assert_stored_durations(rows: list[Handoff]) -> None:
+    """Every writer left the stored durations equal to what the timestamps say."""
+    for h in rows:
+        expected = handoff_durations(h.ready_at, h.accepted_at, h.delivered_at, h.read_at)
+        for column, value in expected.items():
+            stored = getattr(h, column)
+            assert (stored is None) == (value is None), (h.id, column, stored, value)
+            if value is not None:
+                # The one-event UPDATE computes them in SQL (julianday() on SQLite: ~50 µs).
+                assert stored == pytest.approx(value, abs=1e-3), (h.id, column)
+
+
 @pytest.fixture
 def people(make_ticket, make_specialist, make_user):
     return (
@@ -169,6 +182,7 @@ def test_figures_equal_the_row_by_row_computation(people, seed, bracketed, monke
         monkeypatch.setattr(sla, "BRACKET_FROM", 1)
         monkeypatch.setattr(sla, "has_ordered_set_aggregates", lambda: False)
     rows = db.session.scalars(db.select(Handoff)).all()
+    _assert_stored_durations(rows)
     agent = people[2][0]
     selections = [
         (HistoryFilters(), rows),
