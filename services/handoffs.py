@@ -575,7 +575,8 @@ def _accept(handoff: Handoff, message_id: str) -> None:
     handoff.settle("accepted")
     db.session.flush()
     events.record_handoff_event(handoff.id, "accepted")
-    status.apply_pending(message_id)
+    if status.apply_pending(message_id):
+        db.session.refresh(handoff)  # statuses that beat 1MSG's answer moved the row past "accepted"
 
 
 def _mark_unsettled(handoff: Handoff, state: str, sentence: str) -> None:

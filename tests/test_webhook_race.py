@@ -159,3 +159,51 @@ def _nothing_pending() -> bool:
 
 def _count(condition) -> int:
     return db.session.scalar(select(func.count()).select_from(Handoff).where(condition))
+
+
+class EarlyOneMsg(FastOneMsg):
+    """Posts every ack of a message, and waits for our 200s, before it answers the send: the
+    statuses are stored (and, unknown yet, left unapplied) while the send waits for 1MSG."""
+
+    def _app(self) -> Flask:
+        app = Flask("early_onemsg")
+
+        @app.post(f"/{CHANNEL}/<method>")
+        def send(method: str):
+            message_id = f"wamid.EARLY{uuid.uuid4().hex}"
+            phone = (request.get_json(silent=True) or {}).get("phone", "")
+            for ack, _error in self.acks:
+                self._post(
+                    {"instanceId": CHANNEL, "ack": [{"id": message_id, "status": ack, "chatId": f"{phone}@c.us"}]}
+                )
+            with self.our_app.app_context():  # stored and read by our applier, waiting for the id
+                assert wait_until(lambda: _events_of(message_id) == len(self.acks), timeout=10)
+                db.session.remove()
+            return {"sent": True, "id": message_id, "message": "ok"}
+
+        return app
+
+
+def test_the_send_answers_with_the_statuses_that_arrived_before_1msg_answered(make_app):
+    """What the send hands back (to the page, the API's answer) is the row as it ends, not the
+    "accepted" it wrote before applying the statuses that beat the answer."""
+    onemsg = EarlyOneMsg(ENDINGS["read"], seed=16)
+    app = onemsg.our_app = make_app(ONEMSG_API_URL=onemsg.base_url, ONEMSG_CHANNEL_ID=CHANNEL, ONEMSG_TOKEN=TOKEN)
+    server = LiveServer(app)
+    onemsg.webhook_url = server.webhook_url(app)
+    try:
+        with app.app_context():
+            (ticket_id,), specialist_id = _customers(1)
+            ticket, specialist = db.session.get(Ticket, ticket_id), db.session.get(Specialist, specialist_id)
+            outcome = handoffs.send_card(ticket, specialist, None, "early-acks")
+            assert onemsg.posted == [200, 200, 200]
+            assert (outcome.handoff.status, outcome.handoff.read_at is not None) == ("read", True)
+            db.session.expire_all()
+            assert db.session.get(Handoff, outcome.handoff.id).status == "read"
+    finally:
+        server.stop()
+        onemsg.close()
+
+
+def _events_of(message_id: str) -> int:
+    return db.session.scalar(select(func.count()).select_from(StatusEvent).where(StatusEvent.message_id == message_id))
