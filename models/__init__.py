@@ -35,6 +35,7 @@ from models.customer_link import CustomerLink  # noqa: E402
 from models.handoff import FINAL_STATUSES, HANDOFF_STATUSES, STATUS_RANK, Handoff  # noqa: E402
 from models.inbound_message import InboundMessage  # noqa: E402
 from models.outbox_event import OUTBOX_STATUSES, OutboxEvent  # noqa: E402
+from models.sla_rollup import SlaDay, SlaDurationDay  # noqa: E402
 from models.specialist import Absence, Specialist  # noqa: E402
 from models.status_event import StatusEvent  # noqa: E402
 from models.ticket import TICKET_STATUSES, Ticket  # noqa: E402
@@ -50,6 +51,8 @@ __all__ = [
     "UserSession",
     "ROLES",
     "Specialist",
+    "SlaDay",
+    "SlaDurationDay",
     "Absence",
     "Ticket",
     "TICKET_STATUSES",

@@ -87,6 +87,8 @@ class Handoff(db.Model):
         # The rank of a percentile is read inside one bucket of durations, in order, and the
         # breaches of a target are the rows above it: both index range reads.
         *(Index(f"ix_handoffs_{column}", column, "created_at") for column in DURATION_COLUMNS),
+        # The few accepted in the last minutes: not yet overdue (services/sla_rollup.py).
+        Index("ix_handoffs_accepted_at", "accepted_at"),
         Index("ix_handoffs_phone_created", "customer_phone", "created_at"),
     )
 

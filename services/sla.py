@@ -30,6 +30,7 @@ from flask import current_app
 from sqlalchemy import BigInteger, and_, case, func, literal, or_, select, union_all
 
 from models import Handoff, Specialist, User, db, utcnow
+from services import sla_rollup
 from services.history import PENDING_STATUSES, HistoryFilters, conditions
 
 FIRST_DELIVERY = func.coalesce(Handoff.delivered_at, Handoff.read_at)
@@ -127,9 +128,36 @@ def sla_report(
     filters: HistoryFilters, targets: Targets | None = None, now: datetime | None = None, detailed: bool = True
 ) -> SlaReport:
     """The figures for the handoffs matching `filters`; `detailed` adds charts and per-person tables."""
-    targets = targets or Targets.from_config()
+    targets, now = targets or Targets.from_config(), now or utcnow()
+    if not sla_rollup.serves(filters):
+        return _report_from_rows(filters, targets, now, detailed)
     where = conditions(filters)
-    counters = _counters(targets, now or utcnow())
+    if detailed:
+        per_day = _rollup_counts(filters, targets, now, ("day",))
+        totals = Counts()
+        for counts in per_day.values():
+            totals.add(counts)
+    else:
+        totals = _rollup_counts(filters, targets, now, ()).get((), Counts())
+    if sla_rollup.histograms_serve(filters):
+        found = _histogram_percentiles(filters, totals)
+    else:
+        found = interval_percentiles(where, totals)
+    report = SlaReport(targets=targets, totals=totals, failed_by_reason=sla_rollup.failed_by_reason(filters), **found)
+    if detailed:
+        report.per_day = _fill_days({key[0]: counts for key, counts in per_day.items()}, filters)
+        report.delivery_histogram = (
+            _rollup_delivery_histogram(filters) if sla_rollup.histograms_serve(filters) else delivery_histogram(where)
+        )
+        pairs = {key: counts for key, counts in _rollup_counts(filters, targets, now, ("agent", "specialist")).items()}
+        _add_per_person(report, pairs, where)
+    return report
+
+
+def _report_from_rows(filters: HistoryFilters, targets: Targets, now: datetime, detailed: bool) -> SlaReport:
+    """The same figures from a pass over the matching rows (a search is in no rollup)."""
+    where = conditions(filters)
+    counters = _counters(targets, now)
     if detailed:
         # Grouping by day gives the chart and, summed, the totals: one pass over the rows.
         per_day = _grouped_counts([func.date(Handoff.created_at)], where, counters)
@@ -145,10 +173,48 @@ def sla_report(
         report.per_day = _fill_days(per_day, filters)
         report.delivery_histogram = delivery_histogram(where)
         # One GROUP BY (agent, specialist) pass, rolled up both ways here (a few hundred groups).
-        pairs = _grouped_counts([Handoff.agent_id, Handoff.specialist_id], where, counters)
-        report.per_agent = _per_group(Handoff.agent_id, _roll_up(pairs, 0), where, _agent_labels)
-        report.per_specialist = _per_group(Handoff.specialist_id, _roll_up(pairs, 1), where, _specialist_labels)
+        _add_per_person(report, _grouped_counts([Handoff.agent_id, Handoff.specialist_id], where, counters), where)
     return report
+
+
+def _add_per_person(report: SlaReport, pairs: dict, where: list) -> None:
+    """The per-agent and per-specialist tables from {(agent, specialist): Counts}."""
+    report.per_agent = _per_group(Handoff.agent_id, _roll_up(pairs, 0), where, _agent_labels)
+    report.per_specialist = _per_group(Handoff.specialist_id, _roll_up(pairs, 1), where, _specialist_labels)
+
+
+def _rollup_counts(filters: HistoryFilters, targets: Targets, now: datetime, groups: tuple) -> dict:
+    """{group key: Counts} from the rollups; agent 0 (the rollup's "none") back to None."""
+    found = sla_rollup.counts(filters, targets.delivered_within, targets.ready_to_accepted, now, groups)
+    if "agent" in groups:
+        at = groups.index("agent")
+        found = {key[:at] + (key[at] or None,) + key[at + 1 :]: figures for key, figures in found.items()}
+    return {key: Counts(**figures) for key, figures in found.items()}
+
+
+def _histogram_percentiles(filters: HistoryFilters, totals: Counts) -> dict:
+    """{interval: Percentiles}, each rank read inside the one histogram bucket that holds it."""
+    histograms = sla_rollup.histograms(filters)
+    found = {}
+    for name, (timed, metric) in INTERVALS.items():
+        n, histogram = getattr(totals, timed), histograms[metric.key]
+        ranks = _ranks(n)
+        values = {
+            kind: [sla_rollup.value_at(filters, metric.key, histogram, rank + i) for i in range(count)]
+            for kind, (rank, count) in ranks.items()
+        }
+        found[name] = _from_values(n, values)
+    return found
+
+
+def _rollup_delivery_histogram(filters: HistoryFilters) -> list[tuple[str, int]]:
+    """The delivery-time chart from the histogram: values below each upper bound, differenced."""
+    column = ACCEPTED_TO_DELIVERED.key
+    histogram = sla_rollup.histograms(filters)[column]
+    total = sum(histogram.values())
+    below = [sla_rollup.count_below(filters, column, histogram, upper) for upper, _ in DELIVERY_BUCKETS[:-1]]
+    edges = [0, *below, total]
+    return [(label, edges[i + 1] - edges[i]) for i, (_, label) in enumerate(DELIVERY_BUCKETS)]
 
 
 def _counters(targets: Targets, now: datetime) -> dict:
