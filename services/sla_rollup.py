@@ -76,13 +76,13 @@ def counts(filters: HistoryFilters, delivered_within: int, ready_within: int, no
     late = _row_counts(filters, groups, Handoff.accepted_to_delivered_s > delivered_within)
     slow = _row_counts(filters, groups, Handoff.ready_to_accepted_s > ready_within)
     # Undelivered, but accepted less than the target ago: not (yet) a breach.
-    recent = _row_counts(
-        filters,
-        groups,
-        Handoff.accepted_at >= overdue,
-        Handoff.delivered_at.is_(None),
-        Handoff.read_at.is_(None),
+    # The planners took the created_at range of the selection instead of the last minutes'
+    # acceptances (SQLite: a month of rows, 30 ms warm and 460 cold at a million handoffs): the
+    # ids of those few come first, from ix_handoffs_accepted_at.
+    accepted_lately = select(Handoff.id).where(
+        Handoff.accepted_at >= overdue, Handoff.delivered_at.is_(None), Handoff.read_at.is_(None)
     )
+    recent = _row_counts(filters, groups, Handoff.id.in_(accepted_lately))
     for key, figures in found.items():
         undelivered = figures.pop("undelivered")
         figures["delivery_breaches"] = late.get(key, 0) + undelivered - recent.get(key, 0)
