@@ -21,14 +21,14 @@ import time
 from dataclasses import dataclass, field, replace
 
 import psycopg
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from models import WebhookEvent, db, utcnow
 from onemsg.webhooks import InboundMessage, ParsedWebhook, StatusUpdate, WebhookFormatError, parse_payload
 from services import customers, status
 from services.app_state import app_state
-from services.database import reading_only
+from services.database import DriverConnections, reading_only
 from services.webhook_input import load_clean
 
 log = logging.getLogger(__name__)
@@ -487,22 +487,37 @@ class Notifier(Applier):
     def __init__(self, app):
         super().__init__(app)
         self._coalesce = NOTIFY_PAUSE
-        self._engine = None
+        self._connections = None
 
     def _pass(self) -> None:
         try:
-            if self._engine is None:
+            if self._connections is None:
                 with self.app.app_context():
-                    self._engine = db.engine
-            with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                connection.execute(NOTIFY)
+                    self._connections = DriverConnections.of(db.engine)
+            self._notify()
         except Exception:  # noqa: BLE001 - the applier process also looks every POLL_SECONDS
             log.exception("webhook applier could not be notified; retrying")
             time.sleep(1.0)
             self._wake.set()
 
+    def _notify(self) -> None:
+        """One NOTIFY on a connection of our own (no pool ping: a NOTIFY is one statement); one
+        the database dropped is replaced at once, so a restart costs no second of lag."""
+        for attempt in (1, 2):
+            connection = self._connections.take()
+            try:
+                connection.execute(NOTIFY)
+            except psycopg.OperationalError:
+                connection.close()
+                self._connections.close_idle()
+                if attempt == 2:
+                    raise
+                continue
+            self._connections.give_back(connection)
+            return
 
-NOTIFY = select(func.pg_notify(NOTIFY_CHANNEL, ""))
+
+NOTIFY = f"NOTIFY {NOTIFY_CHANNEL}"
 
 
 def wake(app) -> None:

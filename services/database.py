@@ -1,7 +1,11 @@
 """Who owns the transaction, and engine settings that make SQLite safe under concurrent workers."""
 
+import os
+import threading
+import weakref
 from contextlib import contextmanager
 
+import psycopg
 from flask import g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -113,3 +117,54 @@ def configure_engine(engine: Engine) -> None:
         # IMMEDIATE takes the write lock at BEGIN, so two writers wait for each other
         # (busy_timeout) instead of failing with "database is locked" on upgrade.
         connection.exec_driver_sql("BEGIN" if _wants_read_only() else "BEGIN IMMEDIATE")
+
+
+class DriverConnections:
+    """Autocommit psycopg connections to one engine's database, for one-statement work on the
+    busiest paths (the webhook receiver's INSERT, the NOTIFY to the applier): taken for the
+    statement and given back (the threads of a server that starts one per request share them
+    too), opened when none is idle, at most MAX_IDLE kept; closed with the engine (`dispose`,
+    as the tests do with each app's). The engine's pool pings each connection it hands out, a
+    second round trip for a one-statement job; these are not pinged: a dead one fails its
+    statement, and the caller decides whether to try again (`close_idle` first)."""
+
+    MAX_IDLE = 10  # a gunicorn worker's threads (scripts/run: --threads 8) and its notifier
+    _by_engine: "weakref.WeakKeyDictionary[Engine, DriverConnections]" = weakref.WeakKeyDictionary()
+    _creating = threading.Lock()
+
+    @classmethod
+    def of(cls, engine: Engine) -> "DriverConnections":
+        found = cls._by_engine.get(engine)
+        if found is None:
+            with cls._creating:
+                found = cls._by_engine.get(engine) or cls(engine)
+                cls._by_engine[engine] = found
+        return found
+
+    def __init__(self, engine: Engine):
+        self.connect_args = engine.dialect.create_connect_args(engine.url)
+        self.idle: list[psycopg.Connection] = []  # list.pop and append are atomic: no lock needed
+        self.pid = os.getpid()
+        event.listen(engine, "engine_disposed", self.close_idle)
+
+    def take(self) -> psycopg.Connection:
+        if self.pid != os.getpid():  # forked: the parent's connections are not ours to use
+            self.idle, self.pid = [], os.getpid()
+        try:
+            return self.idle.pop()
+        except IndexError:
+            args, kwargs = self.connect_args
+            return psycopg.connect(*args, **kwargs, autocommit=True)
+
+    def give_back(self, connection: psycopg.Connection) -> None:
+        if len(self.idle) < self.MAX_IDLE:
+            self.idle.append(connection)
+        else:
+            connection.close()
+
+    def close_idle(self, _engine=None) -> None:
+        while self.idle:
+            try:
+                self.idle.pop().close()
+            except IndexError:  # another thread took the last one meanwhile
+                break

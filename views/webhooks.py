@@ -13,20 +13,19 @@ called without the receiver in front.
 import hmac
 import json
 import logging
-import os
 import sys
 import threading
-import weakref
 
 import psycopg
 from flask import Blueprint, abort, current_app, request
-from sqlalchemy import Engine, event, insert
+from sqlalchemy import insert
 from sqlalchemy.exc import DBAPIError
 from werkzeug.wsgi import get_input_stream
 
 from extensions import csrf, limiter
 from models import WebhookEvent, db, utcnow
 from services import applier
+from services.database import DriverConnections
 from services.webhook_input import storable
 from views.access import public
 
@@ -164,14 +163,14 @@ _SQLITE_STORE = _POSTGRESQL_STORE.replace("%s", "?")
 
 
 def _insert_postgresql(engine, row: dict) -> int:
-    """PostgreSQL: straight on an autocommit driver connection from the receiver's own pool.
+    """PostgreSQL: straight on an autocommit driver connection (services.database.DriverConnections).
 
     Through the engine's pool each POST paid pool_pre_ping's round trip and SQLAlchemy's
     statement machinery: ~0.2 ms of CPU and a second round trip on a request whose only work is
     one INSERT (half of what separated us from a bare insert). A connection the database dropped
     raises here, and _store stores the body again on a new one."""
     values = [row[c] for c in _COLUMNS]
-    connections = _ReceiverConnections.of(engine)
+    connections = DriverConnections.of(engine)
     connection = connections.take()
     try:
         stored_as = connection.execute(_POSTGRESQL_STORE, values).fetchone()[0]
@@ -186,55 +185,6 @@ def _insert_postgresql(engine, row: dict) -> int:
         raise
     connections.give_back(connection)
     return stored_as
-
-
-class _ReceiverConnections:
-    """Autocommit driver connections to one engine's database, for the receiver alone: taken by a
-    POST and given back after its INSERT (the threads of a server that starts one per request
-    share them too), opened when none is idle, at most MAX_IDLE kept; closed with the engine
-    (`dispose`, as the tests do with each app's). No ping: a dead one fails the INSERT, which
-    is then retried once on a new connection."""
-
-    MAX_IDLE = 8  # one per thread of a gunicorn worker (scripts/run: --threads 8)
-    _by_engine: "weakref.WeakKeyDictionary[Engine, _ReceiverConnections]" = weakref.WeakKeyDictionary()
-    _creating = threading.Lock()
-
-    @classmethod
-    def of(cls, engine: Engine) -> "_ReceiverConnections":
-        found = cls._by_engine.get(engine)
-        if found is None:
-            with cls._creating:
-                found = cls._by_engine.get(engine) or cls(engine)
-                cls._by_engine[engine] = found
-        return found
-
-    def __init__(self, engine: Engine):
-        self.connect_args = engine.dialect.create_connect_args(engine.url)
-        self.idle: list[psycopg.Connection] = []  # list.pop and append are atomic: no lock needed
-        self.pid = os.getpid()
-        event.listen(engine, "engine_disposed", self.close_idle)
-
-    def take(self) -> psycopg.Connection:
-        if self.pid != os.getpid():  # forked: the parent's connections are not ours to use
-            self.idle, self.pid = [], os.getpid()
-        try:
-            return self.idle.pop()
-        except IndexError:
-            args, kwargs = self.connect_args
-            return psycopg.connect(*args, **kwargs, autocommit=True)
-
-    def give_back(self, connection: psycopg.Connection) -> None:
-        if len(self.idle) < self.MAX_IDLE:
-            self.idle.append(connection)
-        else:
-            connection.close()
-
-    def close_idle(self, _engine=None) -> None:
-        while self.idle:
-            try:
-                self.idle.pop().close()
-            except IndexError:  # another thread took the last one meanwhile
-                break
 
 
 class _Dropped(DBAPIError):
