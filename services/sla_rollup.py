@@ -66,7 +66,14 @@ def counts(filters: HistoryFilters, delivered_within: int, ready_within: int, no
     sums = [func.sum(getattr(SlaDay, name)).label(name) for name in ROLLUP_SUMS]
     failed = func.sum(case((SlaDay.status == "failed", SlaDay.total), else_=0)).label("failed")
     pending = func.sum(case((SlaDay.status.in_(PENDING_STATUSES), SlaDay.total), else_=0)).label("pending")
-    statement = select(*keys, *sums, failed, pending).where(*_rollup_conditions(filters)).group_by(*keys)
+    # A handoff that moved on (another status or failure code) leaves its old row at zero: a group
+    # of such rows only is not in the selection, as the row scan would not list it.
+    statement = (
+        select(*keys, *sums, failed, pending)
+        .where(*_rollup_conditions(filters))
+        .group_by(*keys)
+        .having(func.sum(SlaDay.total) > 0)
+    )
     found = {}
     for row in db.session.execute(statement):
         mapping = row._mapping

@@ -254,6 +254,8 @@ def test_figures_equal_the_row_by_row_computation(people, seed, bracketed, rollu
         ),
         (HistoryFilters(agent_id=agent.id), [h for h in rows if h.agent_id == agent.id]),
         (HistoryFilters(status="failed"), [h for h in rows if h.status == "failed"]),
+        # Rollup rows these handoffs left (at zero) when they moved on must not show as groups.
+        (HistoryFilters(status="accepted"), [h for h in rows if h.status == "accepted"]),
     ]
     for filters, chosen in selections:
         for detailed in (False, True):
@@ -261,6 +263,7 @@ def test_figures_equal_the_row_by_row_computation(people, seed, bracketed, rollu
             _assert_same(_figures(report), _expected(chosen))
         for day, counts in report.per_day:
             assert vars(counts) == _expected([h for h in chosen if h.created_at.date() == day])["counts"]
+        assert {group.key for group in report.per_agent} == {h.agent_id for h in chosen}
         for group in report.per_agent:
             mine = _expected([h for h in chosen if h.agent_id == group.key])
             assert vars(group.counts) == mine["counts"]
