@@ -43,3 +43,58 @@ def test_the_untouched_old_introduction_is_reworded_for_the_card_first(app):
         upgrade(directory=directory)
         db.session.expire_all()
         assert db.session.get(AppSetting, "intro_text").value == expected
+
+
+def _later(rng, start, most: float):
+    """Sometimes a time up to `most` seconds after `start` (or a second before: clocks disagree)."""
+    from datetime import timedelta
+
+    return start + timedelta(seconds=rng.uniform(-1, most)) if start and rng.random() < 0.7 else None
+
+
+def test_existing_handoffs_get_their_durations_and_rollups(app, make_ticket, make_specialist):
+    """Upgrading a database that has handoffs: the stored durations and the SLA rollups are filled
+    in for them (f25's backfill by ranges of ids, f26's INSERT ... SELECT), as the writers and the
+    triggers would have."""
+    import os
+    import random
+    from datetime import datetime, timedelta
+
+    from flask_migrate import downgrade, upgrade
+
+    from models import Handoff
+    from tests.test_sla_exact import _assert_rollups, _assert_stored_durations
+
+    directory = os.path.join(app.root_path, "migrations")
+    ticket, specialist, rng = make_ticket(), make_specialist(), random.Random(7)
+    db.session.commit()
+    downgrade(directory=directory, revision="f24a1c0de024")
+    rows = []
+    for n in range(60):
+        created = datetime(2024, 5, 1) + timedelta(hours=rng.uniform(0, 24 * 20))
+        accepted = created + timedelta(seconds=rng.uniform(0, 3)) if rng.random() < 0.8 else None
+        rows.append(
+            dict(
+                ticket_id=ticket.id,
+                specialist_id=specialist.id,
+                idempotency_key=f"migrated-{n}",
+                customer_phone=ticket.customer_phone,
+                card_snapshot={},
+                created_at=created,
+                status=rng.choice(("accepted", "delivered", "read", "failed")) if accepted else "failed",
+                ready_at=created - timedelta(seconds=rng.uniform(0, 2000)) if rng.random() < 0.8 else None,
+                accepted_at=accepted,
+                delivered_at=_later(rng, accepted, 400),
+                read_at=_later(rng, accepted, 300_000),
+                failure_code=rng.choice((None, "window_closed")),
+            )
+        )
+    # Core, with only the columns the old schema has (the model already knows the new ones).
+    db.session.execute(Handoff.__table__.insert(), rows)
+    db.session.commit()
+    upgrade(directory=directory)
+    db.session.expire_all()
+    handoffs = db.session.scalars(db.select(Handoff)).all()
+    assert len(handoffs) == 60 and any(h.accepted_to_read_s for h in handoffs)
+    _assert_stored_durations(handoffs)
+    _assert_rollups(handoffs)
