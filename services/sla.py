@@ -1,17 +1,24 @@
 """SLA figures for a filtered set of handoffs, computed by the database (SQLite and PostgreSQL).
 
-Only aggregates come back to Python: counts (one pass), failures by reason, and the few values
-that are the median and p90. No handoff row is loaded.
+Aggregates come back to Python: counts, failures by reason, and the few values that are the
+median and p90 (on SQLite the chart page's per-person delivery percentiles excepted: each
+group's durations come back as one string, see _delivery_per_person). No handoff row is
+loaded. Every figure is exact (tests/test_sla_exact.py).
 
-Percentiles, exact on both databases (measured at a million handoffs, docs/PERFORMANCE.md):
-- PostgreSQL: the ordered-set aggregates percentile_cont(0.5) (the mean of the two middle
-  values for an even count) and percentile_disc(0.9) (the value at rank ceil(0.9 n)), all three
-  intervals in one statement;
-- SQLite has neither: the durations are computed once into a materialised CTE and each wanted
-  rank is read with ORDER BY ... LIMIT/OFFSET (n from the counting pass). For large selections
-  a sample of ~4,000 handoffs first gives a narrow bracket of values around each rank, so
-  only the rows inside it are sorted; the bracket is verified, and a miss falls back to
-  sorting everything. Approximation never reaches the figures.
+Two ways to the same figures:
+- The per-day rollups kept by triggers (services/sla_rollup.py, models/sla_rollup.py) for any
+  selection but a free-text search: counts are sums of a few rows per day, and for a date range
+  the duration histograms place each percentile's rank in one bucket, whose rows alone are read.
+- A pass over the matching rows (a search; and the percentiles of a selection filtered on
+  agent, specialist, status or failure code, which the histograms do not key on):
+  - PostgreSQL: the ordered-set aggregates percentile_cont(0.5) (the mean of the two middle
+    values for an even count) and percentile_disc(0.9) (the value at rank ceil(0.9 n)), all
+    three intervals in one statement;
+  - SQLite has neither: the durations go into a materialised CTE and each wanted rank is read
+    with ORDER BY ... LIMIT/OFFSET (n from the counting pass). For large selections a sample of
+    ~4,000 handoffs first gives a narrow bracket of values around each rank, so only the rows
+    inside it are sorted; the bracket is verified, and a miss falls back to sorting everything.
+The durations are the stored columns (models/handoff.py DURATION_COLUMNS), not computed here.
 
 Definitions (the tests pin them):
 - delivered = COALESCE(delivered_at, read_at) is set (a message may go straight to "read");
@@ -129,9 +136,14 @@ def sla_report(
 ) -> SlaReport:
     """The figures for the handoffs matching `filters`; `detailed` adds charts and per-person tables."""
     targets, now = targets or Targets.from_config(), now or utcnow()
-    if not sla_rollup.serves(filters):
-        return _report_from_rows(filters, targets, now, detailed)
-    where = conditions(filters)
+    if sla_rollup.serves(filters):
+        return _report_from_rollups(filters, targets, now, detailed)
+    return _report_from_rows(filters, targets, now, detailed)
+
+
+def _report_from_rollups(filters: HistoryFilters, targets: Targets, now: datetime, detailed: bool) -> SlaReport:
+    """Counts from the per-day rollups; percentiles from the histograms when only dates are chosen."""
+    where, by_histogram = conditions(filters), sla_rollup.histograms_serve(filters)
     if detailed:
         per_day = _rollup_counts(filters, targets, now, ("day",))
         totals = Counts()
@@ -139,18 +151,12 @@ def sla_report(
             totals.add(counts)
     else:
         totals = _rollup_counts(filters, targets, now, ()).get((), Counts())
-    if sla_rollup.histograms_serve(filters):
-        found = _histogram_percentiles(filters, totals)
-    else:
-        found = interval_percentiles(where, totals)
+    found = _histogram_percentiles(filters, totals) if by_histogram else interval_percentiles(where, totals)
     report = SlaReport(targets=targets, totals=totals, failed_by_reason=sla_rollup.failed_by_reason(filters), **found)
     if detailed:
         report.per_day = _fill_days({key[0]: counts for key, counts in per_day.items()}, filters)
-        report.delivery_histogram = (
-            _rollup_delivery_histogram(filters) if sla_rollup.histograms_serve(filters) else delivery_histogram(where)
-        )
-        pairs = {key: counts for key, counts in _rollup_counts(filters, targets, now, ("agent", "specialist")).items()}
-        _add_per_person(report, pairs, where)
+        report.delivery_histogram = _rollup_delivery_histogram(filters) if by_histogram else delivery_histogram(where)
+        _add_per_person(report, _rollup_counts(filters, targets, now, ("agent", "specialist")), where)
     return report
 
 
