@@ -37,14 +37,18 @@ BATCH_BODIES = 200
 # A pass starts at most this often per process: bodies stored meanwhile share the next pass
 # (a pass costs ~10 statements whatever its size), at the price of up to this much apply lag.
 # Longer on SQLite, where each pass holds the one write lock that every webhook POST needs.
+# PostgreSQL: 0.1 s, not 0.05: with one event per POST, half the passes is ~0.05 of the ratio to
+# the bare insert (docs/PERFORMANCE.md), for an apply lag p95 still ~150-210 ms.
 COALESCE_SECONDS = {"sqlite": 0.2}
-COALESCE_DEFAULT = 0.05
+COALESCE_DEFAULT = 0.1
 IDLE_SECONDS = 30.0  # an idle thread ends; the next webhook starts another
 NOTIFY_CHANNEL = "webhook_events"
 # The applier process also looks this often without a NOTIFY: one it missed (while it was
 # reconnecting) costs at most this much lag; the worker's pass is the backstop behind it.
 POLL_SECONDS = 2.0
-NOTIFY_PAUSE = 0.01  # a web process sends at most one NOTIFY this often
+# A web process sends at most one NOTIFY this often; each wakes every applier process, and a
+# pass starts at most every COALESCE_DEFAULT anyway, so more often only costs CPU.
+NOTIFY_PAUSE = 0.025
 EVENT_ARRAYS = ("ack", "hooks", "messages")
 ID_LENGTH = status.ID_LENGTH
 MAX_PHONE_DIGITS = 15  # E.164: a longer "phone" cannot be a customer's (nor fit the column)
