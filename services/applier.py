@@ -498,27 +498,11 @@ class Notifier(Applier):
             if self._connections is None:
                 with self.app.app_context():
                     self._connections = DriverConnections.of(db.engine)
-            self._notify()
+            self._connections.execute(NOTIFY)  # a dropped connection is replaced at once
         except Exception:  # noqa: BLE001 - the applier process also looks every POLL_SECONDS
             log.exception("webhook applier could not be notified; retrying")
             time.sleep(1.0)
             self._wake.set()
-
-    def _notify(self) -> None:
-        """One NOTIFY on a connection of our own (no pool ping: a NOTIFY is one statement); one
-        the database dropped is replaced at once, so a restart costs no second of lag."""
-        for attempt in (1, 2):
-            connection = self._connections.take()
-            try:
-                connection.execute(NOTIFY)
-            except psycopg.OperationalError:
-                connection.close()
-                self._connections.close_idle()
-                if attempt == 2:
-                    raise
-                continue
-            self._connections.give_back(connection)
-            return
 
 
 NOTIFY = f"NOTIFY {NOTIFY_CHANNEL}"

@@ -1,5 +1,6 @@
 """Who owns the transaction, and engine settings that make SQLite safe under concurrent workers."""
 
+import logging
 import os
 import threading
 import weakref
@@ -12,6 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from models import db
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -125,8 +128,8 @@ class DriverConnections:
     statement and given back (the threads of a server that starts one per request share them
     too), opened when none is idle, at most MAX_IDLE kept; closed with the engine (`dispose`,
     as the tests do with each app's). The engine's pool pings each connection it hands out, a
-    second round trip for a one-statement job; these are not pinged: a dead one fails its
-    statement, and the caller decides whether to try again (`close_idle` first)."""
+    second round trip for a one-statement job; these are not pinged: a statement that finds its
+    connection dead runs once more on a new one (`execute`)."""
 
     MAX_IDLE = 10  # a gunicorn worker's threads (scripts/run: --threads 8) and its notifier
     _by_engine: "weakref.WeakKeyDictionary[Engine, DriverConnections]" = weakref.WeakKeyDictionary()
@@ -146,6 +149,29 @@ class DriverConnections:
         self.idle: list[psycopg.Connection] = []  # list.pop and append are atomic: no lock needed
         self.pid = os.getpid()
         event.listen(engine, "engine_disposed", self.close_idle)
+
+    def execute(self, sql: str, params=None) -> tuple | None:
+        """Run one statement as its own transaction; its first row, if it returns rows. A
+        connection the database dropped is replaced once, and the idle ones with it (the server
+        went away: they are most likely dead too)."""
+        for attempt in (1, 2):
+            connection = self.take()
+            try:
+                cursor = connection.execute(sql, params)
+                row = cursor.fetchone() if cursor.description else None
+            except psycopg.OperationalError:
+                connection.close()
+                if attempt == 2 or not (connection.broken or connection.closed):
+                    raise
+                self.close_idle()
+                log.warning("database connection dropped under a one-statement job; running it again")
+                continue
+            except BaseException:
+                self.give_back(connection)  # autocommit: the failed statement left nothing open
+                raise
+            self.give_back(connection)
+            return row
+        return None  # not reached: the second attempt returns or raises
 
     def take(self) -> psycopg.Connection:
         if self.pid != os.getpid():  # forked: the parent's connections are not ours to use
